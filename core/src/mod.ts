@@ -1,2 +1,4 @@
-/** core: what coordinator, agent and CLI share — errors, the template language, plugin config schemas. */
+/** core: what coordinator, agent and CLI share — errors, the farm's NATS layer, the template language, plugin schemas. */
 export * from "./errors.js";
+export * from "./farm/mod.js";
+export * from "./nats_server.js";

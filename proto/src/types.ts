@@ -28,3 +28,7 @@ export type { BuildState, BuildState__Output } from "../generated/kiln/v1/BuildS
 export type { JobState, JobState__Output } from "../generated/kiln/v1/JobState.js";
 export type { ErrorCode, ErrorCode__Output } from "../generated/kiln/v1/ErrorCode.js";
 export type { CoordinatorClient, CoordinatorHandlers } from "../generated/kiln/v1/Coordinator.js";
+export type { GetBuildRequest, GetBuildRequest__Output } from "../generated/kiln/v1/GetBuildRequest.js";
+export type { CancelBuildRequest, CancelBuildRequest__Output } from "../generated/kiln/v1/CancelBuildRequest.js";
+export type { ListBuildsRequest, ListBuildsRequest__Output } from "../generated/kiln/v1/ListBuildsRequest.js";
+export type { StepEvent, StepEvent__Output } from "../generated/kiln/v1/StepEvent.js";

@@ -17,6 +17,8 @@ export interface BuildRecord {
   'options'?: (_kiln_v1_BuildOptions | null);
   'sensitive_values'?: (string)[];
   'submitted_by'?: (string);
+  'held_job_ids'?: (string)[];
+  'datacenter'?: (string);
 }
 
 export interface BuildRecord__Output {
@@ -31,4 +33,6 @@ export interface BuildRecord__Output {
   'options': (_kiln_v1_BuildOptions__Output | null);
   'sensitive_values': (string)[];
   'submitted_by': (string);
+  'held_job_ids': (string)[];
+  'datacenter': (string);
 }

@@ -1,0 +1,114 @@
+/**
+ * The state machine of a build, shared by coordinators (submit, cancel) and agents (claim, finish):
+ *
+ *   job:    QUEUED ──claim(attempt n)──▶ RUNNING ──▶ SUCCEEDED | FAILED | CANCELLED
+ *              │   ◀──lease lost, re-claimed with n+1──┘
+ *              └──cancel──▶ CANCELLED
+ *   build:  QUEUED ──first claim──▶ RUNNING ──every job terminal──▶ SUCCEEDED | FAILED | CANCELLED
+ *
+ * Whoever makes the last job terminal also settles the build (compare-and-set picks exactly one writer), merges the
+ * manifest entries of all jobs into the build's output files, and publishes the build-level state event that ends
+ * every WatchBuild stream. Held jobs (-parallel-builds) are released here as running jobs end.
+ */
+import { headers } from "@nats-io/transport-node";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { codecs } from "../../../proto/src/mod.js";
+import type { BuildRecord__Output, BuildState__Output, Job__Output, JobEvent, JobRecord__Output, OutputFile } from "../../../proto/src/mod.js";
+import { BUILD_EVENT_JOB, subjects } from "./names.js";
+import { FarmStore, TERMINAL_BUILD_STATES, TERMINAL_JOB_STATES, UNCHANGED } from "./store.js";
+
+/** Publishes one event on the build's event subject. Returns the stream sequence. */
+export async function publishEvent(js: JetStreamClient, event: JobEvent, msgId?: string): Promise<number> {
+  const subject = subjects.events(event.build_id ?? "", event.job_id || BUILD_EVENT_JOB);
+  const opts = msgId ? { msgID: msgId } : {};
+  const ack = await js.publish(subject, codecs.JobEvent.encode({ time_ms: Date.now(), ...event }), opts);
+  return ack.seq;
+}
+
+/** Publishes a job onto its routing subject; the msg id makes a repeated publish of the same job a no-op. */
+export async function publishJob(js: JetStreamClient, job: Job__Output, traceHeaders?: Record<string, string>): Promise<void> {
+  const h = headers();
+  for (const [k, v] of Object.entries(traceHeaders ?? {})) h.set(k, v);
+  await js.publish(subjects.job(job.datacenter, job.builder_type), codecs.Job.encode(job), {
+    msgID: `${job.build_id}.${job.job_id}`,
+    headers: h,
+  });
+}
+
+function finalBuildState(build: BuildRecord__Output, jobs: readonly JobRecord__Output[]): BuildState__Output {
+  if (jobs.some((j) => j.state === "JOB_STATE_FAILED")) return "BUILD_STATE_FAILED";
+  if (build.cancel_requested || jobs.some((j) => j.state === "JOB_STATE_CANCELLED")) return "BUILD_STATE_CANCELLED";
+  return "BUILD_STATE_SUCCEEDED";
+}
+
+/**
+ * Merges the manifest entries of every job into one document per output path, in the order the jobs finished
+ * (Packer appends in completion order). The CLI merges each into the file on the user's side.
+ */
+export function mergeManifests(buildId: string, jobs: readonly JobRecord__Output[]): OutputFile[] {
+  const byOutput = new Map<string, unknown[]>();
+  const ordered = [...jobs].sort((a, b) => Number(a.finished_at_ms) - Number(b.finished_at_ms));
+  for (const job of ordered) {
+    for (const entry of job.manifest_entries) {
+      const list = byOutput.get(entry.output) ?? [];
+      list.push(JSON.parse(entry.entry_json));
+      byOutput.set(entry.output, list);
+    }
+  }
+  return [...byOutput].map(([output, builds]) => ({
+    path: output,
+    content: Buffer.from(JSON.stringify({ builds, last_run_uuid: buildId }, null, 2)),
+    merge_manifest: true,
+  }));
+}
+
+export interface SettleResult {
+  readonly build: BuildRecord__Output;
+  /** True when this call moved the build into a terminal state. */
+  readonly finished: boolean;
+}
+
+/**
+ * Brings the build record in line with its jobs: RUNNING once a job runs, terminal once all are, and releases held
+ * jobs while the build runs fewer than its parallel limit. Safe to call from anywhere, any number of times.
+ */
+export async function settleBuild(store: FarmStore, js: JetStreamClient, buildId: string): Promise<SettleResult> {
+  const before = await store.requireBuild(buildId);
+  if (TERMINAL_BUILD_STATES.has(before.state)) return { build: before, finished: false };
+  const jobs = await store.getJobs(before);
+  const allTerminal = jobs.length === before.job_ids.length && jobs.every((j) => TERMINAL_JOB_STATES.has(j.state));
+  const anyStarted = jobs.some((j) => j.state !== "JOB_STATE_QUEUED" && j.state !== "JOB_STATE_WAITING");
+  let released: string[] = [];
+
+  const { record, changed } = await store.updateBuild(buildId, (current) => {
+    if (TERMINAL_BUILD_STATES.has(current.state)) return UNCHANGED;
+    released = [];
+    if (allTerminal) {
+      return {
+        ...current,
+        state: finalBuildState(current, jobs),
+        finished_at_ms: Date.now(),
+        output_files: mergeManifests(current.id, jobs),
+        held_job_ids: [],
+      };
+    }
+    const limit = current.options?.parallel_builds ?? 0;
+    const held = [...current.held_job_ids];
+    if (limit > 0 && held.length > 0 && !current.cancel_requested) {
+      const active = jobs.filter((j) => !TERMINAL_JOB_STATES.has(j.state) && !held.includes(j.job_id)).length;
+      while (held.length > 0 && active + released.length < limit) released.push(held.shift() as string);
+    }
+    const state: BuildState__Output = anyStarted ? "BUILD_STATE_RUNNING" : current.state;
+    if (state === current.state && released.length === 0) return UNCHANGED;
+    return { ...current, state, held_job_ids: held };
+  });
+
+  if (changed) {
+    for (const jobId of released) await publishJob(js, await store.getSpec(buildId, jobId));
+  }
+  const finished = changed && TERMINAL_BUILD_STATES.has(record.state);
+  if (finished) {
+    await publishEvent(js, { build_id: buildId, job_id: "", state: { build_state: record.state } }, `${buildId}.finished`);
+  }
+  return { build: record, finished };
+}

@@ -1,0 +1,101 @@
+/**
+ * Creates (idempotently) the streams, KV buckets and object store kiln needs. Every coordinator and agent calls it at
+ * start; concurrent callers are fine because JetStream's create calls are idempotent for an identical config.
+ */
+import { AckPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { AGENTS_BUCKET, BUILDS_BUCKET, BUNDLES_STORE, DEAD_STREAM, EVENTS_STREAM, JOBS_STREAM, jobConsumerName, subjects } from "./names.js";
+
+/** How long a job message stays leased to an agent without a heartbeat before JetStream redelivers it. */
+export const JOB_ACK_WAIT_MS = 15_000; // 15 s; agents send in-progress acks at most every 5 s while healthy
+/** A backstop above kiln's own attempt limit: naks and lost leases both count as deliveries. */
+export const JOB_MAX_DELIVER = 10;
+/** Attempts (claims by an agent) before a job is dead-lettered. */
+export const JOB_MAX_ATTEMPTS = 3;
+/** An agent record expires this long after its last heartbeat. */
+export const AGENT_TTL_MS = 10_000; // 10 s
+export const AGENT_HEARTBEAT_MS = 2_000; // 2 s
+/** Events are kept this long so `kiln logs` and WatchBuild can replay them. */
+const EVENTS_MAX_AGE_NS = 7 * 24 * 3600 * 1e9; // 7 days
+
+export interface FarmHandles {
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly builds: KV;
+  readonly agents: KV;
+  readonly bundles: ObjectStore;
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err;
+    try {
+      await jsm.streams.add(config);
+    } catch (addErr) {
+      // Another process created it between our info and add.
+      if (!(addErr instanceof JetStreamApiError) || addErr.code !== 10058) throw addErr;
+    }
+  }
+}
+
+export async function openFarm(nc: NatsConnection): Promise<FarmHandles> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await ensureStream(jsm, {
+    name: JOBS_STREAM,
+    subjects: ["kiln.jobs.>"],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 120 * 1e9, // 2 min: a retried publish of the same job is dropped, not queued twice
+  });
+  await ensureStream(jsm, {
+    name: EVENTS_STREAM,
+    subjects: ["kiln.events.>"],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: EVENTS_MAX_AGE_NS,
+    duplicate_window: 120 * 1e9,
+  });
+  await ensureStream(jsm, {
+    name: DEAD_STREAM,
+    subjects: ["kiln.dead.>"],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: EVENTS_MAX_AGE_NS,
+  });
+  const kvm = new Kvm(js);
+  const builds = await kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File });
+  const agents = await kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File });
+  const bundles = await new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File });
+  return { js, jsm, builds, agents, bundles };
+}
+
+/** Ensures the one durable pull consumer of a routing subject exists. */
+export async function ensureJobConsumer(jsm: JetStreamManager, datacenter: string, builderType: string): Promise<string> {
+  const name = jobConsumerName(datacenter, builderType);
+  try {
+    await jsm.consumers.info(JOBS_STREAM, name);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== 10014) throw err;
+    try {
+      await jsm.consumers.add(JOBS_STREAM, {
+        durable_name: name,
+        filter_subject: subjects.job(datacenter, builderType),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: JOB_ACK_WAIT_MS * 1e6,
+        max_deliver: JOB_MAX_DELIVER,
+        max_ack_pending: -1,
+      });
+    } catch (addErr) {
+      // Created concurrently by another agent with the same config.
+      if (!(addErr instanceof JetStreamApiError) || ![10148, 10013].includes(addErr.code)) throw addErr;
+    }
+  }
+  return name;
+}

@@ -1,0 +1,125 @@
+/**
+ * Build and job state in the kiln_builds KV bucket. Every write is compare-and-set on the entry's revision, so
+ * any number of coordinators and agents can move state concurrently without a lock; a job's `attempt` is the fencing
+ * token that keeps a stale agent (one whose lease expired) from overwriting the current attempt's state.
+ */
+import type { KV } from "@nats-io/kv";
+import { codecs } from "../../../proto/src/mod.js";
+import type { BuildRecord, BuildRecord__Output, BuildStatus__Output, Job, Job__Output, JobRecord, JobRecord__Output } from "../../../proto/src/mod.js";
+import { NotFoundError, UnavailableError } from "../errors.js";
+import { kvKeys } from "./names.js";
+
+const MAX_CAS_RETRIES = 50;
+
+export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set(["JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"]);
+export const TERMINAL_BUILD_STATES: ReadonlySet<string> = new Set(["BUILD_STATE_SUCCEEDED", "BUILD_STATE_FAILED", "BUILD_STATE_CANCELLED"]);
+
+/** Returned by an update function to leave the entry as it is. */
+export const UNCHANGED = Symbol("unchanged");
+
+function isWrongLastSequence(err: unknown): boolean {
+  // JetStream answers a failed compare-and-set with API error 10071 ("wrong last sequence").
+  return err instanceof Error && "code" in err && (err as { code: unknown }).code === 10071;
+}
+
+export class FarmStore {
+  constructor(private readonly kv: KV) {}
+
+  async createBuild(build: BuildRecord, jobs: readonly JobRecord[], specs: readonly Job[]): Promise<void> {
+    for (const spec of specs) {
+      await this.kv.put(`spec.${spec.build_id}.${spec.job_id}`, codecs.Job.encode(spec));
+    }
+    for (const job of jobs) {
+      await this.kv.create(kvKeys.job(job.build_id ?? "", job.job_id ?? ""), codecs.JobRecord.encode(job));
+    }
+    // The build record goes last: a build that is visible has all its jobs.
+    await this.kv.create(kvKeys.build(build.id ?? ""), codecs.BuildRecord.encode(build));
+  }
+
+  async getSpec(buildId: string, jobId: string): Promise<Job__Output> {
+    const entry = await this.kv.get(`spec.${buildId}.${jobId}`);
+    if (!entry || entry.operation !== "PUT") throw new NotFoundError(`job ${buildId}/${jobId} has no stored spec`);
+    return codecs.Job.decode(entry.value);
+  }
+
+  async getBuild(buildId: string): Promise<BuildRecord__Output | null> {
+    const entry = await this.kv.get(kvKeys.build(buildId));
+    if (!entry || entry.operation !== "PUT") return null;
+    return codecs.BuildRecord.decode(entry.value);
+  }
+
+  async requireBuild(buildId: string): Promise<BuildRecord__Output> {
+    const build = await this.getBuild(buildId);
+    if (!build) throw new NotFoundError(`no build with id ${buildId}`);
+    return build;
+  }
+
+  async getJob(buildId: string, jobId: string): Promise<JobRecord__Output | null> {
+    const entry = await this.kv.get(kvKeys.job(buildId, jobId));
+    if (!entry || entry.operation !== "PUT") return null;
+    return codecs.JobRecord.decode(entry.value);
+  }
+
+  async getJobs(build: BuildRecord__Output): Promise<JobRecord__Output[]> {
+    const jobs = await Promise.all(build.job_ids.map((id) => this.getJob(build.id, id)));
+    return jobs.filter((j): j is JobRecord__Output => j !== null);
+  }
+
+  async status(buildId: string): Promise<BuildStatus__Output> {
+    const build = await this.requireBuild(buildId);
+    return { build, jobs: await this.getJobs(build) };
+  }
+
+  /** Build ids, newest first. */
+  async listBuildIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const key of await this.kv.keys("build.*")) ids.push(key.slice("build.".length));
+    const builds = await Promise.all(ids.map((id) => this.getBuild(id)));
+    return builds
+      .filter((b): b is BuildRecord__Output => b !== null)
+      .sort((a, b) => Number(b.created_at_ms) - Number(a.created_at_ms))
+      .map((b) => b.id);
+  }
+
+  /**
+   * Reads, transforms and writes back a job record with compare-and-set, retrying on conflicts. `update` returns the
+   * new record, or UNCHANGED to stop. Returns the record as stored afterwards.
+   */
+  async updateJob(
+    buildId: string,
+    jobId: string,
+    update: (current: JobRecord__Output) => JobRecord | typeof UNCHANGED,
+  ): Promise<{ record: JobRecord__Output; changed: boolean }> {
+    return this.cas(kvKeys.job(buildId, jobId), codecs.JobRecord, update, () => new NotFoundError(`no job ${jobId} in build ${buildId}`));
+  }
+
+  async updateBuild(
+    buildId: string,
+    update: (current: BuildRecord__Output) => BuildRecord | typeof UNCHANGED,
+  ): Promise<{ record: BuildRecord__Output; changed: boolean }> {
+    return this.cas(kvKeys.build(buildId), codecs.BuildRecord, update, () => new NotFoundError(`no build with id ${buildId}`));
+  }
+
+  private async cas<In, Out>(
+    key: string,
+    codec: { encode(v: In): Uint8Array; decode(b: Uint8Array): Out },
+    update: (current: Out) => In | typeof UNCHANGED,
+    missing: () => Error,
+  ): Promise<{ record: Out; changed: boolean }> {
+    for (let i = 0; i < MAX_CAS_RETRIES; i++) {
+      const entry = await this.kv.get(key);
+      if (!entry || entry.operation !== "PUT") throw missing();
+      const current = codec.decode(entry.value);
+      const next = update(current);
+      if (next === UNCHANGED) return { record: current, changed: false };
+      const bytes = codec.encode(next);
+      try {
+        await this.kv.update(key, bytes, entry.revision);
+        return { record: codec.decode(bytes), changed: true };
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new UnavailableError(`too much contention updating ${key}`);
+  }
+}
