@@ -1,0 +1,429 @@
+/**
+ * The agent's NATS side: announce capabilities with a heartbeat, pull a job only when a slot is free, claim it with
+ * the attempt fencing token, keep its lease alive while it runs, turn the runner's callbacks into events, and report
+ * the result. The pipeline itself is ../runner.ts.
+ *
+ * Pulling: one durable consumer per routing subject (kiln.jobs.<dc>.<type>), shared with every other capable agent.
+ * A core-NATS subscription on the same subjects tells the agent the moment a job is published, so it pulls from that
+ * consumer at once ("hot"); every COLD_ROUND_MS it also sweeps every consumer, for redeliveries and for jobs
+ * published before it started. At most one pull is outstanding per free slot, so an agent never holds a job it has
+ * no room for.
+ */
+import { hostname } from "node:os";
+import path from "node:path";
+import { mkdir } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as tar from "tar";
+import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { codecs } from "../../../proto/src/mod.js";
+import type { AgentInfo, Artifact, Job__Output, JobEvent } from "../../../proto/src/mod.js";
+import {
+  AGENT_HEARTBEAT_MS,
+  ANY_DATACENTER,
+  CancelledError,
+  ErrorCode,
+  FarmStore,
+  InvalidArgumentError,
+  JOB_MAX_ATTEMPTS,
+  JOBS_STREAM,
+  KilnError,
+  TERMINAL_JOB_STATES,
+  UNCHANGED,
+  ensureJobConsumer,
+  ensureKilnError,
+  openFarm,
+  publishEvent,
+  settleBuild,
+  subjectToken,
+  subjects,
+  toFailure,
+} from "../../../core/src/mod.js";
+import type { FarmHandles } from "../../../core/src/mod.js";
+import { localBuilderTypes, runJob } from "../runner.js";
+import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
+import { Slots } from "./slots.js";
+
+/** In-progress acks are sent this often while a job runs (JOB_ACK_WAIT_MS is 15 s). */
+const LEASE_EXTEND_MS = 5_000;
+/** How often every consumer is swept, for redeliveries and backlog. */
+const COLD_ROUND_MS = 3_000;
+/** The shortest pull JetStream clients allow. */
+const PULL_EXPIRES_MS = 1_000;
+
+export interface AgentOptions {
+  /** @default the host name */
+  name?: string;
+  /** @default "default" */
+  datacenter?: string;
+  labels?: Record<string, string>;
+  /** Jobs run at once. @default 1 */
+  slots?: number;
+  /** Where job workspaces are created (bundle mode). */
+  workDir: string;
+  /** Builder types to offer; detected from the host when unset. */
+  builderTypes?: readonly string[];
+  /**
+   * Accept jobs whose workspace is a local directory of the submitting user (the embedded farm). A farm agent never
+   * does: it cannot see the user's disk.
+   */
+  acceptLocalWorkspaces?: boolean;
+  /** Where the agent's own diagnostics go. @default stderr */
+  log?: (line: string) => void;
+}
+
+interface RunningJob {
+  readonly job: Job__Output;
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+export class Agent implements AsyncDisposable {
+  readonly name: string;
+  readonly datacenter: string;
+  readonly builderTypes: readonly string[];
+  private readonly slots: Slots;
+  private readonly stopping = new AbortController();
+  private readonly running = new Map<string, RunningJob>();
+  private readonly hot = new Set<string>();
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> = Promise.resolve();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private notifications: Subscription[] = [];
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly farm: FarmHandles,
+    private readonly store: FarmStore,
+    private readonly options: AgentOptions,
+  ) {
+    this.name = subjectToken(options.name ?? hostname(), "agent name");
+    this.datacenter = subjectToken(options.datacenter ?? "default", "datacenter");
+    if (this.datacenter === ANY_DATACENTER) throw new InvalidArgumentError(`datacenter '${ANY_DATACENTER}' is reserved for unconstrained jobs`);
+    this.builderTypes = [...(options.builderTypes ?? localBuilderTypes())];
+    this.slots = new Slots(options.slots ?? 1);
+  }
+
+  static async start(nc: NatsConnection, options: AgentOptions): Promise<Agent> {
+    const farm = await openFarm(nc);
+    const agent = new Agent(nc, farm, new FarmStore(farm.builds), options);
+    await agent.begin();
+    return agent;
+  }
+
+  private log(line: string): void {
+    (this.options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`agent ${this.name}: ${line}`);
+  }
+
+  private async begin(): Promise<void> {
+    const routes: { key: string; consumer: Consumer }[] = [];
+    for (const type of this.builderTypes) {
+      for (const dc of [this.datacenter, ANY_DATACENTER]) {
+        const consumerName = await ensureJobConsumer(this.farm.jsm, dc, type);
+        const key = subjects.job(dc, type);
+        routes.push({ key, consumer: await this.farm.js.consumers.get(JOBS_STREAM, consumerName) });
+        this.notifications.push(
+          this.nc.subscribe(key, {
+            callback: () => {
+              this.hot.add(key);
+              this.wake?.();
+            },
+          }),
+        );
+      }
+    }
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
+    }, AGENT_HEARTBEAT_MS);
+    this.loopDone = this.pullLoop(routes);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const info: AgentInfo = {
+      name: this.name,
+      host: hostname(),
+      datacenter: this.datacenter,
+      labels: this.options.labels ?? {},
+      builder_types: [...this.builderTypes],
+      slots: this.slots.capacity,
+      slots_in_use: this.slots.inUse,
+      started_at_ms: this.startedAt,
+      heartbeat_at_ms: Date.now(),
+      version: "0.1.0",
+      running_jobs: [...this.running.keys()],
+    };
+    await this.farm.agents.put(this.name, codecs.AgentInfo.encode(info));
+  }
+
+  private async pullLoop(routes: readonly { key: string; consumer: Consumer }[]): Promise<void> {
+    const signal = this.stopping.signal;
+    let coldIndex = 0;
+    let nextColdRound = 0;
+    while (!signal.aborted) {
+      if (!(await this.slots.acquire(signal))) break;
+      let route = routes.find((r) => this.hot.has(r.key));
+      if (!route && Date.now() >= nextColdRound) {
+        route = routes[coldIndex];
+        coldIndex = (coldIndex + 1) % routes.length;
+        if (coldIndex === 0) nextColdRound = Date.now() + COLD_ROUND_MS;
+      }
+      if (!route) {
+        this.slots.release();
+        await this.sleepUntilWoken(nextColdRound - Date.now(), signal);
+        continue;
+      }
+      this.hot.delete(route.key);
+      let msg: JsMsg | null = null;
+      try {
+        msg = await route.consumer.next({ expires: PULL_EXPIRES_MS });
+      } catch (err) {
+        if (!signal.aborted) this.log(`pull from ${route.key} failed: ${ensureKilnError(err).message}`);
+        await sleep(250, undefined, { signal }).catch(() => undefined);
+      }
+      if (!msg) {
+        this.slots.release();
+        continue;
+      }
+      // A message means there may be more behind it.
+      this.hot.add(route.key);
+      this.handle(msg);
+    }
+  }
+
+  private async sleepUntilWoken(ms: number, signal: AbortSignal): Promise<void> {
+    if (ms <= 0 || this.hot.size > 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      this.wake = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
+    this.wake = undefined;
+  }
+
+  /** Runs one delivered job in its slot; never throws (failures become job results or agent log lines). */
+  private handle(msg: JsMsg): void {
+    let job: Job__Output;
+    try {
+      job = codecs.Job.decode(msg.data);
+    } catch (err) {
+      this.log(`dropping an undecodable job message (seq ${msg.seq}): ${ensureKilnError(err).message}`);
+      msg.term("undecodable");
+      this.slots.release();
+      return;
+    }
+    const key = `${job.build_id}/${job.job_id}`;
+    const abort = new AbortController();
+    const done = this.execute(job, msg, abort)
+      .catch((err: unknown) => this.log(`job ${key} (${job.name}): ${ensureKilnError(err).message}`))
+      .finally(() => {
+        this.running.delete(key);
+        this.slots.release();
+      });
+    this.running.set(key, { job, abort, done });
+  }
+
+  private async execute(job: Job__Output, msg: JsMsg, abort: AbortController): Promise<void> {
+    const { build_id: buildId, job_id: jobId } = job;
+    const cancelSub = this.nc.subscribe(subjects.cancel(buildId), {
+      callback: () => abort.abort(new CancelledError()),
+    });
+    try {
+      let attempt = 0;
+      const claim = await this.store.updateJob(buildId, jobId, (cur) => {
+        if (TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
+        attempt = cur.attempt + 1;
+        return { ...cur, state: "JOB_STATE_RUNNING", attempt, agent: this.name, started_at_ms: Date.now(), failure: null };
+      });
+      if (!claim.changed) {
+        msg.ack(); // already finished or cancelled: the message is a leftover
+        return;
+      }
+      const events = new EventChannel(this.farm, job, attempt, sensitiveValues(job));
+      const build = await this.store.requireBuild(buildId);
+      if (attempt > JOB_MAX_ATTEMPTS) {
+        const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
+        await this.finish(job, attempt, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
+        await this.farm.js.publish(subjects.dead(buildId, jobId), msg.data);
+        msg.term("attempts exhausted");
+        return;
+      }
+      if (build.cancel_requested) abort.abort(new CancelledError());
+      events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
+      await settleBuild(this.store, this.farm.js, buildId);
+
+      const lease = setInterval(() => msg.working(), LEASE_EXTEND_MS);
+      let outcome: JobOutcome;
+      try {
+        const ctx = await this.prepareContext(job, events, abort.signal, () => msg.working());
+        outcome = abort.signal.aborted
+          ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
+          : await runJob(job, ctx);
+      } catch (err) {
+        const failure = ensureKilnError(err);
+        outcome = { state: abort.signal.aborted ? "cancelled" : "failed", failure, artifacts: [], manifestEntries: [] };
+      } finally {
+        clearInterval(lease);
+      }
+      if (await this.finish(job, attempt, events, outcome)) msg.ack();
+    } finally {
+      cancelSub.unsubscribe();
+    }
+  }
+
+  /** Records the outcome if this attempt still owns the job. Returns false when a newer attempt took over. */
+  private async finish(job: Job__Output, attempt: number, events: EventChannel, outcome: JobOutcome): Promise<boolean> {
+    const state = outcome.state === "succeeded" ? "JOB_STATE_SUCCEEDED" : outcome.state === "cancelled" ? "JOB_STATE_CANCELLED" : "JOB_STATE_FAILED";
+    const failure = outcome.failure ? toFailure(outcome.failure) : null;
+    const { changed, record } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
+      if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
+      return {
+        ...cur,
+        state,
+        finished_at_ms: Date.now(),
+        failure,
+        artifacts: outcome.artifacts.map((a) => ({ ...a })),
+        manifest_entries: outcome.manifestEntries.map((m) => ({ ...m })),
+      };
+    });
+    if (!changed) {
+      this.log(`job ${job.build_id}/${job.job_id}: attempt ${attempt} was superseded by attempt ${record.attempt}; dropping its result`);
+      await events.flush();
+      return false;
+    }
+    events.emit({
+      result: {
+        state,
+        failure,
+        artifacts: outcome.artifacts.map((a) => ({ ...a })),
+        duration_ms: Number(record.finished_at_ms) - Number(record.started_at_ms),
+      },
+    });
+    await events.flush();
+    await settleBuild(this.store, this.farm.js, job.build_id);
+    return true;
+  }
+
+  private async prepareContext(job: Job__Output, events: EventChannel, signal: AbortSignal, heartbeat: () => void): Promise<JobRunContext> {
+    const ws = job.workspace;
+    let workDir: string;
+    let templateDir: string;
+    if (ws?.local_cwd) {
+      if (!this.options.acceptLocalWorkspaces) {
+        throw new InvalidArgumentError(`agent ${this.name} cannot use a local workspace (${ws.local_cwd}): only the embedded farm's agent can`);
+      }
+      workDir = ws.local_cwd;
+      templateDir = ws.local_template_dir || ws.local_cwd;
+    } else {
+      workDir = path.join(this.options.workDir, job.build_id, job.job_id);
+      await mkdir(workDir, { recursive: true });
+      if (ws?.bundle_object) await this.unpackBundle(ws.bundle_object, workDir, signal);
+      templateDir = path.dirname(path.join(workDir, ws?.template_path || "template.json"));
+    }
+    return {
+      signal,
+      workDir,
+      templateDir,
+      log: (level: LogLevel, text: string) => events.emit({ log: { text, level: LOG_LEVELS[level] } }),
+      step: (name, finished, outcome) => events.emit({ step: { step: name, finished, outcome: outcome ?? "" } }),
+      artifact: (artifact: Artifact) => events.emit({ artifact }),
+      heartbeat,
+    };
+  }
+
+  private async unpackBundle(objectName: string, dir: string, signal: AbortSignal): Promise<void> {
+    const result = await this.farm.bundles.get(objectName);
+    if (!result) throw new InvalidArgumentError(`the build's bundle ${objectName} is missing from the object store`);
+    const source = Readable.fromWeb(result.data as import("node:stream/web").ReadableStream<Uint8Array>);
+    await pipeline(source, tar.x({ cwd: dir, strict: true }), { signal });
+    const error = await result.error;
+    if (error) throw error;
+  }
+
+  /**
+   * Stops pulling, lets running jobs finish (or aborts them after `graceMs`), and removes the agent's record.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    if (!this.stopping.signal.aborted) this.stopping.abort();
+    this.wake?.();
+    for (const sub of this.notifications) sub.unsubscribe();
+    await this.loopDone;
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    const timer = setTimeout(() => {
+      for (const r of this.running.values()) r.abort.abort(new CancelledError("The agent is shutting down."));
+    }, graceMs);
+    await all;
+    clearTimeout(timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.farm.agents.delete(this.name).catch(() => undefined);
+  }
+
+  /** Aborts every running job now (their cleanups still run) and stops. */
+  async abortAll(): Promise<void> {
+    for (const r of this.running.values()) r.abort.abort(new CancelledError("The agent is shutting down."));
+    await this.stop(0);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+const LOG_LEVELS = { say: "LEVEL_SAY", message: "LEVEL_MESSAGE", error: "LEVEL_ERROR" } as const;
+
+function sensitiveValues(job: Job__Output): string[] {
+  return job.sensitive_variables
+    .map((name) => job.user_variables[name])
+    .filter((v): v is string => typeof v === "string" && v.length > 0)
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Publishes a job's events in order, scrubbing sensitive values. Emit is fire-and-forget for the runner (so a slow
+ * NATS never stalls a build step); flush waits until everything emitted is stored.
+ */
+class EventChannel {
+  private chain: Promise<unknown> = Promise.resolve();
+  private failed: unknown;
+
+  constructor(
+    private readonly farm: FarmHandles,
+    private readonly job: Job__Output,
+    private readonly attempt: number,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  emit(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): void {
+    const event: JobEvent = {
+      ...partial,
+      build_id: this.job.build_id,
+      job_id: this.job.job_id,
+      name: this.job.name,
+      attempt: this.attempt,
+      time_ms: Date.now(),
+    };
+    if (event.log?.text && this.secrets.length > 0) {
+      event.log = { ...event.log, text: scrub(event.log.text, this.secrets) };
+    }
+    this.chain = this.chain.then(() => publishEvent(this.farm.js, event)).catch((err: unknown) => (this.failed ??= err));
+  }
+
+  async flush(): Promise<void> {
+    await this.chain;
+    if (this.failed) throw this.failed;
+  }
+}
+
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join("<sensitive>");
+  return out;
+}

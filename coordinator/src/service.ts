@@ -1,0 +1,230 @@
+/**
+ * The coordinator's operations, independent of gRPC: plan and submit builds, replay and follow their events, cancel
+ * them, list agents. The coordinator keeps no state of its own — everything lives in JetStream — so any number of
+ * coordinators can serve the same farm and any can die.
+ */
+import { randomUUID } from "node:crypto";
+import { DeliverPolicy } from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { codecs } from "../../proto/src/mod.js";
+import type {
+  AgentInfo__Output,
+  BuildRecord,
+  BuildStatus__Output,
+  JobEvent__Output,
+  JobRecord,
+  JobRecord__Output,
+  SubmitBuildRequest__Output,
+} from "../../proto/src/mod.js";
+import {
+  ANY_DATACENTER,
+  EVENTS_STREAM,
+  FarmStore,
+  InvalidArgumentError,
+  TERMINAL_BUILD_STATES,
+  UNCHANGED,
+  openFarm,
+  publishEvent,
+  publishJob,
+  settleBuild,
+  subjectToken,
+  subjects,
+} from "../../core/src/mod.js";
+import type { FarmHandles } from "../../core/src/mod.js";
+import { planJobs } from "./plan.js";
+import { watchDeadLetters } from "./dead_letter.js";
+
+export interface CoordinatorServiceOptions {
+  /** Where the coordinator's own diagnostics go. @default stderr */
+  log?: (line: string) => void;
+}
+
+export class CoordinatorService {
+  private deadLetters: Subscription | undefined;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly farm: FarmHandles,
+    readonly store: FarmStore,
+  ) {}
+
+  static async open(nc: NatsConnection, options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
+    const farm = await openFarm(nc);
+    const service = new CoordinatorService(nc, farm, new FarmStore(farm.builds));
+    const log = options.log ?? ((line: string) => process.stderr.write(`coordinator: ${line}\n`));
+    service.deadLetters = watchDeadLetters(nc, farm, service.store, log);
+    return service;
+  }
+
+  close(): void {
+    this.deadLetters?.unsubscribe();
+  }
+
+  async submit(req: SubmitBuildRequest__Output): Promise<BuildStatus__Output> {
+    const buildId = randomUUID();
+    const now = Date.now();
+    const datacenter = req.datacenter ? subjectToken(req.datacenter, "datacenter") : ANY_DATACENTER;
+    let bundleObject = "";
+    if (req.bundle.length > 0) {
+      bundleObject = `bundle.${buildId}`;
+      await this.farm.bundles.putBlob({ name: bundleObject }, req.bundle);
+    }
+    const jobs = planJobs(req, {
+      buildId,
+      datacenter,
+      statics: {
+        run_uuid: buildId,
+        init_time_unix: String(Math.floor(now / 1000)),
+        init_time_nanos: String(BigInt(now) * 1_000_000n),
+        template_uuid: randomUUID(),
+      },
+      workspace: {
+        bundle_object: bundleObject,
+        template_path: req.bundle_template_path,
+        local_cwd: req.local_cwd,
+        local_template_dir: req.local_template_dir,
+      },
+    });
+    if (jobs.length === 0) {
+      throw new InvalidArgumentError("no builds to run: -only/-except left nothing of the template's builders");
+    }
+    const limit = req.options?.parallel_builds ?? 0;
+    const held = limit > 0 ? jobs.slice(limit).map((j) => j.job_id) : [];
+    const record: BuildRecord = {
+      id: buildId,
+      state: "BUILD_STATE_QUEUED",
+      template_name: req.template_name,
+      created_at_ms: now,
+      job_ids: jobs.map((j) => j.job_id),
+      options: req.options ?? {},
+      held_job_ids: held,
+      datacenter,
+    };
+    const jobRecords: JobRecord[] = jobs.map((j) => ({
+      build_id: buildId,
+      job_id: j.job_id,
+      name: j.name,
+      builder_type: j.builder_type,
+      datacenter,
+      state: "JOB_STATE_QUEUED",
+      subject: subjects.job(datacenter, j.builder_type),
+    }));
+    await this.store.createBuild(record, jobRecords, jobs);
+    await publishEvent(this.farm.js, { build_id: buildId, job_id: "", state: { build_state: "BUILD_STATE_QUEUED" } });
+    const agents = await this.listAgents();
+    for (const job of jobs) {
+      if (!canRun(agents, datacenter, job.builder_type)) {
+        await publishEvent(this.farm.js, {
+          build_id: buildId,
+          job_id: job.job_id,
+          name: job.name,
+          state: { job_state: "JOB_STATE_WAITING" },
+        });
+      }
+      if (!held.includes(job.job_id)) await publishJob(this.farm.js, job, req.trace_context);
+    }
+    return this.status(buildId);
+  }
+
+  /** A build with its jobs; queued jobs that no live agent can run are reported as WAITING, with the reason. */
+  async status(buildId: string): Promise<BuildStatus__Output> {
+    const status = await this.store.status(buildId);
+    const queued = status.jobs.filter((j) => j.state === "JOB_STATE_QUEUED");
+    if (queued.length === 0) return status;
+    const agents = await this.listAgents();
+    return { ...status, jobs: status.jobs.map((j) => withWaiting(j, agents)) };
+  }
+
+  async list(limit: number): Promise<BuildStatus__Output[]> {
+    const ids = await this.store.listBuildIds();
+    const chosen = limit > 0 ? ids.slice(0, limit) : ids;
+    return Promise.all(chosen.map((id) => this.status(id)));
+  }
+
+  async cancel(buildId: string): Promise<BuildStatus__Output> {
+    const { changed } = await this.store.updateBuild(buildId, (b) =>
+      TERMINAL_BUILD_STATES.has(b.state) || b.cancel_requested ? UNCHANGED : { ...b, cancel_requested: true },
+    );
+    if (changed) {
+      // Running jobs: their agents abort on this message. Queued jobs: cancelled here; an agent that pulls one later
+      // finds it terminal and drops it.
+      this.nc.publish(subjects.cancel(buildId));
+      const build = await this.store.requireBuild(buildId);
+      for (const jobId of build.job_ids) {
+        const { changed: cancelled, record } = await this.store.updateJob(buildId, jobId, (j) =>
+          j.state === "JOB_STATE_QUEUED" || j.state === "JOB_STATE_WAITING"
+            ? { ...j, state: "JOB_STATE_CANCELLED", finished_at_ms: Date.now(), failure: { code: "ERROR_CODE_CANCELLED", message: "Build was cancelled." } }
+            : UNCHANGED,
+        );
+        if (cancelled) {
+          await publishEvent(this.farm.js, {
+            build_id: buildId,
+            job_id: jobId,
+            name: record.name,
+            state: { job_state: "JOB_STATE_CANCELLED", failure: record.failure },
+          });
+        }
+      }
+      await settleBuild(this.store, this.farm.js, buildId);
+    }
+    return this.status(buildId);
+  }
+
+  async listAgents(): Promise<AgentInfo__Output[]> {
+    const agents: AgentInfo__Output[] = [];
+    const keys: string[] = [];
+    for await (const key of await this.farm.agents.keys()) keys.push(key);
+    for (const key of keys) {
+      const entry = await this.farm.agents.get(key);
+      if (entry && entry.operation === "PUT") agents.push(codecs.AgentInfo.decode(entry.value));
+    }
+    return agents.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Replays a build's events after `fromSeq` (0 = from the first) and follows them until the build ends or
+   * `signal` aborts. Each event carries its stream sequence, so a client that reconnects resumes without gaps.
+   */
+  async *watch(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp = false): AsyncGenerator<JobEvent__Output> {
+    await this.store.requireBuild(buildId);
+    const consumer = await this.farm.js.consumers.get(EVENTS_STREAM, {
+      filter_subjects: [subjects.buildEvents(buildId)],
+      ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+    const messages = await consumer.consume();
+    const stop = (): void => void messages.close();
+    signal.addEventListener("abort", stop, { once: true });
+    // A build that already ended before this watch began may have its final event before fromSeq: stop when caught up.
+    let endedBeforeWatch = stopWhenCaughtUp || TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
+    try {
+      if (endedBeforeWatch && (await consumer.info(true)).num_pending === 0) return;
+      for await (const msg of messages) {
+        const event = { ...codecs.JobEvent.decode(msg.data), seq: String(msg.seq) };
+        yield event;
+        const isBuildEnd = event.job_id === "" && event.state && TERMINAL_BUILD_STATES.has(event.state.build_state);
+        if (isBuildEnd) return;
+        if (msg.info.pending === 0 && !endedBeforeWatch) {
+          endedBeforeWatch = TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
+        }
+        if (endedBeforeWatch && msg.info.pending === 0) return;
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      await messages.close();
+    }
+  }
+}
+
+function canRun(agents: readonly AgentInfo__Output[], datacenter: string, builderType: string): boolean {
+  return agents.some((a) => a.builder_types.includes(builderType) && (datacenter === ANY_DATACENTER || a.datacenter === datacenter));
+}
+
+function withWaiting(job: JobRecord__Output, agents: readonly AgentInfo__Output[]): JobRecord__Output {
+  if (job.state !== "JOB_STATE_QUEUED" || canRun(agents, job.datacenter, job.builder_type)) return job;
+  const where = job.datacenter === ANY_DATACENTER ? "" : ` in datacenter '${job.datacenter}'`;
+  return {
+    ...job,
+    state: "JOB_STATE_WAITING",
+    waiting_reason: `no live agent${where} can run builder type '${job.builder_type}'; the job stays queued until one joins`,
+  };
+}
