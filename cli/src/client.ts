@@ -1,0 +1,122 @@
+/**
+ * A typed client for the Coordinator gRPC service. Failures come back as kiln's typed errors, rebuilt from the
+ * `kiln-error-code` trailer (never from message text); an unreachable coordinator is an UnavailableError that says
+ * where kiln looked.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { loadGrpcPackageDefinition } from "../../proto/src/mod.js";
+import type {
+  AgentInfo__Output,
+  BuildStatus__Output,
+  CoordinatorClient,
+  JobEvent__Output,
+  ListAgentsResponse__Output,
+  ListBuildsResponse__Output,
+  SubmitBuildRequest,
+  SubmitBuildResponse__Output,
+} from "../../proto/src/mod.js";
+import { ErrorCode, KilnError, UnavailableError, fromFailure } from "../../core/src/mod.js";
+
+const ERROR_CODE_METADATA_KEY = "kiln-error-code";
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** How long a first call waits for the coordinator to answer before calling it unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+function toKilnError(err: grpc.ServiceError, address: string): KilnError {
+  const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+  if (typeof code === "string" && code.length > 0) {
+    return fromFailure({ code: code as ErrorCode, message: err.details, retryable: false });
+  }
+  if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new UnavailableError(
+      `cannot reach the kiln coordinator at ${address} (${err.details}). Start one with 'kiln coordinator', fix --coordinator / KILN_COORDINATOR, or unset them to use the embedded farm.`,
+      { cause: err },
+    );
+  }
+  return new KilnError(ErrorCode.Internal, err.details || err.message, { cause: err });
+}
+
+export class CoordinatorConnection {
+  private readonly client: CoordinatorClient;
+
+  constructor(readonly address: string) {
+    const pkg = grpc.loadPackageDefinition(loadGrpcPackageDefinition()) as unknown as {
+      kiln: { v1: { Coordinator: new (address: string, creds: grpc.ChannelCredentials, options: grpc.ClientOptions) => CoordinatorClient } };
+    };
+    this.client = new pkg.kiln.v1.Coordinator(address, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    });
+  }
+
+  /** Calls a unary method by name; the generated client's overloads defeat inference, so types are explicit. */
+  private unary<Res>(method: "SubmitBuild" | "GetBuild" | "ListBuilds" | "CancelBuild" | "ListAgents", req: object): Promise<Res> {
+    type Untyped = (req: object, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
+    const fn = this.client[method] as unknown as Untyped;
+    return new Promise((resolve, reject) => {
+      const deadline = new Date(Date.now() + 120_000);
+      fn.call(this.client, req, { deadline }, (err, res) => {
+        if (err) reject(toKilnError(err, this.address));
+        else resolve(res as Res);
+      });
+    });
+  }
+
+  /** Resolves once the coordinator's channel is ready; an UnavailableError after CONNECT_TIMEOUT_MS. */
+  async ready(timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+    await new Promise<void>((resolve, reject) =>
+      this.client.waitForReady(Date.now() + timeoutMs, (err) =>
+        err
+          ? reject(
+              new UnavailableError(
+                `cannot reach the kiln coordinator at ${this.address}. Start one with 'kiln coordinator', fix --coordinator / KILN_COORDINATOR, or unset them to use the embedded farm.`,
+                { cause: err },
+              ),
+            )
+          : resolve(),
+      ),
+    );
+  }
+
+  async submit(req: SubmitBuildRequest): Promise<BuildStatus__Output> {
+    const res = await this.unary<SubmitBuildResponse__Output>("SubmitBuild", req);
+    if (!res.build) throw new KilnError(ErrorCode.Internal, "coordinator returned no build");
+    return res.build;
+  }
+
+  getBuild(buildId: string): Promise<BuildStatus__Output> {
+    return this.unary<BuildStatus__Output>("GetBuild", { build_id: buildId });
+  }
+
+  async listBuilds(limit = 0): Promise<BuildStatus__Output[]> {
+    return (await this.unary<ListBuildsResponse__Output>("ListBuilds", { limit })).builds;
+  }
+
+  cancel(buildId: string): Promise<BuildStatus__Output> {
+    return this.unary<BuildStatus__Output>("CancelBuild", { build_id: buildId });
+  }
+
+  async listAgents(): Promise<AgentInfo__Output[]> {
+    return (await this.unary<ListAgentsResponse__Output>("ListAgents", {})).agents;
+  }
+
+  /** Streams a build's events from after `fromSeq`; ends when the build ends or `signal` aborts. */
+  async *watch(buildId: string, fromSeq: number, signal?: AbortSignal, stopWhenCaughtUp = false): AsyncGenerator<JobEvent__Output> {
+    const call = this.client.WatchBuild({ build_id: buildId, from_seq: fromSeq, stop_when_caught_up: stopWhenCaughtUp });
+    const onAbort = (): void => call.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const event of call as AsyncIterable<JobEvent__Output>) yield event;
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw toKilnError(err as grpc.ServiceError, this.address);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `kiln build`: Packer's `build` command, on a farm. Everything Packer resolves on the machine where the command
+ * runs — the template, -var-file files, `env` in variable defaults — is read here, from the user's disk and
+ * environment; the coordinator receives resolved variables. Without a coordinator the embedded farm runs in-process.
+ */
+import path from "node:path";
+import type { BuildStatus__Output, JobEvent__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
+import { InvalidArgumentError, TERMINAL_BUILD_STATES } from "../../../core/src/mod.js";
+import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs } from "../args.js";
+import { packBundle } from "../bundle.js";
+import type { CoordinatorConnection } from "../client.js";
+import { PackerUi, type BuildOutcomeForUi } from "../ui/packer_ui.js";
+import { loadTemplateInputs } from "../template_inputs.js";
+import { writeOutputFiles } from "../output_files.js";
+import { withCoordinator, type CliIo } from "../farm_access.js";
+
+export const BUILD_FLAGS: FlagSpecs = {
+  var: { kind: "list", help: "Variable for templates, can be used multiple times (-var 'key=value')." },
+  "var-file": { kind: "list", help: "JSON file containing user variables, can be used multiple times." },
+  only: { kind: "list", help: "Build only the specified builds (comma separated)." },
+  except: { kind: "list", help: "Build all builds other than these (comma separated)." },
+  "parallel-builds": { kind: "string", help: "Number of builds to run in parallel. 0 means no limit (default 0)." },
+  "on-error": { kind: "string", help: "If the build fails do: clean up (default), abort, or run-cleanup-provisioner." },
+  force: { kind: "bool", help: "Force a build to continue if artifacts exist, deletes existing artifacts." },
+  "machine-readable": { kind: "bool", help: "Produce machine-readable output." },
+  "timestamp-ui": { kind: "bool", help: "Enable prefixing of each ui output with an RFC3339 timestamp." },
+  color: { kind: "bool", help: "Disable color output with -color=false (on by default)." },
+  debug: { kind: "bool", help: "Debug mode enabled for builds (not supported on a farm)." },
+  coordinator: { kind: "string", help: "Coordinator address host:port (default $KILN_COORDINATOR; unset: embedded farm)." },
+  datacenter: { kind: "string", help: "Run every build of this template in this datacenter." },
+};
+
+const ON_ERROR_VALUES = ["cleanup", "abort", "run-cleanup-provisioner"] as const;
+
+export async function buildCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("build", argv, BUILD_FLAGS);
+  const templatePath = args.positional[0];
+  if (!templatePath || args.positional.length > 1) {
+    throw new InvalidArgumentError("kiln build: expected exactly one template file: kiln build [options] TEMPLATE");
+  }
+  const onError = flagString(args, "on-error") ?? "cleanup";
+  if (!(ON_ERROR_VALUES as readonly string[]).includes(onError)) {
+    const hint = onError === "ask" ? " ('ask' needs a terminal on the agent's host; a farm cannot ask)" : "";
+    throw new InvalidArgumentError(`kiln build: -on-error must be one of ${ON_ERROR_VALUES.join(", ")}, got '${onError}'${hint}`);
+  }
+  if (flagBool(args, "debug")) {
+    throw new InvalidArgumentError("kiln build: -debug (step-by-step pauses) is not supported on a farm; use -on-error=abort to inspect a failed build");
+  }
+  const inputs = await loadTemplateInputs({
+    templatePath,
+    varFiles: flagList(args, "var-file"),
+    vars: flagList(args, "var"),
+    env: process.env,
+  });
+  const parallel = flagInt(args, "parallel-builds", 0);
+  const ui = new PackerUi({
+    color: flagBool(args, "color", true) && !flagBool(args, "machine-readable"),
+    machineReadable: flagBool(args, "machine-readable"),
+    timestamp: flagBool(args, "timestamp-ui"),
+    write: io.stdout,
+  });
+
+  return withCoordinator(flagString(args, "coordinator"), io, async (client, embedded) => {
+    const request: SubmitBuildRequest = {
+      template_json: inputs.templateText,
+      template_name: templatePath,
+      variables: inputs.variables,
+      only: flagCsv(args, "only"),
+      except: flagCsv(args, "except"),
+      options: {
+        on_error: onError,
+        force: flagBool(args, "force"),
+        parallel_builds: parallel,
+        timestamp_ui: flagBool(args, "timestamp-ui"),
+      },
+      datacenter: flagString(args, "datacenter") ?? "",
+    };
+    if (embedded) {
+      request.local_cwd = process.cwd();
+      request.local_template_dir = path.dirname(path.resolve(templatePath));
+    } else {
+      request.bundle = await packBundle(inputs.templateDir);
+      request.bundle_template_path = path.basename(templatePath);
+    }
+    const started = Date.now();
+    const submitted = await client.submit(request);
+    const buildId = submitted.build?.id ?? "";
+    ui.start(submitted.jobs.map((j) => j.name));
+    const final = await followBuild(client, buildId, ui, io);
+    await writeOutputFiles(final.build?.output_files ?? [], { cwd: process.cwd(), runUuid: buildId, force: flagBool(args, "force") });
+    const outcomes: BuildOutcomeForUi[] = final.jobs.map((j) => ({
+      name: j.name,
+      ...(j.state === "JOB_STATE_SUCCEEDED" ? {} : { error: j.failure?.message || j.state }),
+      artifacts: j.artifacts,
+    }));
+    const cancelled = final.build?.state === "BUILD_STATE_CANCELLED";
+    ui.finish(Date.now() - started, outcomes, cancelled);
+    return final.build?.state === "BUILD_STATE_SUCCEEDED" ? 0 : 1;
+  });
+}
+
+/**
+ * Renders the build's events until it ends. The first Ctrl-C cancels the build and keeps following it so cleanup is
+ * shown; a second one stops waiting. A dropped stream is resumed from the last event seen.
+ */
+async function followBuild(client: CoordinatorConnection, buildId: string, ui: PackerUi, io: CliIo): Promise<BuildStatus__Output> {
+  const stopWaiting = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      io.stderr("Cancelling build after receiving interrupt; waiting for cleanup (Ctrl-C again to stop waiting)...\n");
+      client.cancel(buildId).catch((err: unknown) => io.stderr(`cancel failed: ${String(err)}\n`));
+    } else {
+      stopWaiting.abort();
+    }
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    let lastSeq = 0;
+    for (let reconnects = 0; reconnects < 20 && !stopWaiting.signal.aborted; reconnects++) {
+      try {
+        for await (const event of client.watch(buildId, lastSeq, stopWaiting.signal)) {
+          lastSeq = Number(event.seq);
+          render(event, ui);
+        }
+      } catch (err) {
+        if (stopWaiting.signal.aborted) break;
+        io.stderr(`lost the event stream (${String(err)}); resuming...\n`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const status = await client.getBuild(buildId);
+      if (TERMINAL_BUILD_STATES.has(status.build?.state ?? "")) return status;
+    }
+    return await client.getBuild(buildId);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+function render(event: JobEvent__Output, ui: PackerUi): void {
+  const name = event.name;
+  if (event.log) {
+    if (event.log.level === "LEVEL_SAY") ui.say(name, event.log.text);
+    else if (event.log.level === "LEVEL_ERROR") ui.error(name, event.log.text);
+    else ui.message(name, event.log.text);
+  } else if (event.state) {
+    const s = event.state;
+    if (s.job_state === "JOB_STATE_WAITING") ui.say(name, "Waiting: no live agent can run this build's builder type yet; it stays queued.");
+    else if (s.job_state === "JOB_STATE_RUNNING" && s.attempt > 1) ui.say(name, `Running again on agent ${s.agent} (attempt ${s.attempt}): the previous attempt was lost.`);
+  } else if (event.result) {
+    const r = event.result;
+    const error = r.state === "JOB_STATE_SUCCEEDED" ? undefined : r.failure?.message || "Build was cancelled.";
+    ui.buildFinished(name, Number(r.duration_ms), error);
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * The farm's long-running processes and its read-only views: `kiln coordinator`, `kiln agent`, `kiln dev`,
+ * `kiln builds`, `kiln logs`, `kiln cancel`, `kiln agents`.
+ */
+import { hostname } from "node:os";
+import path from "node:path";
+import { mkdir } from "node:fs/promises";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { AgentInfo__Output, BuildStatus__Output } from "../../../proto/src/mod.js";
+import { InvalidArgumentError, UnavailableError } from "../../../core/src/mod.js";
+import { CoordinatorGrpcServer, CoordinatorService } from "../../../coordinator/src/mod.js";
+import { Agent } from "../../../agent/src/mod.js";
+import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
+import { EmbeddedFarm } from "../embedded.js";
+import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
+import { PackerUi } from "../ui/packer_ui.js";
+
+async function connectNats(url: string | undefined, name: string): Promise<NatsConnection> {
+  const servers = url ?? process.env["KILN_NATS"];
+  if (!servers) throw new InvalidArgumentError(`--nats URL is required (or set KILN_NATS), e.g. --nats nats://127.0.0.1:4222`);
+  try {
+    return await connect({ servers: servers.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 1_000 });
+  } catch (err) {
+    throw new UnavailableError(`cannot connect to NATS at ${servers}: ${(err as Error).message}. Is nats-server running with JetStream enabled?`, { cause: err });
+  }
+}
+
+/** Resolves when the process is asked to stop (SIGINT or SIGTERM). */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (sig: NodeJS.Signals): void => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve(sig);
+    };
+    process.on("SIGINT", done);
+    process.on("SIGTERM", done);
+  });
+}
+
+export async function coordinatorCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("coordinator", argv, {
+    nats: { kind: "string", help: "NATS server URL(s), comma separated (default $KILN_NATS)." },
+    listen: { kind: "string", help: "gRPC listen address host:port (default 127.0.0.1:7420)." },
+  });
+  const nc = await connectNats(flagString(args, "nats"), `kiln-coordinator-${hostname()}`);
+  const service = await CoordinatorService.open(nc, { log: (l) => io.stderr(`coordinator: ${l}\n`) });
+  const server = await CoordinatorGrpcServer.start(service, flagString(args, "listen") ?? "127.0.0.1:7420");
+  io.stdout(`kiln coordinator listening on ${server.address} (NATS ${nc.getServer()})\n`);
+  await untilSignal();
+  await server.stop();
+  service.close();
+  await nc.drain();
+  return 0;
+}
+
+export async function agentCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("agent", argv, {
+    nats: { kind: "string", help: "NATS server URL(s), comma separated (default $KILN_NATS)." },
+    name: { kind: "string", help: "Agent name (default: host name)." },
+    datacenter: { kind: "string", help: "Datacenter this agent serves (default 'default')." },
+    labels: { kind: "list", help: "Labels k=v, comma separated." },
+    slots: { kind: "string", help: "Jobs to run at once (default 1)." },
+    "work-dir": { kind: "string", help: "Directory for job workspaces (default /var/lib/kiln/work)." },
+  });
+  const labels = Object.fromEntries(
+    flagCsv(args, "labels").map((kv) => {
+      const eq = kv.indexOf("=");
+      if (eq <= 0) throw new InvalidArgumentError(`--labels '${kv}': expected key=value`);
+      return [kv.slice(0, eq), kv.slice(eq + 1)];
+    }),
+  );
+  const workDir = path.resolve(flagString(args, "work-dir") ?? "/var/lib/kiln/work");
+  await mkdir(workDir, { recursive: true });
+  const name = flagString(args, "name") ?? hostname();
+  const nc = await connectNats(flagString(args, "nats"), `kiln-agent-${name}`);
+  const agent = await Agent.start(nc, {
+    name,
+    datacenter: flagString(args, "datacenter") ?? "default",
+    labels,
+    slots: flagInt(args, "slots", 1) || 1,
+    workDir,
+    log: (l) => io.stderr(`${l}\n`),
+  });
+  io.stdout(`kiln agent ${agent.name} (datacenter ${agent.datacenter}) runs: ${agent.builderTypes.join(", ")}\n`);
+  await untilSignal();
+  io.stderr("stopping: waiting for running jobs to finish (signal again to abort them)...\n");
+  const second = untilSignal().then(() => agent.abortAll());
+  await Promise.race([agent.stop(), second]);
+  await nc.drain();
+  return 0;
+}
+
+export async function devCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("dev", argv, {
+    listen: { kind: "string", help: "gRPC listen address host:port (default 127.0.0.1:7420)." },
+    slots: { kind: "string", help: "Jobs the local agent runs at once (default 32)." },
+  });
+  const farm = await EmbeddedFarm.start({
+    listen: flagString(args, "listen") ?? "127.0.0.1:7420",
+    slots: flagInt(args, "slots", 32) || 32,
+    agentLog: (l) => io.stderr(`${l}\n`),
+  });
+  io.stdout(`kiln dev farm running\n  coordinator: ${farm.coordinatorAddress}   (export KILN_COORDINATOR=${farm.coordinatorAddress})\n  nats:        ${farm.nats.url}\n  agent:       ${farm.agent.name} (${farm.agent.builderTypes.join(", ")})\nCtrl-C to stop.\n`);
+  await untilSignal();
+  await farm.stop();
+  return 0;
+}
+
+const SHORT_STATE: Record<string, string> = {
+  BUILD_STATE_QUEUED: "queued",
+  BUILD_STATE_RUNNING: "running",
+  BUILD_STATE_SUCCEEDED: "succeeded",
+  BUILD_STATE_FAILED: "failed",
+  BUILD_STATE_CANCELLED: "cancelled",
+  JOB_STATE_QUEUED: "queued",
+  JOB_STATE_WAITING: "waiting",
+  JOB_STATE_RUNNING: "running",
+  JOB_STATE_SUCCEEDED: "succeeded",
+  JOB_STATE_FAILED: "failed",
+  JOB_STATE_CANCELLED: "cancelled",
+};
+const short = (state: string): string => SHORT_STATE[state] ?? "unknown";
+
+/** The stable JSON shape of a build for scripts (`kiln builds --json`). */
+export function buildJson(status: BuildStatus__Output): object {
+  return {
+    id: status.build?.id ?? "",
+    state: short(status.build?.state ?? ""),
+    template: status.build?.template_name ?? "",
+    created_at: new Date(Number(status.build?.created_at_ms ?? 0)).toISOString(),
+    jobs: status.jobs.map((j) => ({
+      name: j.name,
+      state: short(j.state),
+      agent: j.agent,
+      attempt: j.attempt,
+      builder_type: j.builder_type,
+      ...(j.failure ? { error: { code: j.failure.code, message: j.failure.message } } : {}),
+      ...(j.waiting_reason ? { waiting_reason: j.waiting_reason } : {}),
+    })),
+  };
+}
+
+const COORDINATOR_FLAG: FlagSpecs = {
+  coordinator: { kind: "string", help: "Coordinator address host:port (default $KILN_COORDINATOR)." },
+};
+
+export async function buildsCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("builds", argv, { ...COORDINATOR_FLAG, json: { kind: "bool", help: "JSON output." } });
+  return withRemoteCoordinator(flagString(args, "coordinator"), "builds", async (client) => {
+    const builds = await client.listBuilds();
+    if (flagBool(args, "json")) {
+      io.stdout(`${JSON.stringify(builds.map(buildJson), null, 2)}\n`);
+      return 0;
+    }
+    io.stdout(`${"ID".padEnd(38)}${"STATE".padEnd(11)}${"JOBS".padEnd(8)}TEMPLATE\n`);
+    for (const b of builds) {
+      const done = b.jobs.filter((j) => ["JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"].includes(j.state)).length;
+      io.stdout(`${(b.build?.id ?? "").padEnd(38)}${short(b.build?.state ?? "").padEnd(11)}${`${done}/${b.jobs.length}`.padEnd(8)}${b.build?.template_name ?? ""}\n`);
+      for (const j of b.jobs) {
+        const where = j.agent ? ` on ${j.agent}` : "";
+        const extra = j.waiting_reason ? ` (${j.waiting_reason})` : j.failure?.message ? ` (${j.failure.message})` : "";
+        io.stdout(`  ${j.name}: ${short(j.state)}${where}${j.attempt > 1 ? ` attempt ${j.attempt}` : ""}${extra}\n`);
+      }
+    }
+    return 0;
+  });
+}
+
+export async function logsCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("logs", argv, {
+    ...COORDINATOR_FLAG,
+    f: { kind: "bool", help: "Follow the build until it ends.", aliases: ["follow"] },
+    "machine-readable": { kind: "bool", help: "Produce machine-readable output." },
+    color: { kind: "bool", help: "Disable color output with -color=false." },
+  });
+  const buildId = args.positional[0];
+  if (!buildId) throw new InvalidArgumentError("kiln logs: expected a build id: kiln logs [-f] BUILD");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "logs", async (client) => {
+    const ui = new PackerUi({
+      color: flagBool(args, "color", true) && !flagBool(args, "machine-readable"),
+      machineReadable: flagBool(args, "machine-readable"),
+      timestamp: true,
+      write: io.stdout,
+    });
+    const status = await client.getBuild(buildId);
+    ui.start(status.jobs.map((j) => j.name));
+    for await (const event of client.watch(buildId, 0, undefined, !flagBool(args, "f"))) {
+      if (event.log) {
+        if (event.log.level === "LEVEL_SAY") ui.say(event.name, event.log.text);
+        else if (event.log.level === "LEVEL_ERROR") ui.error(event.name, event.log.text);
+        else ui.message(event.name, event.log.text);
+      } else if (event.result) {
+        const r = event.result;
+        ui.buildFinished(event.name, Number(r.duration_ms), r.state === "JOB_STATE_SUCCEEDED" ? undefined : r.failure?.message ?? "cancelled");
+      }
+    }
+    return 0;
+  });
+}
+
+export async function cancelCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("cancel", argv, COORDINATOR_FLAG);
+  const buildId = args.positional[0];
+  if (!buildId) throw new InvalidArgumentError("kiln cancel: expected a build id: kiln cancel BUILD");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "cancel", async (client) => {
+    const status = await client.cancel(buildId);
+    io.stdout(`build ${buildId}: ${short(status.build?.state ?? "")}${status.build?.cancel_requested ? " (cancel requested)" : ""}\n`);
+    return 0;
+  });
+}
+
+function agentJson(a: AgentInfo__Output): object {
+  return {
+    name: a.name,
+    host: a.host,
+    datacenter: a.datacenter,
+    labels: a.labels,
+    builder_types: a.builder_types,
+    slots: a.slots,
+    slots_in_use: a.slots_in_use,
+    running_jobs: a.running_jobs,
+    heartbeat_at: new Date(Number(a.heartbeat_at_ms)).toISOString(),
+  };
+}
+
+export async function agentsCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("agents", argv, { ...COORDINATOR_FLAG, json: { kind: "bool", help: "JSON output." } });
+  return withRemoteCoordinator(flagString(args, "coordinator"), "agents", async (client) => {
+    const agents = await client.listAgents();
+    if (flagBool(args, "json")) {
+      io.stdout(`${JSON.stringify(agents.map(agentJson), null, 2)}\n`);
+      return 0;
+    }
+    io.stdout(`${"NAME".padEnd(20)}${"DATACENTER".padEnd(14)}${"SLOTS".padEnd(8)}BUILDERS\n`);
+    for (const a of agents) {
+      io.stdout(`${a.name.padEnd(20)}${a.datacenter.padEnd(14)}${`${a.slots_in_use}/${a.slots}`.padEnd(8)}${a.builder_types.join(",")}\n`);
+    }
+    return 0;
+  });
+}

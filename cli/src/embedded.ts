@@ -1,0 +1,76 @@
+/**
+ * The embedded farm: what `kiln build` runs when no coordinator is configured, and what `kiln dev` keeps in the
+ * foreground. A private nats-server (JetStream in a temp dir, free port), a coordinator on a free loopback port and
+ * one local agent, all in this process except the server. The local agent accepts local workspaces, so outputs land
+ * in the user's directory exactly where `packer build` puts them.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { NatsServer } from "../../core/src/mod.js";
+import { CoordinatorGrpcServer, CoordinatorService } from "../../coordinator/src/mod.js";
+import { Agent } from "../../agent/src/mod.js";
+
+export interface EmbeddedFarmOptions {
+  /** Jobs the local agent runs at once. Packer runs every build in parallel by default. @default 32 */
+  slots?: number;
+  /** @default "127.0.0.1:0" */
+  listen?: string;
+  agentLog?: (line: string) => void;
+}
+
+export class EmbeddedFarm implements AsyncDisposable {
+  private constructor(
+    readonly nats: NatsServer,
+    private readonly connections: NatsConnection[],
+    readonly grpc: CoordinatorGrpcServer,
+    readonly agent: Agent,
+    private readonly workDir: string,
+  ) {}
+
+  get coordinatorAddress(): string {
+    return this.grpc.address;
+  }
+
+  static async start(options: EmbeddedFarmOptions = {}): Promise<EmbeddedFarm> {
+    const nats = await NatsServer.start();
+    const connections: NatsConnection[] = [];
+    const workDir = await mkdtemp(path.join(tmpdir(), "kiln-agent-"));
+    try {
+      const coordinatorNc = await connect({ servers: nats.url, name: "kiln-embedded-coordinator" });
+      connections.push(coordinatorNc);
+      const service = await CoordinatorService.open(coordinatorNc);
+      const grpc = await CoordinatorGrpcServer.start(service, options.listen ?? "127.0.0.1:0");
+      const agentNc = await connect({ servers: nats.url, name: "kiln-embedded-agent" });
+      connections.push(agentNc);
+      const agent = await Agent.start(agentNc, {
+        name: "local",
+        datacenter: "local",
+        slots: options.slots ?? 32,
+        workDir,
+        acceptLocalWorkspaces: true,
+        ...(options.agentLog ? { log: options.agentLog } : {}),
+      });
+      return new EmbeddedFarm(nats, connections, grpc, agent, workDir);
+    } catch (err) {
+      await Promise.allSettled(connections.map((nc) => nc.close()));
+      await nats.stop();
+      await rm(workDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Stops agent, coordinator and server, and removes every temporary file. Idempotent. */
+  async stop(): Promise<void> {
+    await this.agent.stop(5_000);
+    await this.grpc.stop(500);
+    await Promise.allSettled(this.connections.map((nc) => nc.drain()));
+    await this.nats.stop();
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
