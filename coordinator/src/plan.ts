@@ -8,6 +8,8 @@ import { parseTemplate, planBuild } from "../../core/src/mod.js";
 
 export interface PlanContext {
   readonly buildId: string;
+  /** The trace context every job's spans descend from. */
+  readonly traceContext: Record<string, string>;
   readonly datacenter: string;
   readonly statics: RunStatics;
   readonly workspace: Workspace;
@@ -26,5 +28,5 @@ export function planJobs(req: SubmitBuildRequest__Output, ctx: PlanContext): Job
     workspace: ctx.workspace,
     datacenter: ctx.datacenter,
   });
-  return jobs.map((job) => codecs.Job.normalize({ ...job, trace_context: req.trace_context }));
+  return jobs.map((job) => codecs.Job.normalize({ ...job, trace_context: ctx.traceContext }));
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DeliverPolicy } from "@nats-io/jetstream";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../proto/src/mod.js";
 import type {
@@ -23,7 +24,10 @@ import {
   InvalidArgumentError,
   TERMINAL_BUILD_STATES,
   UNCHANGED,
+  contextFromCarrier,
   openFarm,
+  traceCarrier,
+  tracer,
   publishEvent,
   publishJob,
   settleBuild,
@@ -61,6 +65,21 @@ export class CoordinatorService {
   }
 
   async submit(req: SubmitBuildRequest__Output): Promise<BuildStatus__Output> {
+    const span = tracer().startSpan("coordinator.SubmitBuild", { kind: SpanKind.SERVER }, contextFromCarrier(req.trace_context));
+    try {
+      const status = await this.submitTraced(req, traceCarrier(span));
+      span.setAttribute("kiln.build_id", status.build?.id ?? "");
+      return status;
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async submitTraced(req: SubmitBuildRequest__Output, traceContext: Record<string, string>): Promise<BuildStatus__Output> {
     const buildId = randomUUID();
     const now = Date.now();
     const datacenter = req.datacenter ? subjectToken(req.datacenter, "datacenter") : ANY_DATACENTER;
@@ -71,6 +90,7 @@ export class CoordinatorService {
     }
     const jobs = planJobs(req, {
       buildId,
+      traceContext,
       datacenter,
       statics: {
         run_uuid: buildId,
@@ -121,7 +141,7 @@ export class CoordinatorService {
           state: { job_state: "JOB_STATE_WAITING" },
         });
       }
-      if (!held.includes(job.job_id)) await publishJob(this.farm.js, job, req.trace_context);
+      if (!held.includes(job.job_id)) await publishJob(this.farm.js, job, job.trace_context);
     }
     return this.status(buildId);
   }
@@ -188,7 +208,7 @@ export class CoordinatorService {
   async *watch(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp = false): AsyncGenerator<JobEvent__Output> {
     await this.store.requireBuild(buildId);
     const consumer = await this.farm.js.consumers.get(EVENTS_STREAM, {
-      filter_subjects: [subjects.buildEvents(buildId)],
+      filter_subjects: subjects.buildEvents(buildId),
       ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
     });
     const messages = await consumer.consume();

@@ -38,8 +38,11 @@ export const PROTO_FILE = path.join(PROTO_ROOT, "kiln", "v1", "kiln.proto");
 
 let root: protobuf.Root | undefined;
 function protoRoot(): protobuf.Root {
-  root ??= protobuf.loadSync(PROTO_FILE);
-  root.resolveAll();
+  if (!root) {
+    // keepCase: field names stay snake_case, as proto-loader (gRPC) sees them.
+    root = new protobuf.Root().loadSync(PROTO_FILE, { keepCase: true });
+    root.resolveAll();
+  }
   return root;
 }
 

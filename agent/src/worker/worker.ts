@@ -17,6 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as tar from "tar";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../../proto/src/mod.js";
 import type { AgentInfo, Artifact, Job__Output, JobEvent } from "../../../proto/src/mod.js";
@@ -33,8 +34,11 @@ import {
   TERMINAL_JOB_STATES,
   UNCHANGED,
   ensureJobConsumer,
+  childContext,
+  contextFromCarrier,
   ensureKilnError,
   openFarm,
+  tracer,
   publishEvent,
   settleBuild,
   subjectToken,
@@ -232,6 +236,23 @@ export class Agent implements AsyncDisposable {
   }
 
   private async execute(job: Job__Output, msg: JsMsg, abort: AbortController): Promise<void> {
+    const span = tracer().startSpan(
+      `job ${job.name}`,
+      { kind: SpanKind.CONSUMER, attributes: { "kiln.build_id": job.build_id, "kiln.job_id": job.job_id, "kiln.builder_type": job.builder_type, "kiln.agent": this.name } },
+      contextFromCarrier(job.trace_context),
+    );
+    try {
+      await this.executeTraced(job, msg, abort, span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async executeTraced(job: Job__Output, msg: JsMsg, abort: AbortController, span: Span): Promise<void> {
     const { build_id: buildId, job_id: jobId } = job;
     const cancelSub = this.nc.subscribe(subjects.cancel(buildId), {
       callback: () => abort.abort(new CancelledError()),
@@ -243,6 +264,7 @@ export class Agent implements AsyncDisposable {
         attempt = cur.attempt + 1;
         return { ...cur, state: "JOB_STATE_RUNNING", attempt, agent: this.name, started_at_ms: Date.now(), failure: null };
       });
+      span.setAttribute("kiln.attempt", attempt);
       if (!claim.changed) {
         msg.ack(); // already finished or cancelled: the message is a leftover
         return;
@@ -263,7 +285,7 @@ export class Agent implements AsyncDisposable {
       const lease = setInterval(() => msg.working(), LEASE_EXTEND_MS);
       let outcome: JobOutcome;
       try {
-        const ctx = await this.prepareContext(job, events, abort.signal, () => msg.working());
+        const ctx = await this.prepareContext(job, events, abort.signal, () => msg.working(), span);
         outcome = abort.signal.aborted
           ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
           : await runJob(job, ctx);
@@ -273,6 +295,8 @@ export class Agent implements AsyncDisposable {
       } finally {
         clearInterval(lease);
       }
+      span.setAttribute("kiln.outcome", outcome.state);
+      if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
       if (await this.finish(job, attempt, events, outcome)) msg.ack();
     } finally {
       cancelSub.unsubscribe();
@@ -312,7 +336,7 @@ export class Agent implements AsyncDisposable {
     return true;
   }
 
-  private async prepareContext(job: Job__Output, events: EventChannel, signal: AbortSignal, heartbeat: () => void): Promise<JobRunContext> {
+  private async prepareContext(job: Job__Output, events: EventChannel, signal: AbortSignal, heartbeat: () => void, jobSpan: Span): Promise<JobRunContext> {
     const ws = job.workspace;
     let workDir: string;
     let templateDir: string;
@@ -328,12 +352,24 @@ export class Agent implements AsyncDisposable {
       if (ws?.bundle_object) await this.unpackBundle(ws.bundle_object, workDir, signal);
       templateDir = path.dirname(path.join(workDir, ws?.template_path || "template.json"));
     }
+    const stepSpans = new Map<string, Span>();
     return {
       signal,
       workDir,
       templateDir,
       log: (level: LogLevel, text: string) => events.emit({ log: { text, level: LOG_LEVELS[level] } }),
-      step: (name, finished, outcome) => events.emit({ step: { step: name, finished, outcome: outcome ?? "" } }),
+      step: (name, finished, outcome) => {
+        events.emit({ step: { step: name, finished, outcome: outcome ?? "" } });
+        if (!finished) {
+          stepSpans.get(name)?.end();
+          stepSpans.set(name, tracer().startSpan(`step ${name}`, {}, childContext(jobSpan)));
+          return;
+        }
+        const stepSpan = stepSpans.get(name);
+        stepSpans.delete(name);
+        if (outcome && outcome !== "ok") stepSpan?.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+        stepSpan?.end();
+      },
       artifact: (artifact: Artifact) => events.emit({ artifact }),
       heartbeat,
     };

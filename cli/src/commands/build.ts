@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import type { BuildStatus__Output, JobEvent__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
-import { InvalidArgumentError, TERMINAL_BUILD_STATES } from "../../../core/src/mod.js";
+import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
+import { InvalidArgumentError, TERMINAL_BUILD_STATES, traceCarrier, tracer } from "../../../core/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
@@ -34,10 +35,11 @@ const ON_ERROR_VALUES = ["cleanup", "abort", "run-cleanup-provisioner"] as const
 
 export async function buildCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs("build", argv, BUILD_FLAGS);
-  const templatePath = args.positional[0];
-  if (!templatePath || args.positional.length > 1) {
+  const [templatePath, ...extra] = args.positional;
+  if (templatePath === undefined || extra.length > 0) {
     throw new InvalidArgumentError("kiln build: expected exactly one template file: kiln build [options] TEMPLATE");
   }
+  const template: string = templatePath;
   const onError = flagString(args, "on-error") ?? "cleanup";
   if (!(ON_ERROR_VALUES as readonly string[]).includes(onError)) {
     const hint = onError === "ask" ? " ('ask' needs a terminal on the agent's host; a farm cannot ask)" : "";
@@ -61,9 +63,21 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
   });
 
   return withCoordinator(flagString(args, "coordinator"), io, async (client, embedded) => {
+    const span = tracer().startSpan("kiln build", { kind: SpanKind.CLIENT, attributes: { "kiln.template": templatePath, "kiln.embedded": embedded } });
+    try {
+      const code = await submitAndFollow(client, embedded, span);
+      if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR });
+      return code;
+    } finally {
+      span.end();
+    }
+  });
+
+  async function submitAndFollow(client: CoordinatorConnection, embedded: boolean, span: Span): Promise<number> {
     const request: SubmitBuildRequest = {
+      trace_context: traceCarrier(span),
       template_json: inputs.templateText,
-      template_name: templatePath,
+      template_name: template,
       variables: inputs.variables,
       only: flagCsv(args, "only"),
       except: flagCsv(args, "except"),
@@ -77,14 +91,15 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     };
     if (embedded) {
       request.local_cwd = process.cwd();
-      request.local_template_dir = path.dirname(path.resolve(templatePath));
+      request.local_template_dir = path.dirname(path.resolve(template));
     } else {
       request.bundle = await packBundle(inputs.templateDir);
-      request.bundle_template_path = path.basename(templatePath);
+      request.bundle_template_path = path.basename(template);
     }
     const started = Date.now();
     const submitted = await client.submit(request);
     const buildId = submitted.build?.id ?? "";
+    span.setAttribute("kiln.build_id", buildId);
     ui.start(submitted.jobs.map((j) => j.name));
     const final = await followBuild(client, buildId, ui, io);
     await writeOutputFiles(final.build?.output_files ?? [], { cwd: process.cwd(), runUuid: buildId, force: flagBool(args, "force") });
@@ -96,7 +111,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     const cancelled = final.build?.state === "BUILD_STATE_CANCELLED";
     ui.finish(Date.now() - started, outcomes, cancelled);
     return final.build?.state === "BUILD_STATE_SUCCEEDED" ? 0 : 1;
-  });
+  }
 }
 
 /**

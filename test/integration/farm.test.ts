@@ -1,0 +1,194 @@
+/**
+ * The spine, end to end over real NATS JetStream and gRPC: submit through a coordinator, agents with different
+ * capabilities pull and run jobs, events stream back, state lands in KV.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { BuildStatus__Output, JobEvent__Output } from "../../proto/src/mod.js";
+import { TestFarm, tempDir } from "../src/mod.js";
+import type { CoordinatorConnection } from "../../cli/src/mod.js";
+
+function template(builders: object[], extra: object = {}): string {
+  return JSON.stringify({ builders, ...extra }, null, 2);
+}
+
+async function waitForEnd(client: CoordinatorConnection, buildId: string): Promise<{ status: BuildStatus__Output; events: JobEvent__Output[] }> {
+  const events: JobEvent__Output[] = [];
+  for await (const e of client.watch(buildId, 0)) events.push(e);
+  return { status: await client.getBuild(buildId), events };
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("farm - end to end", () => {
+  let farm: TestFarm;
+  let work: { dir: string; cleanup: () => Promise<void> };
+
+  beforeEach(async () => {
+    farm = await TestFarm.start();
+    work = await tempDir();
+  });
+  afterEach(async () => {
+    await farm.stop();
+    await work.cleanup();
+  });
+
+  it("runs concurrent builds on three agents, each job only on an agent that can run its builder type", async () => {
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "files-only", builderTypes: ["file"], slots: 2 });
+    await farm.addAgent({ name: "null-only", builderTypes: ["null"], slots: 2 });
+    await farm.addAgent({ name: "both-eu", builderTypes: ["file", "null"], datacenter: "eu", slots: 2 });
+
+    const submissions = await Promise.all(
+      [0, 1, 2].map((i) =>
+        client.submit({
+          template_json: template([
+            { type: "file", name: "one", target: `b${i}/one.txt`, content: `one {{build_name}} ${i}` },
+            { type: "file", name: "two", target: `b${i}/two.txt`, content: "two" },
+            { type: "null", name: "nothing", communicator: "none" },
+          ]),
+          template_name: `t${i}.json`,
+          local_cwd: work.dir,
+          local_template_dir: work.dir,
+        }),
+      ),
+    );
+    const results = await Promise.all(submissions.map((s) => waitForEnd(client, s.build?.id ?? "")));
+    for (const [i, { status, events }] of results.entries()) {
+      expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
+      expect(status.jobs.map((j) => j.state)).toEqual(["JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED"]);
+      for (const job of status.jobs) {
+        const allowed = job.builder_type === "file" ? ["files-only", "both-eu"] : ["null-only", "both-eu"];
+        expect(allowed).toContain(job.agent);
+        expect(job.attempt).toBe(1);
+      }
+      expect(await readFile(path.join(work.dir, `b${i}`, "one.txt"), "utf8")).toBe(`one one ${i}`);
+      // The stream ends with the build-level terminal event and carries each job's result.
+      expect(events.at(-1)?.state?.build_state).toBe("BUILD_STATE_SUCCEEDED");
+      expect(events.filter((e) => e.result).map((e) => e.name).sort()).toEqual(["nothing", "one", "two"]);
+    }
+  });
+
+  it("keeps a job no agent can run queued and reports it as waiting, then runs it when a capable agent joins", async () => {
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "files-only", builderTypes: ["file"] });
+    const submitted = await client.submit({
+      template_json: template([
+        { type: "file", name: "f", target: "f.txt", content: "x" },
+        { type: "null", name: "n", communicator: "none" },
+      ]),
+      template_name: "t.json",
+      local_cwd: work.dir,
+      local_template_dir: work.dir,
+    });
+    const id = submitted.build?.id ?? "";
+    const waiting = await until(async () => {
+      const s = await client.getBuild(id);
+      const f = s.jobs.find((j) => j.name === "f");
+      const n = s.jobs.find((j) => j.name === "n");
+      return f?.state === "JOB_STATE_SUCCEEDED" && n?.state === "JOB_STATE_WAITING" ? s : undefined;
+    }, "the file job to finish while the null job waits");
+    expect(waiting.build?.state).toBe("BUILD_STATE_RUNNING");
+    expect(waiting.jobs.find((j) => j.name === "n")?.waiting_reason).toMatch(/no live agent can run builder type 'null'/);
+
+    await farm.addAgent({ name: "late-null", builderTypes: ["null"] });
+    const { status } = await waitForEnd(client, id);
+    expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
+    expect(status.jobs.find((j) => j.name === "n")?.agent).toBe("late-null");
+  });
+
+  it("routes a datacenter-constrained build only to that datacenter's agents", async () => {
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "us", builderTypes: ["file"], datacenter: "us" });
+    await farm.addAgent({ name: "eu", builderTypes: ["file"], datacenter: "eu" });
+    const submitted = await client.submit({
+      template_json: template([1, 2, 3, 4].map((i) => ({ type: "file", name: `f${i}`, target: `dc/f${i}.txt`, content: "x" }))),
+      template_name: "t.json",
+      datacenter: "eu",
+      local_cwd: work.dir,
+      local_template_dir: work.dir,
+    });
+    const { status } = await waitForEnd(client, submitted.build?.id ?? "");
+    expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
+    expect(new Set(status.jobs.map((j) => j.agent))).toEqual(new Set(["eu"]));
+  });
+
+  it("replays a finished build's events from the start and resumes from any sequence without gaps or duplicates", async () => {
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "a", builderTypes: ["file", "null"] });
+    const submitted = await client.submit({
+      template_json: template([{ type: "file", name: "f", target: "r.txt", content: "x" }], {
+        provisioners: [{ type: "shell-local", inline: ["echo line-1", "echo line-2"] }],
+      }),
+      template_name: "t.json",
+      local_cwd: work.dir,
+      local_template_dir: work.dir,
+    });
+    const id = submitted.build?.id ?? "";
+    const first = await waitForEnd(client, id);
+    const again = (await waitForEnd(client, id)).events;
+    expect(again.map((e) => e.seq)).toEqual(first.events.map((e) => e.seq));
+    expect(first.events.some((e) => e.log?.text === "line-1")).toBe(true);
+    const middle = first.events[Math.floor(first.events.length / 2)];
+    const rest: JobEvent__Output[] = [];
+    for await (const e of client.watch(id, Number(middle?.seq))) rest.push(e);
+    expect(rest.map((e) => e.seq)).toEqual(first.events.filter((e) => Number(e.seq) > Number(middle?.seq)).map((e) => e.seq));
+  });
+
+  it("serves one build from several coordinators: submit through one, watch and cancel through another", async () => {
+    const a = await farm.addCoordinator();
+    const b = await farm.addCoordinator();
+    await farm.addAgent({ name: "a", builderTypes: ["file", "null"] });
+    const submitted = await a.submit({
+      template_json: template([{ type: "null", name: "slow", communicator: "none" }], {
+        provisioners: [{ type: "shell-local", inline: ["sleep 60"] }],
+      }),
+      template_name: "t.json",
+      local_cwd: work.dir,
+      local_template_dir: work.dir,
+    });
+    const id = submitted.build?.id ?? "";
+    await until(async () => ((await b.getBuild(id)).jobs[0]?.state === "JOB_STATE_RUNNING" ? true : undefined), "the job to run");
+    const started = Date.now();
+    await b.cancel(id);
+    const { status } = await waitForEnd(b, id);
+    expect(status.build?.state).toBe("BUILD_STATE_CANCELLED");
+    expect(status.jobs[0]?.state).toBe("JOB_STATE_CANCELLED");
+    expect(status.jobs[0]?.failure?.code).toBe("ERROR_CODE_CANCELLED");
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it("honours -parallel-builds by holding jobs until running ones end", async () => {
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "wide", builderTypes: ["file", "null"], slots: 4 });
+    const submitted = await client.submit({
+      template_json: template([1, 2, 3].map((i) => ({ type: "null", name: `n${i}`, communicator: "none" })), {
+        provisioners: [{ type: "shell-local", inline: ["sleep 0.3"] }],
+      }),
+      template_name: "t.json",
+      options: { parallel_builds: 1 },
+      local_cwd: work.dir,
+      local_template_dir: work.dir,
+    });
+    const { status } = await waitForEnd(client, submitted.build?.id ?? "");
+    expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
+    const spans = status.jobs.map((j) => [Number(j.started_at_ms), Number(j.finished_at_ms)] as const).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? Infinity);
+  });
+
+  it("rejects a malformed template at submit with the template error code", async () => {
+    const client = await farm.addCoordinator();
+    await expect(client.submit({ template_json: "{ \"builders\": [ ", template_name: "broken.json" })).rejects.toMatchObject({
+      code: "ERROR_CODE_INVALID_TEMPLATE",
+    });
+  });
+});
