@@ -1,0 +1,60 @@
+/**
+ * The communicator keys every builder that talks to a guest accepts (the SDK's `communicator.Config`, as shipped in
+ * Packer 1.6.6). Builders spread them into their own schema so that templates written for SSH or WinRM decode.
+ */
+import type { FieldSpecs } from "./schema.js";
+
+/** The communicator types Packer knows. kiln runs `none` only, for now. */
+export const COMMUNICATOR_TYPES = ["none", "ssh", "winrm", "docker", "dockerWindowsContainer"] as const;
+
+export const COMMUNICATOR_FIELDS = {
+  communicator: { type: "string", default: "ssh", description: "ssh, winrm or none" },
+  pause_before_connecting: { type: "duration" },
+  ssh_host: { type: "string" },
+  ssh_port: { type: "int", default: 22 },
+  ssh_username: { type: "string" },
+  ssh_password: { type: "string" },
+  ssh_keypair_name: { type: "string" },
+  temporary_key_pair_name: { type: "string" },
+  temporary_key_pair_type: { type: "string" },
+  temporary_key_pair_bits: { type: "int" },
+  ssh_ciphers: { type: "array" },
+  ssh_clear_authorized_keys: { type: "bool" },
+  ssh_key_exchange_algorithms: { type: "array" },
+  ssh_private_key_file: { type: "string" },
+  ssh_certificate_file: { type: "string" },
+  ssh_pty: { type: "bool" },
+  ssh_timeout: { type: "duration" },
+  ssh_wait_timeout: { type: "duration", deprecated: "use ssh_timeout" },
+  ssh_agent_auth: { type: "bool" },
+  ssh_disable_agent_forwarding: { type: "bool" },
+  ssh_handshake_attempts: { type: "int" },
+  ssh_bastion_host: { type: "string" },
+  ssh_bastion_port: { type: "int" },
+  ssh_bastion_agent_auth: { type: "bool" },
+  ssh_bastion_username: { type: "string" },
+  ssh_bastion_password: { type: "string" },
+  ssh_bastion_interactive: { type: "bool" },
+  ssh_bastion_private_key_file: { type: "string" },
+  ssh_bastion_certificate_file: { type: "string" },
+  ssh_file_transfer_method: { type: "string" },
+  ssh_proxy_host: { type: "string" },
+  ssh_proxy_port: { type: "int" },
+  ssh_proxy_username: { type: "string" },
+  ssh_proxy_password: { type: "string" },
+  ssh_keep_alive_interval: { type: "duration" },
+  ssh_read_write_timeout: { type: "duration" },
+  ssh_remote_tunnels: { type: "array" },
+  ssh_local_tunnels: { type: "array" },
+  ssh_public_key: { type: "array", items: "int" },
+  ssh_private_key: { type: "array", items: "int" },
+  winrm_username: { type: "string" },
+  winrm_password: { type: "string" },
+  winrm_host: { type: "string" },
+  winrm_no_proxy: { type: "bool" },
+  winrm_port: { type: "int" },
+  winrm_timeout: { type: "duration" },
+  winrm_use_ssl: { type: "bool" },
+  winrm_insecure: { type: "bool" },
+  winrm_use_ntlm: { type: "bool" },
+} as const satisfies FieldSpecs;

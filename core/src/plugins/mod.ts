@@ -1,0 +1,51 @@
+/**
+ * Plugin config schemas: which builders, provisioners and post-processors kiln runs, which keys each accepts, and the
+ * validator that turns user input into a compiled, frozen config. Shared by the CLI's and coordinator's `validate`
+ * and by the agent, so the two can never disagree about a template.
+ */
+export { validatePluginConfig, shippedPluginTypes, pluginSchema, META_KEYS, type ShippedPluginTypes } from "./registry.js";
+export {
+  PluginKind,
+  FieldType,
+  PACKER_CONFIG_FIELDS,
+  definePluginSchema,
+  validateWithSchema,
+  type FieldSpec,
+  type FieldSpecs,
+  type PluginSchema,
+  type CompiledConfig,
+  type CheckResult,
+  type ValidationResult,
+} from "./schema.js";
+export {
+  DurationSyntaxError,
+  parseGoDuration,
+  parseGoDurationNs,
+  formatGoDuration,
+  formatGoDurationNs,
+} from "./duration.js";
+export { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES } from "./communicator.js";
+export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./builder_file.js";
+export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
+export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
+export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";
+export { shellLocalPostProcessorSchema, type ShellLocalPostProcessorConfig } from "./post_processor_shell_local.js";
+export { manifestPostProcessorSchema, type ManifestPostProcessorConfig } from "./post_processor_manifest.js";
+export {
+  checksumPostProcessorSchema,
+  CHECKSUM_BUILDER_ID,
+  CHECKSUM_TYPES,
+  type ChecksumPostProcessorConfig,
+} from "./post_processor_checksum.js";
+export {
+  compressPostProcessorSchema,
+  COMPRESS_BUILDER_ID,
+  DEFAULT_COMPRESSION_LEVEL,
+  SUPPORTED_COMPRESS_ALGORITHMS,
+  detectCompressFormat,
+  type CompressFormat,
+  type CompressArchive,
+  type CompressAlgorithm,
+  type CompressPostProcessorConfig,
+} from "./post_processor_compress.js";
+export { artificePostProcessorSchema, ARTIFICE_BUILDER_ID, type ArtificePostProcessorConfig } from "./post_processor_artifice.js";
