@@ -1,0 +1,144 @@
+/**
+ * `npm run bench`: kiln against Packer and against its own targets. Prints numbers; asserts nothing.
+ *   1. Embedded `kiln build` vs `packer build` on one 4-builder file template (shell-local provisioner, checksum and
+ *      manifest post-processors): median wall time of several runs each, and the ratio (target <= 1.0).
+ *   2. A warm farm in one process (nats-server, a coordinator, 50 agents): submission-to-completion latency p50/p99
+ *      of 1,000 trivial jobs, and jobs/s (targets: p50 < 20 ms, >= 500 jobs/s).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { NatsServer, codecsForBench } from "./support.js";
+import { CoordinatorService } from "../../coordinator/src/mod.js";
+import { Agent } from "../../agent/src/mod.js";
+import { REPO_ROOT } from "../src/mod.js";
+
+const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
+const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
+const AGENTS = Number(process.env["KILN_BENCH_AGENTS"] ?? 50);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+async function timeCommand(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8" });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return ms;
+}
+
+async function benchVersusPacker(): Promise<void> {
+  const template = {
+    builders: [1, 2, 3, 4].map((i) => ({ type: "file", name: `f${i}`, target: `out/f${i}.txt`, content: `file ${i}` })),
+    provisioners: [{ type: "shell-local", inline: ["echo provisioning $PACKER_BUILD_NAME"] }],
+    "post-processors": [[{ type: "checksum", checksum_types: ["sha256"] }, { type: "manifest" }]],
+  };
+  const kilnBin = path.join(REPO_ROOT, "dist", "cli", "src", "bin.js");
+  const packerTimes: number[] = [];
+  const kilnTimes: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    for (const [tool, times] of [["packer", packerTimes], ["kiln", kilnTimes]] as const) {
+      const dir = await mkdtemp(path.join(tmpdir(), `kiln-bench-${tool}-`));
+      await writeFile(path.join(dir, "t.json"), JSON.stringify(template));
+      const env = { ...process.env, CHECKPOINT_DISABLE: "1", KILN_COORDINATOR: "" };
+      times.push(
+        tool === "packer"
+          ? await timeCommand("packer", ["build", "-color=false", "t.json"], dir, env)
+          : await timeCommand(process.execPath, [kilnBin, "build", "-color=false", "t.json"], dir, env),
+      );
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const p = median(packerTimes);
+  const k = median(kilnTimes);
+  console.log(`embedded kiln build vs packer build (4 file builds, shell-local, checksum+manifest; median of ${RUNS})`);
+  console.log(`  packer: ${p.toFixed(0)} ms   kiln: ${k.toFixed(0)} ms   ratio kiln/packer: ${(k / p).toFixed(2)} (target <= 1.0)`);
+}
+
+async function benchWarmFarm(): Promise<void> {
+  const nats = await NatsServer.start();
+  const coordinatorNc = await connect({ servers: nats.url });
+  const service = await CoordinatorService.open(coordinatorNc);
+  const work = await mkdtemp(path.join(tmpdir(), "kiln-bench-farm-"));
+  const agents: { agent: Agent; close: () => Promise<void> }[] = [];
+  try {
+    for (let i = 0; i < AGENTS; i++) {
+      const nc = await connect({ servers: nats.url });
+      const agent = await Agent.start(nc, { name: `bench-${i}`, builderTypes: ["null"], workDir: work, acceptLocalWorkspaces: true, log: () => undefined });
+      agents.push({ agent, close: () => nc.close() });
+    }
+    const finishedAt = new Map<string, number>();
+    const waiters = new Map<string, () => void>();
+    coordinatorNc.subscribe("kiln.events.*._build", {
+      callback: (_err, msg) => {
+        const e = codecsForBench.JobEvent.decode(msg.data);
+        if (!e.state?.build_state || e.state.build_state === "BUILD_STATE_QUEUED") return;
+        finishedAt.set(e.build_id, performance.now());
+        waiters.get(e.build_id)?.();
+      },
+    });
+    const templateJson = JSON.stringify({ builders: [{ type: "null", communicator: "none" }] });
+    const submitOne = async (): Promise<number> => {
+      const start = performance.now();
+      const status = await service.submit({
+        template_json: templateJson,
+        template_name: "bench.json",
+        variables: {},
+        only: [],
+        except: [],
+        options: null,
+        bundle: Buffer.alloc(0),
+        bundle_template_path: "",
+        local_cwd: work,
+        local_template_dir: work,
+        datacenter: "",
+        trace_context: {},
+      });
+      const id = status.build?.id ?? "";
+      if (!finishedAt.has(id)) await new Promise<void>((resolve) => waiters.set(id, resolve));
+      waiters.delete(id);
+      return (finishedAt.get(id) ?? performance.now()) - start;
+    };
+    for (let i = 0; i < 20; i++) await submitOne(); // warm-up
+    const sequential: number[] = [];
+    for (let i = 0; i < Math.min(JOBS, 200); i++) sequential.push(await submitOne());
+    const concurrency = 50;
+    const latencies: number[] = [];
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < JOBS) {
+          next++;
+          latencies.push(await submitOne());
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`warm farm: ${AGENTS} agents in-process, trivial null jobs`);
+    console.log(`  one at a time (${sequential.length}): p50 ${percentile(sequential, 50).toFixed(1)} ms, p99 ${percentile(sequential, 99).toFixed(1)} ms (target p50 < 20 ms)`);
+    console.log(`  ${JOBS} jobs, ${concurrency} in flight: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${(JOBS / seconds).toFixed(0)} jobs/s (target >= 500)`);
+  } finally {
+    await Promise.all(agents.map(async ({ agent, close }) => {
+      await agent.stop(1_000);
+      await close();
+    }));
+    service.close();
+    await coordinatorNc.close();
+    await nats.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await benchVersusPacker();
+await benchWarmFarm();
+process.exit(0);

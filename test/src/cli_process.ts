@@ -1,0 +1,76 @@
+/**
+ * Runs the real `kiln` CLI as a subprocess (through tsx, so tests need no build step), and `packer` for comparison.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+const BIN = path.join(REPO_ROOT, "cli", "src", "bin.ts");
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  /** Called with the child as soon as it starts (to send signals). */
+  onSpawn?: (child: ChildProcess) => void;
+  /** Called with accumulated stdout whenever it grows. */
+  onStdout?: (stdout: string, child: ChildProcess) => void;
+}
+
+function collect(child: ChildProcess, options: RunOptions, what: string): Promise<ProcessResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    stdout += c.toString();
+    options.onStdout?.(stdout, child);
+  });
+  child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  options.onSpawn?.(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${what} did not finish within ${options.timeoutMs ?? 60_000} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function runKiln(args: readonly string[], options: RunOptions): Promise<ProcessResult> {
+  const child = spawn(process.execPath, ["--import", TSX_LOADER, BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, KILN_COORDINATOR: undefined, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return collect(child, options, `kiln ${args.join(" ")}`);
+}
+
+export const PACKER = "/usr/bin/packer";
+
+/** Runs the reference Packer; a missing binary fails the test with the package to install. */
+export function runPacker(args: readonly string[], options: RunOptions): Promise<ProcessResult> {
+  if (!existsSync(PACKER)) {
+    throw new Error(`packer is not installed at ${PACKER}: install the Debian package packer (apt-get install packer)`);
+  }
+  const child = spawn(PACKER, args, {
+    cwd: options.cwd,
+    env: { PATH: "/usr/bin:/bin", HOME: options.cwd, CHECKPOINT_DISABLE: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return collect(child, options, `packer ${args.join(" ")}`);
+}
