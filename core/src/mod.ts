@@ -3,3 +3,4 @@ export * from "./errors.js";
 export * from "./farm/mod.js";
 export * from "./nats_server.js";
 export * from "./telemetry.js";
+export * from "./plugins/mod.js";
