@@ -16,7 +16,7 @@ export const fileBuilderSchema = definePluginSchema({
     const warnings: string[] = [];
     // Packer 1.6.6 accepts neither (an empty file, with a warning) but not both.
     if ((c.content ?? "") !== "" && (c.source ?? "") !== "") problems.push("Cannot specify source file AND content");
-    if ((c.source ?? "") === "") warnings.push("Both source file and contents are blank; target will have no content");
+    if ((c.source ?? "") === "" && (c.content ?? "") === "") warnings.push("Both source file and contents are blank; target will have no content");
     return { problems, warnings };
   },
 });

@@ -71,11 +71,13 @@ type FieldValue<S extends FieldSpec> = S["type"] extends "string"
             : never;
 
 /**
- * The compiled, frozen config a schema yields: every declared key, typed; keys with a default are always present,
- * the others are `undefined` when unset. Durations are milliseconds.
+ * The compiled, frozen config a schema yields: every declared key, typed; keys that are required or have a default
+ * are always present, the others are `undefined` when unset. Durations are milliseconds.
  */
 export type CompiledConfig<F extends FieldSpecs> = {
-  readonly [K in keyof F]: F[K] extends { readonly default: unknown } ? FieldValue<F[K]> : FieldValue<F[K]> | undefined;
+  readonly [K in keyof F]: F[K] extends { readonly default: unknown } | { readonly required: true | string }
+    ? FieldValue<F[K]>
+    : FieldValue<F[K]> | undefined;
 };
 
 /** What a schema's cross-field check found. */

@@ -1,0 +1,39 @@
+/**
+ * The `null` builder (Packer's builder/null) with `communicator: none`: it creates nothing; its pipeline is just the
+ * provision step, so the provisioners (and on failure the error-cleanup-provisioner) run on the agent.
+ */
+import { NULL_BUILDER_ID, nullBuilderSchema } from "../core_internal.js";
+import type { LocalArtifact } from "../artifact.js";
+import { runPipeline, type PipelineState } from "../pipeline/mod.js";
+import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
+import { provisionStep } from "../steps/provision.js";
+
+/** The null builder's pipeline state: nothing but the error. */
+export type NullBuilderState = PipelineState;
+
+/** Packer's NullArtifact. */
+export const nullArtifact: LocalArtifact = Object.freeze({
+  builderId: NULL_BUILDER_ID,
+  id: "Null",
+  description: "Did not export anything. This is the null builder",
+  files: [],
+  destroy: async () => undefined,
+});
+
+export const nullBuilder: BuilderDefinition = {
+  kind: "builder",
+  type: "null",
+  schema: nullBuilderSchema,
+  detect: () => true,
+  prepare: (config) =>
+    prepareWithSchema(nullBuilderSchema, config, async () => ({
+      instance: {
+        async run(ctx: BuilderContext) {
+          const state: NullBuilderState = {};
+          const result = await runPipeline([provisionStep<NullBuilderState>(ctx.hook)], state, ctx, { onError: ctx.onError });
+          if (result.error) throw result.error;
+          return nullArtifact;
+        },
+      },
+    })),
+};

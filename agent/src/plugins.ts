@@ -1,0 +1,40 @@
+/**
+ * The agent's plugin registry: the implementations this agent runs, each paired with its schema from core. A builder
+ * also says whether this host can run it (`detect`), which is what the agent advertises as its capabilities.
+ */
+import type { PluginKind } from "./core_internal.js";
+import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition } from "./plugin_api.js";
+import { fileBuilder } from "./builders/file.js";
+import { nullBuilder } from "./builders/null.js";
+import { shellLocalProvisioner } from "./provisioners/shell_local.js";
+import { artificePostProcessor } from "./postprocessors/artifice.js";
+import { checksumPostProcessor } from "./postprocessors/checksum.js";
+import { compressPostProcessor } from "./postprocessors/compress.js";
+import { manifestPostProcessor } from "./postprocessors/manifest.js";
+import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
+
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder];
+export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner];
+export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
+  artificePostProcessor,
+  checksumPostProcessor,
+  compressPostProcessor,
+  manifestPostProcessor,
+  shellLocalPostProcessor,
+];
+
+export function findBuilder(type: string): BuilderDefinition | undefined {
+  return BUILDERS.find((b) => b.type === type);
+}
+export function findProvisioner(type: string): ProvisionerDefinition | undefined {
+  return PROVISIONERS.find((p) => p.type === type);
+}
+export function findPostProcessor(type: string): PostProcessorDefinition | undefined {
+  return POST_PROCESSORS.find((p) => p.type === type);
+}
+
+/** The plugin types this agent implements, per kind (a subset of core's `shippedPluginTypes`). */
+export function implementedPluginTypes(kind: PluginKind): string[] {
+  const list = kind === "builder" ? BUILDERS : kind === "provisioner" ? PROVISIONERS : POST_PROCESSORS;
+  return list.map((p) => p.type).sort();
+}

@@ -1,0 +1,44 @@
+/**
+ * The shared provision step (Packer's StepProvision): runs the provisioners; after a failure its cleanup runs the
+ * error-cleanup-provisioner.
+ */
+import { ensureKilnError } from "../../../core/src/mod.js";
+import type { PipelineState, Step } from "../pipeline/mod.js";
+import type { ProvisionHook } from "../plugin_api.js";
+
+export interface ProvisionStepOptions {
+  /**
+   * Whether a failure runs the error-cleanup-provisioner. Packer's multistep builders do; the file builder calls the
+   * hook directly and does not, and kiln keeps that difference.
+   * @default true
+   */
+  readonly errorCleanup?: boolean;
+}
+
+export function provisionStep<S extends PipelineState>(hook: ProvisionHook, options: ProvisionStepOptions = {}): Step<S> {
+  const errorCleanup = options.errorCleanup ?? true;
+  return {
+    name: "provision",
+    runsCleanupProvisioner: errorCleanup,
+    async run(ctx, state) {
+      try {
+        await hook.provision(ctx);
+        return "continue";
+      } catch (err) {
+        state.error = ensureKilnError(err);
+        return "halt";
+      }
+    },
+    cleanup: errorCleanup
+      ? async (state, _outcome, ctx) => {
+          if (state.error === undefined) return;
+          ctx.log("say", "Provisioning step had errors: Running the cleanup provisioner, if present...");
+          try {
+            await hook.cleanupProvision(ctx);
+          } catch (err) {
+            ctx.log("error", ensureKilnError(err).message);
+          }
+        }
+      : undefined,
+  };
+}
