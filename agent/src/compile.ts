@@ -3,14 +3,9 @@
  * `template_dir`, `pwd` and the build's facts are known), validated through its schema and prepared on this host.
  * Like Packer, which prepares every plugin before it builds, all problems are found before anything runs.
  */
-import {
-  InvalidTemplateError,
-  UnsupportedError,
-  ensureKilnError,
-  type KilnError,
-} from "../../core/src/mod.js";
+import { InvalidTemplateError, UnsupportedError, ensureKilnError, type KilnError, DurationSyntaxError, parseGoDuration, type PluginKind } from "../../core/src/mod.js";
 import type { Job__Output, Provisioner__Output } from "../../proto/src/mod.js";
-import { DurationSyntaxError, parseGoDuration, type EngineContext, type PluginKind } from "./core_internal.js";
+import type { EngineContext } from "./core_internal.js";
 import { findBuilder, findPostProcessor, findProvisioner } from "./plugins.js";
 import { parseOnErrorPolicy, type OnErrorPolicy } from "./pipeline/mod.js";
 import type { BuildInfo, BuilderInstance, PluginDefinition, PrepareContext } from "./plugin_api.js";

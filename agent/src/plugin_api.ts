@@ -3,7 +3,7 @@
  * Each implementation pairs with its config schema in core/src/plugins (one source of truth for `validate`).
  */
 import type { ManifestEntry } from "../../proto/src/mod.js";
-import { META_KEYS, validateWithSchema, type CompiledConfig, type FieldSpecs, type PluginKind, type PluginSchema } from "./core_internal.js";
+import { META_KEYS, validateWithSchema, type CompiledConfig, type FieldSpecs, type PluginKind, type PluginSchema } from "../../core/src/mod.js";
 import type { LocalArtifact } from "./artifact.js";
 import type { CleanupContext, OnErrorPolicy, PipelineContext } from "./pipeline/mod.js";
 import type { LogLevel } from "./run_types.js";

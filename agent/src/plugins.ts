@@ -2,7 +2,7 @@
  * The agent's plugin registry: the implementations this agent runs, each paired with its schema from core. A builder
  * also says whether this host can run it (`detect`), which is what the agent advertises as its capabilities.
  */
-import type { PluginKind } from "./core_internal.js";
+import type { PluginKind } from "../../core/src/mod.js";
 import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition } from "./plugin_api.js";
 import { fileBuilder } from "./builders/file.js";
 import { nullBuilder } from "./builders/null.js";

@@ -3,8 +3,7 @@
  * the timeout only when there is no pause), then `max_retries` around that, so the pause repeats on every retry and
  * retries have no other backoff.
  */
-import { CancelledError, TimeoutError, ensureKilnError, type KilnError } from "../../core/src/mod.js";
-import { formatGoDuration } from "./core_internal.js";
+import { CancelledError, TimeoutError, ensureKilnError, type KilnError, formatGoDuration } from "../../core/src/mod.js";
 import type { CleanupContext, PipelineContext } from "./pipeline/mod.js";
 import { withSignal, type PluginContext, type ProvisionHook, type ProvisionerInstance } from "./plugin_api.js";
 import { cancellationOf, sleep } from "./util/abort.js";

@@ -2,7 +2,7 @@
  * The `null` builder (Packer's builder/null) with `communicator: none`: it creates nothing; its pipeline is just the
  * provision step, so the provisioners (and on failure the error-cleanup-provisioner) run on the agent.
  */
-import { NULL_BUILDER_ID, nullBuilderSchema } from "../core_internal.js";
+import { NULL_BUILDER_ID, nullBuilderSchema } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
 import { runPipeline, type PipelineState } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";

@@ -1,8 +1,7 @@
 /** The `artifice` post-processor: a new artifact made of the files the globs in `files` match. */
 import { rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { BuildFailedError } from "../../../core/src/mod.js";
-import { ARTIFICE_BUILDER_ID, artificePostProcessorSchema } from "../core_internal.js";
+import { BuildFailedError, ARTIFICE_BUILDER_ID, artificePostProcessorSchema } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
 import { prepareWithSchema, type PostProcessorDefinition } from "../plugin_api.js";
 import { goGlob } from "../util/glob.js";

@@ -4,7 +4,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { manifestPostProcessorSchema } from "../core_internal.js";
+import { manifestPostProcessorSchema } from "../../../core/src/mod.js";
 import { prepareWithSchema, type PostProcessorDefinition } from "../plugin_api.js";
 
 function sortedKeys(m: Readonly<Record<string, string>>): Record<string, string> {

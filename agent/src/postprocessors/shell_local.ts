@@ -1,5 +1,5 @@
 /** The `shell-local` post-processor: runs like the provisioner, then passes its input artifact through (kept). */
-import { shellLocalPostProcessorSchema } from "../core_internal.js";
+import { shellLocalPostProcessorSchema } from "../../../core/src/mod.js";
 import { prepareWithSchema, type PostProcessorDefinition } from "../plugin_api.js";
 import { checkScriptsExist } from "../provisioners/shell_local.js";
 import { runShellLocal } from "../shell/shell_local_run.js";

@@ -1,7 +1,7 @@
 /** The `shell-local` provisioner: runs commands or scripts on the agent host. */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { shellLocalProvisionerSchema, type ShellLocalConfig } from "../core_internal.js";
+import { shellLocalProvisionerSchema, type ShellLocalConfig } from "../../../core/src/mod.js";
 import { prepareWithSchema, type PrepareContext, type ProvisionerDefinition } from "../plugin_api.js";
 import { runShellLocal } from "../shell/shell_local_run.js";
 import { goPathError } from "../util/go_text.js";
