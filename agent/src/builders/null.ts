@@ -1,10 +1,11 @@
 /**
- * The `null` builder (Packer's builder/null) with `communicator: none`: it creates nothing; its pipeline is just the
- * provision step, so the provisioners (and on failure the error-cleanup-provisioner) run on the agent.
+ * The `null` builder (Packer's builder/null) with `communicator: none`: it creates nothing; its pipeline is Packer's
+ * connect step (a no-op without a communicator) and the provision step, so the provisioners (and on failure the
+ * error-cleanup-provisioner) run on the agent.
  */
 import { NULL_BUILDER_ID, nullBuilderSchema } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
-import { runPipeline, type PipelineState } from "../pipeline/mod.js";
+import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
 
@@ -20,6 +21,12 @@ export const nullArtifact: LocalArtifact = Object.freeze({
   destroy: async () => undefined,
 });
 
+/** Packer's StepConnect; with `communicator: none` there is nothing to connect to (SSH and WinRM come later). */
+const connectStep: Step<NullBuilderState> = {
+  name: "connect",
+  run: async () => "continue",
+};
+
 export const nullBuilder: BuilderDefinition = {
   kind: "builder",
   type: "null",
@@ -30,7 +37,8 @@ export const nullBuilder: BuilderDefinition = {
       instance: {
         async run(ctx: BuilderContext) {
           const state: NullBuilderState = {};
-          const result = await runPipeline([provisionStep<NullBuilderState>(ctx.hook)], state, ctx, { onError: ctx.onError });
+          const steps = [connectStep, provisionStep<NullBuilderState>(ctx.hook)];
+          const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
           if (result.error) throw result.error;
           return nullArtifact;
         },

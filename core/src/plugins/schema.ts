@@ -253,13 +253,8 @@ class Decoder {
   array(name: string, v: unknown, items: "string" | "int"): Decoded {
     let list: unknown[];
     if (Array.isArray(v)) list = v;
-    else if (typeof v === "object" && v !== null) {
-      if (Object.keys(v).length !== 0) {
-        this.errors.push(`'${name}': source data must be an array or slice, got map`);
-        return { ok: false };
-      }
-      list = [];
-    } else list = [v]; // weak decoding lifts a single value into a one-element list
+    else if (typeof v === "object" && v !== null && Object.keys(v).length === 0) list = [];
+    else list = [v]; // weak decoding lifts a single value (even a map) into a one-element list
     const out: unknown[] = [];
     let ok = true;
     list.forEach((item, i) => {

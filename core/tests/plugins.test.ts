@@ -1,0 +1,237 @@
+import { describe, expect, it } from "vitest";
+import {
+  detectCompressFormat,
+  formatGoDuration,
+  parseGoDuration,
+  shippedPluginTypes,
+  validatePluginConfig,
+} from "../src/mod.js";
+
+describe("plugins - registry", () => {
+  it("lists the plugin types kiln runs per kind", () => {
+    expect(shippedPluginTypes()).toEqual({
+      builder: ["file", "null"],
+      provisioner: ["shell-local"],
+      "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
+    });
+    expect(Object.isFrozen(shippedPluginTypes().builder)).toBe(true);
+  });
+
+  it("reports an unknown type as Packer does", () => {
+    expect(validatePluginConfig("builder", "qemu", {}).problems).toEqual(["Unknown builder qemu"]);
+    expect(validatePluginConfig("provisioner", "foo", {}).problems).toEqual(["Unknown provisioner foo"]);
+    expect(validatePluginConfig("post-processor", "foo", {}).problems).toEqual(["Unknown post-processor foo"]);
+  });
+});
+
+describe("plugins - decoding like packer 1.6.6", () => {
+  it("reports every problem at once, sorted per stage like mapstructure", () => {
+    const r = validatePluginConfig("builder", "file", { y: 1, x: 1, content: [1], source: { a: 1 } });
+    expect(r.problems).toEqual([
+      "'content' expected type 'string', got unconvertible type '[]interface {}', value: '[1]'",
+      "'source' expected type 'string', got unconvertible type 'map[interface {}]interface {}', value: 'map[a:1]'",
+      `unknown configuration key: '"x"'`,
+      `unknown configuration key: '"y"'`,
+      "target required",
+    ]);
+    expect(r.compiled).toBeUndefined();
+  });
+
+  it("decodes weakly: numbers and bools as strings, strings as ints and bools, a value as a list", () => {
+    const file = validatePluginConfig("builder", "file", { target: true, content: 5 });
+    expect(file.compiled).toMatchObject({ target: "1", content: "5" });
+    const compress = validatePluginConfig("post-processor", "compress", { compression_level: "0x3" });
+    expect(compress.compiled).toMatchObject({ compression_level: 3 });
+    const manifest = validatePluginConfig("post-processor", "manifest", { strip_path: "t", custom_data: { a: 1, b: true } });
+    expect(manifest.compiled).toMatchObject({ strip_path: true, custom_data: { a: "1", b: "1" } });
+    const checksum = validatePluginConfig("post-processor", "checksum", { checksum_types: "sha1" });
+    expect(checksum.compiled).toMatchObject({ checksum_types: ["sha1"] });
+    expect(validatePluginConfig("post-processor", "checksum", { checksum_types: {} }).compiled).toMatchObject({ checksum_types: [] });
+    expect(validatePluginConfig("post-processor", "checksum", { checksum_types: { a: 1 } }).problems).toEqual([
+      "'checksum_types[0]' expected type 'string', got unconvertible type 'map[interface {}]interface {}', value: 'map[a:1]'",
+    ]);
+  });
+
+  it("uses Packer's texts for parse errors", () => {
+    expect(validatePluginConfig("post-processor", "compress", { compression_level: "x" }).problems).toEqual([
+      `cannot parse 'compression_level' as int: strconv.ParseInt: parsing "x": invalid syntax`,
+    ]);
+    expect(validatePluginConfig("post-processor", "manifest", { strip_path: "yes" }).problems).toEqual([
+      `cannot parse 'strip_path' as bool: strconv.ParseBool: parsing "yes": invalid syntax`,
+    ]);
+    expect(validatePluginConfig("post-processor", "manifest", { custom_data: "x" }).problems).toEqual([
+      "'custom_data' expected a map, got 'string'",
+    ]);
+    expect(validatePluginConfig("post-processor", "manifest", { custom_data: { a: [1] } }).problems).toEqual([
+      "'custom_data[<interface {} Value>]' expected type 'string', got unconvertible type '[]interface {}', value: '[1]'",
+    ]);
+    expect(validatePluginConfig("provisioner", "shell-local", { inline: ["a"], valid_exit_codes: "x" }).problems).toEqual([
+      `cannot parse 'valid_exit_codes[0]' as int: strconv.ParseInt: parsing "x": invalid syntax`,
+    ]);
+    expect(validatePluginConfig("builder", "null", { communicator: "none", ssh_timeout: "x" }).problems).toEqual([
+      `error decoding 'ssh_timeout': time: invalid duration "x"`,
+    ]);
+  });
+
+  it("accepts the keys Packer core injects, and ignores template meta-keys", () => {
+    const r = validatePluginConfig("provisioner", "shell-local", {
+      type: "shell-local",
+      only: ["a"],
+      pause_before: "1s",
+      inline: ["true"],
+      packer_build_name: "x",
+    });
+    expect(r.problems).toEqual([]);
+    expect(validatePluginConfig("provisioner", "shell-local", { inline: ["a"], name: "x" }).problems).toEqual([
+      `unknown configuration key: '"name"'`,
+    ]);
+  });
+
+  it("compiles a frozen config with defaults", () => {
+    const r = validatePluginConfig("post-processor", "checksum", {});
+    expect(r.problems).toEqual([]);
+    expect(r.compiled).toEqual({
+      checksum_types: ["md5"],
+      output: "packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum",
+    });
+    expect(Object.isFrozen(r.compiled)).toBe(true);
+    expect(Object.isFrozen(r.compiled?.checksum_types)).toBe(true);
+    // Packer defaults only a nil list: an explicit empty list stays empty.
+    expect(validatePluginConfig("post-processor", "checksum", { checksum_types: [] }).compiled).toMatchObject({ checksum_types: [] });
+  });
+
+  it("has no side effects: the input is not modified", () => {
+    const input = { inline: ["a"], execute_command: "echo {{.Script}}" };
+    const copy = structuredClone(input);
+    validatePluginConfig("post-processor", "shell-local", input);
+    expect(input).toEqual(copy);
+  });
+});
+
+describe("plugins - file and null builders", () => {
+  it("file: target required, not both source and content, a warning for neither", () => {
+    expect(validatePluginConfig("builder", "file", {}).problems).toEqual(["target required"]);
+    expect(validatePluginConfig("builder", "file", { target: "x", content: "a", source: "b" }).problems).toEqual([
+      "Cannot specify source file AND content",
+    ]);
+    const neither = validatePluginConfig("builder", "file", { target: "x" });
+    expect(neither.problems).toEqual([]);
+    expect(neither.warnings).toEqual(["Both source file and contents are blank; target will have no content"]);
+    expect(validatePluginConfig("builder", "file", { target: "x", content: "c" }).warnings).toEqual([]);
+  });
+
+  it("null: communicator none only, SSH and WinRM are not supported yet", () => {
+    expect(validatePluginConfig("builder", "null", { communicator: "none" }).problems).toEqual([]);
+    const ssh = validatePluginConfig("builder", "null", { ssh_host: "h", ssh_username: "u", ssh_password: "p" });
+    expect(ssh.problems).toHaveLength(1);
+    expect(ssh.problems[0]).toMatch(/communicator "ssh" is not supported by kiln yet/);
+    expect(validatePluginConfig("builder", "null", { communicator: "foo" }).problems).toEqual(["Communicator type foo is invalid"]);
+    expect(validatePluginConfig("builder", "null", { communicator: "none", ssh_interface: "x" }).problems).toEqual([
+      `unknown configuration key: '"ssh_interface"'`,
+    ]);
+  });
+});
+
+describe("plugins - shell-local", () => {
+  const v = (c: Record<string, unknown>): readonly string[] => validatePluginConfig("provisioner", "shell-local", c).problems;
+  const TOO_MANY =
+    "You may only specify one of the following options: Command, Inline, Script or Scripts. Please consolidate these options in your config.";
+
+  it("requires exactly one of command, inline, script, scripts", () => {
+    expect(v({})).toEqual(["Command, Inline, Script and Scripts options cannot all be empty."]);
+    expect(v({ inline: ["a"], command: "b" })).toEqual([TOO_MANY]);
+    expect(v({ inline: ["a"], script: "b", scripts: ["c"] })).toEqual([TOO_MANY, TOO_MANY]);
+    expect(v({ inline: [], scripts: ["c"] })).toEqual([TOO_MANY]);
+  });
+
+  it("checks environment_vars and only_on", () => {
+    expect(v({ inline: ["a"], environment_vars: ["A", "=b", "C=d"] })).toEqual([
+      "Environment variable not in format 'key=value': A",
+      "Environment variable not in format 'key=value': =b",
+    ]);
+    expect(v({ inline: ["a"], only_on: ["foo"] })).toEqual([
+      "Invalid OS specified in only_on: 'foo'\nSupported OS names: darwin, freebsd, linux, openbsd, solaris, windows",
+    ]);
+    expect(v({ inline: ["a"], binary: true })).toEqual([`unknown configuration key: '"binary"'`]);
+  });
+
+  it("normalises command to inline and script to scripts, with Unix defaults", () => {
+    const c = validatePluginConfig("provisioner", "shell-local", { command: "echo hi", tempfile_extension: ".sh" }).compiled;
+    expect(c).toMatchObject({
+      inline: ["echo hi"],
+      execute_command: ["/bin/sh", "-c", "{{.Vars}} {{.Script}}"],
+      inline_shebang: "/bin/sh -e",
+      env_var_format: "%s='%s' ",
+      tempfile_extension: "sh",
+    });
+    expect(validatePluginConfig("provisioner", "shell-local", { script: "a.sh" }).compiled).toMatchObject({ scripts: ["a.sh"] });
+  });
+
+  it("post-processor: a one-element execute_command runs with sh -c, as before the merge", () => {
+    const c = validatePluginConfig("post-processor", "shell-local", { inline: ["a"], execute_command: "echo {{.Script}}" }).compiled;
+    expect(c).toMatchObject({ execute_command: ["sh", "-c", "echo {{.Script}}"] });
+    const p = validatePluginConfig("provisioner", "shell-local", { inline: ["a"], execute_command: "echo {{.Script}}" }).compiled;
+    expect(p).toMatchObject({ execute_command: ["echo {{.Script}}"] });
+  });
+});
+
+describe("plugins - post-processors", () => {
+  it("checksum rejects unknown types", () => {
+    expect(validatePluginConfig("post-processor", "checksum", { checksum_types: ["foo", "md5", "bar"] }).problems).toEqual([
+      "Unrecognized checksum type: foo",
+      "Unrecognized checksum type: bar",
+    ]);
+  });
+
+  it("artifice needs files", () => {
+    expect(validatePluginConfig("post-processor", "artifice", {}).problems).toEqual(["No files specified in artifice configuration"]);
+    expect(validatePluginConfig("post-processor", "artifice", { files: ["a"], keep_input_artifact: true }).problems).toEqual([]);
+  });
+
+  it("compress reads the format from the raw output name like Packer", () => {
+    expect(detectCompressFormat("packer_{{.BuildName}}_{{.BuilderType}}")).toEqual({ archive: "tar", algorithm: "pgzip" });
+    expect(detectCompressFormat("a/{{.BuildName}}.tar.gz")).toEqual({ archive: "tar", algorithm: "pgzip" });
+    expect(detectCompressFormat("a.tar")).toEqual({ archive: "tar" });
+    expect(detectCompressFormat("a.zip")).toEqual({ archive: "zip" });
+    expect(detectCompressFormat("a.gz")).toEqual({ archive: undefined, algorithm: "pgzip" });
+    expect(detectCompressFormat("a.1.whatever")).toEqual({ archive: "tar", algorithm: "pgzip" });
+    expect(detectCompressFormat("a", "zip")).toEqual({ archive: "zip" });
+  });
+
+  it("compress: levels normalised as Packer does, unsupported algorithms reported", () => {
+    const level = (n: number): unknown => validatePluginConfig("post-processor", "compress", { compression_level: n }).compiled?.compression_level;
+    expect(level(0)).toBe(6);
+    expect(level(-1)).toBe(6);
+    expect(level(12)).toBe(9);
+    expect(level(1)).toBe(1);
+    expect(validatePluginConfig("post-processor", "compress", { output: "a.tar.xz" }).problems[0]).toMatch(/cannot write xz archives/);
+  });
+
+  it("manifest defaults", () => {
+    expect(validatePluginConfig("post-processor", "manifest", {}).compiled).toEqual({
+      output: "packer-manifest.json",
+      strip_path: false,
+      strip_time: false,
+    });
+  });
+});
+
+describe("plugins - Go durations", () => {
+  it("parses and formats like time.ParseDuration and Duration.String", () => {
+    expect(parseGoDuration("5m")).toBe(300_000);
+    expect(parseGoDuration("1h30m")).toBe(5_400_000);
+    expect(parseGoDuration("1.5s")).toBe(1500);
+    expect(parseGoDuration("300ms")).toBe(300);
+    expect(parseGoDuration("0")).toBe(0);
+    expect(() => parseGoDuration("x")).toThrow(`time: invalid duration "x"`);
+    expect(() => parseGoDuration("10")).toThrow(`time: missing unit in duration "10"`);
+    expect(() => parseGoDuration("10y")).toThrow(`time: unknown unit "y" in duration "10y"`);
+    expect(formatGoDuration(300_000)).toBe("5m0s");
+    expect(formatGoDuration(90_000)).toBe("1m30s");
+    expect(formatGoDuration(10_000)).toBe("10s");
+    expect(formatGoDuration(1500)).toBe("1.5s");
+    expect(formatGoDuration(100)).toBe("100ms");
+    expect(formatGoDuration(3_600_000)).toBe("1h0m0s");
+    expect(formatGoDuration(0)).toBe("0s");
+  });
+});
