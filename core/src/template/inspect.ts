@@ -10,8 +10,10 @@
  *   one of the outputs Packer can print, and the one that never shows a secret.
  */
 import { compareGoStrings } from "./go_compat.js";
+import { hclInspectMessages, isHcl2Path, parseHclJson } from "./hcl_json.js";
 import { parseTemplate, type Template } from "./model.js";
 import { PackerUi, type CommandOutput, type OutputOptions } from "./output.js";
+import { TemplateParseError } from "./problems.js";
 import { formatValidateOutput, reportFromParseError } from "./report.js";
 import { readVarFiles, type VarFileInput } from "./var_files.js";
 
@@ -106,6 +108,17 @@ export interface InspectOptions extends OutputOptions {
  * template that does not parse (`Failed to parse template: ...`, exit 1) or a var file that does not decode.
  */
 export function inspectTemplateText(text: string | Uint8Array, fileName: string, options: InspectOptions = {}): CommandOutput {
+  if (isHcl2Path(fileName)) {
+    try {
+      const cfg = parseHclJson(text, fileName);
+      const ui = new PackerUi(options);
+      for (const message of hclInspectMessages(cfg)) ui.say(message);
+      return { stdout: ui.text(), exitCode: 0 };
+    } catch (err) {
+      if (err instanceof TemplateParseError) return formatValidateOutput({ valid: false, classes: ["parse-error"], problems: err.templateProblems, warnings: [], outcome: { kind: "plain-error", message: err.packerMessage } }, options);
+      throw err;
+    }
+  }
   let template: Template;
   try {
     template = parseTemplate(text, fileName);

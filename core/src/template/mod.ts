@@ -27,3 +27,4 @@ export { validateSyntaxOnly, type SyntaxOnlyOptions } from "./validate.js";
 export { formatValidateOutput, assertValid, type ValidationReport, type PackerOutcome } from "./report.js";
 export { formatInspect, inspectTemplateText, type InspectOptions } from "./inspect.js";
 export type { CommandOutput, OutputOptions, Diagnostic } from "./output.js";
+export { isHcl2Path, parseHclJson, hclInspectMessages, type HclJsonConfig, type HclBuild } from "./hcl_json.js";

@@ -9,7 +9,9 @@
  * Packer stops at the first stage that fails; the report's `classes` and printed output follow that. kiln then
  * keeps checking the later stages that can run on their own, so `problems` lists everything wrong at once.
  */
+import { isHcl2Path, parseHclJson } from "./hcl_json.js";
 import { parseTemplate, type Template } from "./model.js";
+import { TemplateParseError } from "./problems.js";
 import { reportFromParseError, type ValidationReport } from "./report.js";
 import { readVarFiles, type VarFileInput } from "./var_files.js";
 
@@ -24,6 +26,17 @@ export interface SyntaxOnlyOptions {
  * interpolated and no plugin is consulted.
  */
 export function validateSyntaxOnly(text: string | Uint8Array, fileName: string, options: SyntaxOnlyOptions = {}): ValidationReport {
+  if (isHcl2Path(fileName)) {
+    try {
+      parseHclJson(text, fileName);
+      return { valid: true, classes: [], problems: [], warnings: [], outcome: { kind: "syntax-ok" } };
+    } catch (err) {
+      if (err instanceof TemplateParseError) {
+        return { valid: false, classes: ["parse-error"], problems: err.templateProblems, warnings: [], outcome: { kind: "plain-error", message: err.packerMessage } };
+      }
+      throw err;
+    }
+  }
   let template: Template;
   try {
     template = parseTemplate(text, fileName);
