@@ -51,8 +51,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.stdout(USAGE);
     return name ? 0 : 127;
   }
-  if (name === "--version" || name === "-version" || name === "-v") return COMMANDS["version"]!(rest, io); // eslint-disable-line @typescript-eslint/no-non-null-assertion
-  const command = COMMANDS[name];
+  const command = COMMANDS[name === "--version" || name === "-version" || name === "-v" ? "version" : name];
   if (!command) {
     io.stderr(`kiln: unknown command '${name}'.\n\n${USAGE}`);
     return 127;

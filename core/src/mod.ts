@@ -4,3 +4,14 @@ export * from "./farm/mod.js";
 export * from "./nats_server.js";
 export * from "./telemetry.js";
 export * from "./plugins/mod.js";
+export * from "./template/mod.js";
+export {
+  render,
+  interpolateValue,
+  parseTemplateText,
+  hasTemplateSyntax,
+  TemplateEngineError,
+  type EngineContext,
+  type RunStaticsContext,
+  type InterpolateOptions,
+} from "./template/engine/mod.js";

@@ -5,9 +5,9 @@
  *
  * Pulling: one durable consumer per routing subject (kiln.jobs.<dc>.<type>), shared with every other capable agent.
  * A core-NATS subscription on the same subjects tells the agent the moment a job is published, so it pulls from that
- * consumer at once ("hot"); every COLD_ROUND_MS it also sweeps every consumer, for redeliveries and for jobs
- * published before it started. At most one pull is outstanding per free slot, so an agent never holds a job it has
- * no room for.
+ * consumer at once ("hot"); every COLD_ROUND_MS it also sweeps each consumer, for redeliveries and for jobs
+ * published before it started. A pull is made only after taking a free slot, so an agent never holds a job it has no
+ * room for.
  */
 import { hostname } from "node:os";
 import path from "node:path";
@@ -92,8 +92,9 @@ export class Agent implements AsyncDisposable {
   private readonly stopping = new AbortController();
   private readonly running = new Map<string, RunningJob>();
   private readonly hot = new Set<string>();
-  private wake: (() => void) | undefined;
-  private loopDone: Promise<void> = Promise.resolve();
+  private readonly wakers = new Map<string, () => void>();
+  private readonly pulls = new Set<{ close(): Promise<void | Error> }>();
+  private loopDone: Promise<unknown> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private notifications: Subscription[] = [];
   private readonly startedAt = Date.now();
@@ -133,7 +134,7 @@ export class Agent implements AsyncDisposable {
           this.nc.subscribe(key, {
             callback: () => {
               this.hot.add(key);
-              this.wake?.();
+              this.wakers.get(key)?.();
             },
           }),
         );
@@ -143,7 +144,7 @@ export class Agent implements AsyncDisposable {
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
     }, AGENT_HEARTBEAT_MS);
-    this.loopDone = this.pullLoop(routes);
+    this.loopDone = Promise.all(routes.map((route) => this.routeLoop(route)));
   }
 
   private async heartbeat(): Promise<void> {
@@ -163,33 +164,31 @@ export class Agent implements AsyncDisposable {
     await this.farm.agents.put(this.name, codecs.AgentInfo.encode(info));
   }
 
-  private async pullLoop(routes: readonly { key: string; consumer: Consumer }[]): Promise<void> {
+  /**
+   * One loop per routing subject. A loop pulls when its subject is hot (a job was just published, or the last pull
+   * returned one) or its cold sweep is due, and only after taking a free slot, so at most min(routes, free slots)
+   * pulls are outstanding and a pulled job always has room to run.
+   */
+  private async routeLoop(route: { key: string; consumer: Consumer }): Promise<void> {
     const signal = this.stopping.signal;
-    let coldIndex = 0;
-    let nextColdRound = 0;
+    let nextSweep = 0;
     while (!signal.aborted) {
-      if (!(await this.slots.acquire(signal))) break;
-      let route = routes.find((r) => this.hot.has(r.key));
-      if (!route && Date.now() >= nextColdRound) {
-        route = routes[coldIndex];
-        coldIndex = (coldIndex + 1) % routes.length;
-        if (coldIndex === 0) nextColdRound = Date.now() + COLD_ROUND_MS;
-      }
-      if (!route) {
-        this.slots.release();
-        await this.sleepUntilWoken(nextColdRound - Date.now(), signal);
+      if (!this.hot.has(route.key) && Date.now() < nextSweep) {
+        await this.sleepUntilWoken(route.key, nextSweep - Date.now(), signal);
         continue;
       }
+      if (!(await this.slots.acquire(signal))) break;
       this.hot.delete(route.key);
       let msg: JsMsg | null = null;
       try {
-        msg = await route.consumer.next({ expires: PULL_EXPIRES_MS });
+        msg = await this.pullOne(route.consumer);
       } catch (err) {
         if (!signal.aborted) this.log(`pull from ${route.key} failed: ${ensureKilnError(err).message}`);
         await sleep(250, undefined, { signal }).catch(() => undefined);
       }
       if (!msg) {
         this.slots.release();
+        nextSweep = Date.now() + COLD_ROUND_MS;
         continue;
       }
       // A message means there may be more behind it.
@@ -198,19 +197,32 @@ export class Agent implements AsyncDisposable {
     }
   }
 
-  private async sleepUntilWoken(ms: number, signal: AbortSignal): Promise<void> {
-    if (ms <= 0 || this.hot.size > 0) return;
+  /** One message or null after PULL_EXPIRES_MS; stopping the agent ends an outstanding pull at once. */
+  private async pullOne(consumer: Consumer): Promise<JsMsg | null> {
+    const messages = await consumer.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
+    this.pulls.add(messages);
+    try {
+      for await (const msg of messages) return msg;
+      return null;
+    } finally {
+      this.pulls.delete(messages);
+    }
+  }
+
+  private async sleepUntilWoken(routeKey: string, ms: number, signal: AbortSignal): Promise<void> {
+    if (ms <= 0 || this.hot.has(routeKey)) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
+      const wakers = this.wakers;
       function done(): void {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
+        wakers.delete(routeKey);
         resolve();
       }
-      this.wake = done;
+      wakers.set(routeKey, done);
       signal.addEventListener("abort", done, { once: true });
     });
-    this.wake = undefined;
   }
 
   /** Runs one delivered job in its slot; never throws (failures become job results or agent log lines). */
@@ -389,7 +401,8 @@ export class Agent implements AsyncDisposable {
    */
   async stop(graceMs = 30_000): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort();
-    this.wake?.();
+    for (const wake of [...this.wakers.values()]) wake();
+    await Promise.all([...this.pulls].map((p) => p.close().catch(() => undefined)));
     for (const sub of this.notifications) sub.unsubscribe();
     await this.loopDone;
     const all = Promise.all([...this.running.values()].map((r) => r.done));
