@@ -8,11 +8,35 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { formatValidateOutput, inspectTemplateText, validateSyntaxOnly } from "../src/template/mod.js";
+import { formatValidateOutput, inspectTemplateText, validateSyntaxOnly, validateTemplate, type VarFileInput } from "../src/template/mod.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const corpusDir = path.resolve(repoRoot, process.env["KILN_CORPUS"] ?? "../shared/corpus");
 const haveCorpus = existsSync(path.join(corpusDir, "ORACLE.tsv"));
+const knownDifferencesFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "corpus-known-differences.md");
+
+/** A row of the "result class differs" table of corpus-known-differences.md. */
+interface KnownDifference {
+  readonly packer: string;
+  readonly kiln: string;
+  readonly unsupported: string;
+}
+
+function readKnownDifferences(): Map<string, KnownDifference> {
+  const out = new Map<string, KnownDifference>();
+  for (const line of readFileSync(knownDifferencesFile, "utf8").split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    // | template | packer | kiln | types |
+    if (cells.length !== 6 || !(cells[1] ?? "").endsWith(".json")) continue;
+    out.set(`templates/${cells[1] ?? ""}`, { packer: cells[2] ?? "", kiln: cells[3] ?? "", unsupported: cells[4] ?? "" });
+  }
+  return out;
+}
+
+/** A class list as ORACLE.tsv writes it: sorted, joined by "+", "ok" when empty. */
+function classLabel(classes: readonly string[]): string {
+  return classes.length === 0 ? "ok" : [...classes].sort().join("+");
+}
 
 /** One ORACLE.tsv row. */
 interface OracleRow {
@@ -109,5 +133,49 @@ describe.skipIf(!haveCorpus)("corpus - Packer 1.6.6 oracle", () => {
         expect(g.required.length).toBeGreaterThan(1);
       });
     }
+  });
+
+  describe("validate: same result class wherever kiln runs the plugin types (differences listed and explained)", () => {
+    const known = haveCorpus ? readKnownDifferences() : new Map<string, KnownDifference>();
+    for (const row of rows) {
+      it(row.localPath, () => {
+        const file = path.join(corpusDir, row.localPath);
+        // The oracle's exact argv: var files are given relative to its cwd.
+        const args = read(row, ".validate.args").trim().split(/\s+/);
+        const varFiles: VarFileInput[] = args
+          .filter((a) => a.startsWith("-var-file="))
+          .map((a) => a.slice("-var-file=".length))
+          .map((p) => ({ path: p, text: readFileSync(path.resolve(corpusDir, "cwd", p)) }));
+        expect(varFiles).toHaveLength(row.varFiles);
+        const report = validateTemplate(readFileSync(file), oraclePath(row), {
+          varFiles,
+          env: {},
+          // `{{template_dir}}` is absolute; the oracle's outputs write the corpus folder as `<corpus>`.
+          templateDir: path.dirname(`<corpus>/${row.localPath}`),
+          pwd: path.join(corpusDir, "cwd"),
+        });
+        const kiln = classLabel(report.classes);
+        const difference = known.get(row.localPath);
+        if (report.classes.includes("unsupported")) {
+          expect(difference, `${row.localPath} differs (${row.validateClass} vs ${kiln}): list it in corpus-known-differences.md`).toBeDefined();
+          expect(difference?.packer).toBe(row.validateClass);
+          expect(difference?.kiln).toBe(kiln);
+          const types = [...new Set(report.problems.filter((p) => p.class === "unsupported").map((p) => /kiln does not run (\S+) type "([^"]+)"/.exec(p.message)?.slice(1, 3).join(" ") ?? "HCL2 template"))].sort();
+          expect(difference?.unsupported).toBe(types.join(", "));
+          return;
+        }
+        expect(difference, `${row.localPath} is listed as a known difference but matches`).toBeUndefined();
+        expect(kiln).toBe(row.validateClass.split("+").sort().join("+"));
+        expect(report.valid).toBe(row.validateRc === 0);
+        // Where the verdict agrees, so does the text.
+        const out = formatValidateOutput(report);
+        expect(out.stdout).toBe(read(row, ".validate.out"));
+        expect(out.exitCode).toBe(row.validateRc);
+      });
+    }
+
+    it("lists no template that is not in the corpus", () => {
+      for (const listed of known.keys()) expect(rows.map((r) => r.localPath)).toContain(listed);
+    });
   });
 });
