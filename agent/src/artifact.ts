@@ -16,6 +16,11 @@ export interface LocalArtifact {
   /** File paths as the plugin reports them: relative to the job's working directory unless the user wrote them absolute. */
   readonly files: readonly string[];
   readonly state?: Readonly<Record<string, string>>;
+  /**
+   * Packer's `State("generated_data")`: the build values post-processors render their templates with
+   * (`{{.ID}}`, `{{build \`ID\`}}`). Undefined when the builder provides none (the file builder).
+   */
+  readonly generatedData?: Readonly<Record<string, string>>;
   /** Removes what the artifact is (Packer's `Destroy()`); the error text is Go's. */
   destroy(): Promise<void>;
 }

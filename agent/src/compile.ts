@@ -5,13 +5,13 @@
  */
 import { InvalidTemplateError, UnsupportedError, ensureKilnError, type KilnError, DurationSyntaxError, parseGoDuration, type PluginKind } from "../../core/src/mod.js";
 import type { Job__Output, Provisioner__Output } from "../../proto/src/mod.js";
-import type { EngineContext } from "./core_internal.js";
+import type { EngineContext } from "./template.js";
 import { findBuilder, findPostProcessor, findProvisioner } from "./plugins.js";
 import { parseOnErrorPolicy, type OnErrorPolicy } from "./pipeline/mod.js";
 import type { BuildInfo, BuilderInstance, PluginDefinition, PrepareContext } from "./plugin_api.js";
 import type { CompiledPostProcessor } from "./post_process.js";
 import type { CompiledProvisioner } from "./provision.js";
-import { interpolateValue, render } from "./template.js";
+import { basicPlaceholderData, interpolateValue, render } from "./template.js";
 
 /** The version kiln reports for `{{packer_version}}`: the Packer whose behaviour it reproduces. */
 export const PACKER_COMPAT_VERSION = "1.6.6";
@@ -51,7 +51,6 @@ export function engineContextFor(job: Job__Output, ctx: CompileContext): EngineC
       initTimeMs: nanos > 0n ? Number(nanos / 1_000_000n) : initTimeUnix * 1000,
       uuid: statics?.template_uuid ?? "",
     },
-    buildValues: { PackerRunUUID: statics?.run_uuid || job.build_id },
   };
 }
 
@@ -91,6 +90,17 @@ function parseConfig(json: string, where: string, out: Problems): Record<string,
   return undefined;
 }
 
+/**
+ * The engine context a plugin's config is interpolated in. Builders get no build values (`{{build}}` is an error
+ * there, as in Packer); provisioners and post-processors get Packer's placeholders, so `{{build \`ID\`}}` becomes
+ * `{{.ID}}` for the run-time pass to fill in with the build's generated data.
+ */
+function configContext(kind: PluginKind, engine: EngineContext): EngineContext {
+  if (kind === "builder") return engine;
+  const placeholders = basicPlaceholderData();
+  return { ...engine, data: placeholders, buildValues: placeholders };
+}
+
 async function preparePlugin<K extends PluginKind, T>(
   def: PluginDefinition<K, T> | undefined,
   kind: K,
@@ -109,7 +119,7 @@ async function preparePlugin<K extends PluginKind, T>(
   if (raw === undefined) return undefined;
   let interpolated: unknown;
   try {
-    interpolated = interpolateValue(raw, engine, { skipKeys: def.schema.lateRenderedKeys ?? [] });
+    interpolated = interpolateValue(raw, configContext(kind, engine), { skipKeys: new Set(def.schema.lateRenderedKeys ?? []) });
   } catch (err) {
     out.add(where, [ensureKilnError(err).message]);
     return undefined;

@@ -26,6 +26,11 @@ export interface PluginContext {
   /** The job's working directory: relative paths resolve here, never against process.cwd(). */
   readonly workDir: string;
   readonly build: BuildInfo;
+  /**
+   * The build values the builder generated (Packer's generated data): provisioners get the builder's, a
+   * post-processor gets its input artifact's. The dot data of the run-time rendering pass; undefined for none.
+   */
+  readonly generatedData?: Readonly<Record<string, string>>;
   log(level: LogLevel, text: string): void;
   heartbeat(): void;
   /**
@@ -41,6 +46,7 @@ export function withSignal(ctx: PluginContext, signal: AbortSignal): PluginConte
     signal,
     workDir: ctx.workDir,
     build: ctx.build,
+    generatedData: ctx.generatedData,
     log: (level, text) => ctx.log(level, text),
     heartbeat: () => ctx.heartbeat(),
     render: (text, data) => ctx.render(text, data),
@@ -61,10 +67,10 @@ export interface Prepared<T> {
 
 /** Runs the provisioners (and, after a failure, the error-cleanup-provisioner) from inside a builder's pipeline. */
 export interface ProvisionHook {
-  /** Runs the provisioners in order; throws the first failure. */
-  provision(ctx: PipelineContext): Promise<void>;
+  /** Runs the provisioners in order with the builder's generated data; throws the first failure. */
+  provision(ctx: PipelineContext, generatedData?: Readonly<Record<string, string>>): Promise<void>;
   /** Runs the error-cleanup-provisioner, if the template has one; throws its failure. */
-  cleanupProvision(ctx: CleanupContext): Promise<void>;
+  cleanupProvision(ctx: CleanupContext, generatedData?: Readonly<Record<string, string>>): Promise<void>;
 }
 
 export interface BuilderContext extends PluginContext, PipelineContext {

@@ -53,7 +53,8 @@ export async function runPostProcessors(
       ctx.log("say", `Running post-processor: ${pp.type}`);
       let result;
       try {
-        result = await pp.instance.postProcess(ctx, input);
+        // Packer hands each post-processor its input's generated data (`{{.ID}}` in its templates).
+        result = await pp.instance.postProcess({ ...ctx, generatedData: input.generatedData }, input);
       } catch (err) {
         throwIfCancelled(ctx.signal);
         errors.push(`Post-processor failed: ${ensureKilnError(err).message}`);

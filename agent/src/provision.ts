@@ -79,20 +79,21 @@ export async function runProvisioner(p: CompiledProvisioner, ctx: PluginContext)
 export function makeProvisionHook(
   provisioners: readonly CompiledProvisioner[],
   errorCleanup: CompiledProvisioner | undefined,
-  contextFor: (ctx: PipelineContext) => PluginContext,
+  contextFor: (ctx: PipelineContext, generatedData?: Readonly<Record<string, string>>) => PluginContext,
 ): ProvisionHook {
   return {
-    async provision(ctx) {
-      const pctx = contextFor(ctx);
+    async provision(ctx, generatedData) {
+      const pctx = contextFor(ctx, generatedData);
       for (const p of provisioners) {
         await runProvisioner(p, pctx);
         ctx.heartbeat();
       }
     },
-    async cleanupProvision(ctx: CleanupContext) {
+    async cleanupProvision(ctx: CleanupContext, generatedData) {
       if (errorCleanup === undefined) return;
       // Packer runs the cleanup provisioner with context.Background(): it still runs after a cancel.
-      const pctx = contextFor({ signal: new AbortController().signal, log: (l, t) => ctx.log(l, t), heartbeat: () => ctx.heartbeat() });
+      const signal = new AbortController().signal;
+      const pctx = contextFor({ signal, log: (l, t) => ctx.log(l, t), heartbeat: () => ctx.heartbeat() }, generatedData);
       await runProvisioner(errorCleanup, pctx);
     },
   };

@@ -19,7 +19,7 @@ import type { BuilderContext, PluginContext } from "./plugin_api.js";
 import { runPostProcessors } from "./post_process.js";
 import { makeProvisionHook } from "./provision.js";
 import type { JobOutcome, JobRunContext } from "./run_types.js";
-import { render } from "./template.js";
+import { render, type EngineContext } from "./template.js";
 import { cancellationOf, throwIfCancelled } from "./util/abort.js";
 
 /**
@@ -35,14 +35,30 @@ function multiError(errors: readonly string[]): string {
   return `${errors.length} error(s) occurred:\n\n${errors.map((e) => `* ${e}`).join("\n")}`;
 }
 
-function pluginContextFor(compiled: CompiledJob, ctx: JobRunContext, step: Pick<PipelineContext, "signal" | "log" | "heartbeat">): PluginContext {
+/**
+ * The engine context of a plugin's run-time rendering: the dot data is also what `{{build}}` reads, as in Packer,
+ * where both come from the plugin's generated data.
+ */
+function runPassContext(compiled: CompiledJob, data: Readonly<Record<string, unknown>> | undefined): EngineContext {
+  if (data === undefined) return compiled.engine;
+  const buildValues = Object.fromEntries(Object.entries(data).filter((e): e is [string, string] => typeof e[1] === "string"));
+  return { ...compiled.engine, data, buildValues };
+}
+
+function pluginContextFor(
+  compiled: CompiledJob,
+  ctx: JobRunContext,
+  step: Pick<PipelineContext, "signal" | "log" | "heartbeat">,
+  generatedData?: Readonly<Record<string, string>>,
+): PluginContext {
   return {
     signal: step.signal,
     workDir: ctx.workDir,
     build: compiled.build,
+    generatedData,
     log: (level, text) => step.log(level, text),
     heartbeat: () => step.heartbeat(),
-    render: (text, data) => render(text, { ...compiled.engine, data }),
+    render: (text, data) => render(text, runPassContext(compiled, data)),
   };
 }
 
@@ -63,7 +79,9 @@ export async function runJob(job: Job__Output, ctx: JobRunContext): Promise<JobO
     for (const w of compiled.warnings) ctx.log("say", `Warning: ${w}`);
 
     const base = pluginContextFor(compiled, ctx, ctx);
-    const hook = makeProvisionHook(compiled.provisioners, compiled.errorCleanupProvisioner, (step) => pluginContextFor(compiled, ctx, step));
+    const hook = makeProvisionHook(compiled.provisioners, compiled.errorCleanupProvisioner, (step, data) =>
+      pluginContextFor(compiled, ctx, step, data),
+    );
     const builderCtx: BuilderContext = {
       ...base,
       step: (name, finished, outcome) => ctx.step(name, finished, outcome),

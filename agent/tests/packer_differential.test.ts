@@ -294,6 +294,27 @@ describe("packer differential (packer build 1.6.6 vs runJob)", () => {
     });
   });
 
+  it("generated data: {{build}} and dot data in provisioners and post-processors, two rendering passes", async () => {
+    await compare({
+      builders: [
+        { type: "file", name: "f", target: "f.txt", content: "{{isotime `2006`}}" },
+        { type: "null", name: "n", communicator: "none" },
+      ],
+      provisioners: [
+        {
+          type: "shell-local",
+          inline: ["echo '[{{build `ID`}}] [{{build `PackerHTTPAddr`}}] [{{.ID}}] [{{.Vars}}]' > gen-$PACKER_BUILD_NAME.txt", 'echo "$X $EC" >> gen-$PACKER_BUILD_NAME.txt'],
+          environment_vars: ["X={{build `ID`}}"],
+          execute_command: ["/bin/sh", "-c", "EC='{{.ID}}' {{.Vars}} {{.Script}}"],
+        },
+      ],
+      "post-processors": [
+        { type: "shell-local", inline: ["echo '[{{.ID}}] [{{build `ID`}}]' > pp-$PACKER_BUILD_NAME.txt"] },
+        { type: "manifest", output: "manifests/gen.json", strip_time: true, custom_data: { id: "{{build `ID`}}" } },
+      ],
+    });
+  });
+
   it("failures: a failing provisioner and a failing post-processor chain", async () => {
     const { kiln } = await compare({
       builders: [

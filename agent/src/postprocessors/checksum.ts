@@ -31,7 +31,7 @@ export const checksumPostProcessor: PostProcessorDefinition = {
           for (const type of compiled.checksum_types) {
             for (const file of input.files) {
               throwIfCancelled(ctx.signal);
-              const data = { BuildName: ctx.build.name, BuilderType: ctx.build.builderType, ChecksumType: type };
+              const data = { ...ctx.generatedData, BuildName: ctx.build.name, BuilderType: ctx.build.builderType, ChecksumType: type };
               const checksumFile = ctx.render(compiled.output, data);
               // A checksum file that existed before (an earlier type or file, or an earlier run) is not listed again.
               if (!(await exists(abs(checksumFile)))) files.push(checksumFile);

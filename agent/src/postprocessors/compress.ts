@@ -51,7 +51,7 @@ export const compressPostProcessor: PostProcessorDefinition = {
         async postProcess(ctx, input) {
           let target: string;
           try {
-            target = ctx.render(compiled.output, { BuildName: ctx.build.name, BuilderType: ctx.build.builderType });
+            target = ctx.render(compiled.output, { ...ctx.generatedData, BuildName: ctx.build.name, BuilderType: ctx.build.builderType });
           } catch (err) {
             throw new BuildFailedError(`Error interpolating output value: ${ensureKilnError(err).message}`, { cause: err });
           }

@@ -4,7 +4,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { manifestPostProcessorSchema } from "../../../core/src/mod.js";
+import { BuildFailedError, ensureKilnError, manifestPostProcessorSchema } from "../../../core/src/mod.js";
 import { prepareWithSchema, type PostProcessorDefinition } from "../plugin_api.js";
 
 function sortedKeys(m: Readonly<Record<string, string>>): Record<string, string> {
@@ -19,6 +19,18 @@ export const manifestPostProcessor: PostProcessorDefinition = {
     prepareWithSchema(manifestPostProcessorSchema, config, async (compiled) => ({
       instance: {
         async postProcess(ctx, input) {
+          // Packer renders custom_data again with the input's generated data.
+          const customData = (m: Readonly<Record<string, string>>): Record<string, string> => {
+            const out: Record<string, string> = {};
+            for (const [k, v] of Object.entries(m)) {
+              try {
+                out[k] = ctx.render(v, ctx.generatedData);
+              } catch (err) {
+                throw new BuildFailedError(`Error interpolating custom data: ${ensureKilnError(err).message}`, { cause: err });
+              }
+            }
+            return out;
+          };
           const files = await Promise.all(
             input.files.map(async (name) => {
               let size = 0;
@@ -38,7 +50,7 @@ export const manifestPostProcessor: PostProcessorDefinition = {
             files: files.length > 0 ? files : null,
             artifact_id: input.id,
             packer_run_uuid: ctx.build.runUuid,
-            custom_data: compiled.custom_data === undefined ? null : sortedKeys(compiled.custom_data),
+            custom_data: compiled.custom_data === undefined ? null : sortedKeys(customData(compiled.custom_data)),
           };
           return {
             artifact: input,

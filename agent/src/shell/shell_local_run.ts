@@ -23,6 +23,11 @@ export function goos(): string {
   }
 }
 
+/** Packer's run-time pass over inline lines and environment variables, with the generated data as dot. */
+function renderAgain(ctx: PluginContext, text: string): string {
+  return ctx.render(text, ctx.generatedData);
+}
+
 /** A tiny `fmt.Sprintf` for `env_var_format`: `%s` takes the next argument, `%%` is a percent sign. */
 function sprintf(format: string, ...args: string[]): string {
   let i = 0;
@@ -36,22 +41,24 @@ export function flattenEnvVars(config: ShellLocalConfig, ctx: PluginContext): st
     ["PACKER_BUILDER_TYPE", ctx.build.builderType],
   ]);
   const quote = (v: string): string => v.replaceAll("'", `'"'"'`);
-  for (const kv of config.environment_vars ?? []) {
+  // The values were rendered when the config was compiled; Packer renders them again with the build's data.
+  for (const raw of config.environment_vars ?? []) {
+    const kv = renderAgain(ctx, raw);
     const eq = kv.indexOf("=");
     vars.set(kv.slice(0, eq), quote(kv.slice(eq + 1)));
   }
-  for (const [k, v] of Object.entries(config.env ?? {})) vars.set(k, quote(v));
+  for (const [k, v] of Object.entries(config.env ?? {})) vars.set(k, quote(renderAgain(ctx, v)));
   const keys = [...vars.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return keys.map((k) => sprintf(config.env_var_format, k, vars.get(k) ?? "")).join("");
 }
 
-async function writeInlineScript(config: ShellLocalConfig): Promise<string> {
+async function writeInlineScript(config: ShellLocalConfig, ctx: PluginContext): Promise<string> {
   // Packer: ioutil.TempFile("", "packer-shell"), the shebang, one line per command, chmod 0700.
   for (;;) {
     let name = path.join(tmpdir(), `packer-shell${randomInt(0, 2 ** 32 - 1)}`);
     if ((config.tempfile_extension ?? "") !== "") name += `.${config.tempfile_extension ?? ""}`;
     const shebang = config.inline_shebang !== "" ? `#!${config.inline_shebang}\n` : "";
-    const body = shebang + (config.inline ?? []).map((l) => `${l}\n`).join("");
+    const body = shebang + (config.inline ?? []).map((l) => `${renderAgain(ctx, l)}\n`).join("");
     try {
       await writeFile(name, body, { flag: "wx", mode: 0o700 });
       return name;
@@ -76,7 +83,7 @@ export async function runShellLocal(config: ShellLocalConfig, ctx: PluginContext
   try {
     let scripts = [...(config.scripts ?? [])];
     if (scripts.length === 0 && config.inline !== undefined) {
-      tempScript = await writeInlineScript(config);
+      tempScript = await writeInlineScript(config, ctx);
       scripts = [tempScript];
     }
     const vars = flattenEnvVars(config, ctx);
@@ -85,7 +92,8 @@ export async function runShellLocal(config: ShellLocalConfig, ctx: PluginContext
       const absScript = path.resolve(ctx.workDir, script);
       let argv: string[];
       try {
-        argv = config.execute_command.map((c) => ctx.render(c, { Vars: vars, Script: absScript, Command: absScript, WinRMPassword: "" }));
+        const data = { ...ctx.generatedData, Vars: vars, Script: absScript, Command: absScript };
+        argv = config.execute_command.map((c) => ctx.render(c, data));
       } catch (err) {
         throw new BuildFailedError(`Error processing command: ${ensureKilnError(err).message}`, { cause: err });
       }

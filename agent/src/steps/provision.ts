@@ -13,6 +13,8 @@ export interface ProvisionStepOptions {
    * @default true
    */
   readonly errorCleanup?: boolean;
+  /** The build values the provisioners render with (Packer's provision hook data); none by default. */
+  readonly hookData?: () => Readonly<Record<string, string>> | undefined;
 }
 
 export function provisionStep<S extends PipelineState>(hook: ProvisionHook, options: ProvisionStepOptions = {}): Step<S> {
@@ -22,7 +24,7 @@ export function provisionStep<S extends PipelineState>(hook: ProvisionHook, opti
     runsCleanupProvisioner: errorCleanup,
     async run(ctx, state) {
       try {
-        await hook.provision(ctx);
+        await hook.provision(ctx, options.hookData?.());
         return "continue";
       } catch (err) {
         state.error = ensureKilnError(err);
@@ -34,7 +36,7 @@ export function provisionStep<S extends PipelineState>(hook: ProvisionHook, opti
           if (state.error === undefined) return;
           ctx.log("say", "Provisioning step had errors: Running the cleanup provisioner, if present...");
           try {
-            await hook.cleanupProvision(ctx);
+            await hook.cleanupProvision(ctx, options.hookData?.());
           } catch (err) {
             ctx.log("error", ensureKilnError(err).message);
           }
