@@ -1,17 +1,20 @@
 /**
- * Differential test: the same templates through the real `packer build` (1.6.6) and through `runJob`, in two
- * temporary directories, then the results compared: artifact lists (`--> name: ...` via -machine-readable), the
- * files left on disk (content, mode; archives by their entries), checksum files, manifest entries (without
- * build_time and the run uuid) and failure messages.
+ * Differential test: the same templates through the real `packer build` (1.6.6) and through kiln (core's planner, as
+ * the coordinator runs it, then `runJob` per job), in two temporary directories; then compared: artifact lists
+ * (`--> name: ...` via -machine-readable), the files left on disk (content, mode; archives by their entries),
+ * checksum files, manifest entries (without build_time and the run uuid) and failure messages.
  */
 import { execFile } from "node:child_process";
 import { access, chmod, lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync, inflateRawSync } from "node:zlib";
+import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseTemplate, planBuild, resolveVariables } from "../../core/src/mod.js";
+import { codecs } from "../../proto/src/mod.js";
 import { runJob } from "../src/runner.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { recordingContext, TempDirs } from "./job_harness.js";
 
 const PACKER = "/usr/bin/packer";
 const dirs = new TempDirs();
@@ -87,13 +90,36 @@ interface KilnRun {
   manifests: Map<string, Json[]>;
 }
 
-/** Runs every build of the template with runJob, one after the other in one directory (as -parallel-builds=1). */
-async function runKiln(dir: string, template: Json, variables: Record<string, string>): Promise<KilnRun> {
+/**
+ * Plans the template with kiln's own planner (parse, variables, planBuild), as the coordinator does, then runs every
+ * job with runJob, one after the other in one directory (as -parallel-builds=1 runs them in name order).
+ */
+async function runKiln(dir: string, templateJson: Json, vars: Record<string, string>): Promise<KilnRun> {
   const builds = new Map<string, BuildResult>();
   const manifests = new Map<string, Json[]>();
-  const names = (template.builders as Json[]).map((b) => String(b.name ?? b.type)).sort();
-  for (const name of names) {
-    const outcome = await runJob(planTemplateJob(template, name, { variables }), recordingContext(dir));
+  const now = Date.now();
+  const statics = { initTimeUnix: Math.floor(now / 1000), initTimeMs: now, uuid: randomUUID() };
+  const template = parseTemplate(JSON.stringify(templateJson, null, 2), "template.json");
+  const variables = resolveVariables({ template, vars, env: {}, templateDir: dir, pwd: dir, statics });
+  const jobs = planBuild({
+    template,
+    variables,
+    buildId: randomUUID(),
+    statics: {
+      run_uuid: randomUUID(),
+      init_time_unix: statics.initTimeUnix,
+      init_time_nanos: String(BigInt(now) * 1_000_000n),
+      template_uuid: statics.uuid,
+    },
+    options: { on_error: "cleanup" },
+    workspace: { local_cwd: dir, local_template_dir: dir },
+    datacenter: "",
+  })
+    .map((job) => codecs.Job.normalize(job))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const job of jobs) {
+    const name = job.name;
+    const outcome = await runJob(job, recordingContext(dir));
     builds.set(name, {
       artifacts: outcome.artifacts.map((a) => ({
         builderId: a.builder_id ?? "",
