@@ -4,7 +4,7 @@
  */
 import type { Job__Output, RunStatics, SubmitBuildRequest__Output, Workspace } from "../../proto/src/mod.js";
 import { codecs } from "../../proto/src/mod.js";
-import { parseTemplate, planBuild } from "../../core/src/mod.js";
+import { InvalidTemplateError, parseTemplate, planBuild, shippedPluginTypes } from "../../core/src/mod.js";
 
 export interface PlanContext {
   readonly buildId: string;
@@ -28,5 +28,22 @@ export function planJobs(req: SubmitBuildRequest__Output, ctx: PlanContext): Job
     workspace: ctx.workspace,
     datacenter: ctx.datacenter,
   });
+  // The CLI validates fully on the user's side (where the template's files are); the coordinator re-checks what it
+  // can without them, so that no client can queue work that no agent will ever run.
+  const runnable = shippedPluginTypes();
+  const problems: string[] = [];
+  for (const job of jobs) {
+    const where = `${req.template_name}: build '${job.name ?? ""}'`;
+    if (!runnable.builder.includes(job.builder_type ?? "")) problems.push(`${where}: kiln does not run builder type "${job.builder_type ?? ""}"`);
+    for (const p of job.provisioners ?? []) {
+      if (!runnable.provisioner.includes(p.type ?? "")) problems.push(`${where}: kiln does not run provisioner type "${p.type ?? ""}"`);
+    }
+    for (const chain of job.post_processor_chains ?? []) {
+      for (const pp of chain.steps ?? []) {
+        if (!runnable["post-processor"].includes(pp.type ?? "")) problems.push(`${where}: kiln does not run post-processor type "${pp.type ?? ""}"`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new InvalidTemplateError([...new Set(problems)]);
   return jobs.map((job) => codecs.Job.normalize({ ...job, trace_context: ctx.traceContext }));
 }

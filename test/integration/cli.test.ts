@@ -165,7 +165,7 @@ describe("cli - bad input is one clear line and exit 1", () => {
     await writeFile(path.join(work.dir, "broken.json"), '{\n  "builders": [\n    { "type": "file", }\n  ]\n}\n');
     const r = await runKiln(["build", "broken.json"], { cwd: work.dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/line 3/);
+    expect(r.stderr).toMatch(/broken\.json:3:\d+: Error parsing JSON/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { BuildStatus__Output, JobEvent__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import { InvalidArgumentError, TERMINAL_BUILD_STATES, traceCarrier, tracer } from "../../../core/src/mod.js";
+import { InvalidArgumentError, TERMINAL_BUILD_STATES, assertValid, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
@@ -54,6 +54,16 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     vars: flagList(args, "var"),
     env: process.env,
   });
+  // Packer prepares every build before it runs any: a template that would fail is rejected here, with every problem.
+  assertValid(
+    validateParsed(inputs.template, {
+      resolvedVariables: inputs.variables,
+      only: flagCsv(args, "only"),
+      except: flagCsv(args, "except"),
+      templateDir: inputs.templateDir,
+      pwd: process.cwd(),
+    }),
+  );
   const parallel = flagInt(args, "parallel-builds", 0);
   const ui = new PackerUi({
     color: flagBool(args, "color", true) && !flagBool(args, "machine-readable"),
