@@ -355,6 +355,14 @@ describe("engine - errors", () => {
     expect(err(() => render("{{upper .Null}}", withData)).message).toContain(
       "wrong type for value; expected string; got interface {}",
     );
+    // A JSON null is a nil interface{}: len tells it from a missing key, the other builtins see no value.
+    expect(err(() => render("{{len .Null}}", withData)).message).toContain("error calling len: len of nil pointer");
+    expect(err(() => render("{{len .Missing}}", withData)).message).toContain(
+      "error calling len: reflect: call of reflect.Value.Type on zero Value",
+    );
+    expect(render("{{eq .Null .Missing}} {{not .Null}} {{index .Mixed 2}} {{.Null | print}} {{print .Null}}", withData)).toBe(
+      "true true <no value> <nil> <nil>",
+    );
   });
 
   it("stops runaway template recursion", () => {
@@ -399,6 +407,12 @@ describe("engine - interpolateValue", () => {
       nested: { list: [{ v: "X", execute_command: "{{.Raw}}" }], n: 3, b: true, z: null },
     });
     expect(config.inline[0]).toBe("echo {{user `a`}}"); // input untouched
+  });
+
+  it("renders object keys too, as Packer's decode hook does for maps", () => {
+    expect(interpolateValue({ tags: { "{{user `a`}}-key": "{{upper `v`}}", plain: 1 } }, ctx)).toEqual({
+      tags: { "A-key": "V", plain: 1 },
+    });
   });
 
   it("says where a failing string is", () => {

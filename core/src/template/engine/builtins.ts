@@ -68,7 +68,7 @@ function eq(arg1: GoValue, ...arg2: GoValue[]): boolean {
           break;
         default:
           if (arg1 === undefined || arg === undefined) truth = arg1 === arg;
-          else throw new FuncCallError(`non-comparable type ${typeName(arg)}: ${typeName(arg)}`);
+          else throw new FuncCallError(`non-comparable type ${sprintf("%s", [arg])}: ${typeName(arg)}`);
       }
     }
     if (truth) return true;
@@ -189,6 +189,8 @@ function slice(item: GoValue, ...indexes: GoValue[]): GoValue {
 
 function length(item: GoValue): GoValue {
   switch (kindOf(item)) {
+    case "nil":
+      throw new FuncCallError("len of nil pointer");
     case "invalid":
       // Go panics inside reflect here; safeCall turns the panic into this error.
       throw new FuncCallError("reflect: call of reflect.Value.Type on zero Value");
@@ -274,25 +276,32 @@ export function callJs(fn: GoFunc, args: GoValue[]): GoValue {
 
 const V = "value" as const;
 
+/**
+ * Go's indirectInterface: reflect.Value builtins see through an interface value, so a nil interface (null: a JSON
+ * null in data, or nil from a function) is the zero Value (undefined) for them. Only `len` tells the two apart.
+ */
+const iface = (v: GoValue): GoValue => (v === null ? undefined : v);
+const ifaces = (vs: GoValue[]): GoValue[] => vs.map(iface);
+
 /** The predefined functions, keyed by name. */
 export const BUILTINS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
   // The executor evaluates and/or itself (lazily); `call` is never reached.
   ["and", { params: [V], variadic: V, shortCircuit: "and", call: () => undefined }],
   ["or", { params: [V], variadic: V, shortCircuit: "or", call: () => undefined }],
-  ["not", { params: [V], call: ([a]) => !isTrue(a) }],
+  ["not", { params: [V], call: ([a]) => !isTrue(iface(a)) }],
   ["len", { params: [V], call: ([a]) => length(a) }],
-  ["index", { params: [V], variadic: V, call: ([a, ...rest]) => index(a, ...rest) }],
-  ["slice", { params: [V], variadic: V, call: ([a, ...rest]) => slice(a, ...rest) }],
-  ["call", { params: [V], variadic: V, call: ([f, ...rest]) => call(f, ...rest) }],
+  ["index", { params: [V], variadic: V, call: ([a, ...rest]) => index(iface(a), ...ifaces(rest)) }],
+  ["slice", { params: [V], variadic: V, call: ([a, ...rest]) => slice(iface(a), ...ifaces(rest)) }],
+  ["call", { params: [V], variadic: V, call: ([f, ...rest]) => call(iface(f), ...rest) }],
   ["print", { params: [], variadic: "any", call: (args) => sprint(args) }],
   ["println", { params: [], variadic: "any", call: (args) => sprintln(args) }],
   ["printf", { params: ["string"], variadic: "any", call: ([f, ...rest]) => sprintf(f as string, rest) }],
-  ["eq", { params: [V], variadic: V, call: ([a, ...rest]) => eq(a, ...rest) }],
-  ["ne", { params: [V, V], call: ([a, b]) => !eq(a, b) }],
-  ["lt", { params: [V, V], call: ([a, b]) => lt(a, b) }],
-  ["le", { params: [V, V], call: ([a, b]) => le(a, b) }],
-  ["gt", { params: [V, V], call: ([a, b]) => !le(a, b) }],
-  ["ge", { params: [V, V], call: ([a, b]) => !lt(a, b) }],
+  ["eq", { params: [V], variadic: V, call: ([a, ...rest]) => eq(iface(a), ...ifaces(rest)) }],
+  ["ne", { params: [V, V], call: ([a, b]) => !eq(iface(a), iface(b)) }],
+  ["lt", { params: [V, V], call: ([a, b]) => lt(iface(a), iface(b)) }],
+  ["le", { params: [V, V], call: ([a, b]) => le(iface(a), iface(b)) }],
+  ["gt", { params: [V, V], call: ([a, b]) => !le(iface(a), iface(b)) }],
+  ["ge", { params: [V, V], call: ([a, b]) => !lt(iface(a), iface(b)) }],
   ["html", { params: [], variadic: "any", call: (args) => htmlEscape(evalArgs(args)) }],
   ["js", { params: [], variadic: "any", call: (args) => jsEscape(evalArgs(args)) }],
   ["urlquery", { params: [], variadic: "any", call: (args) => queryEscape(evalArgs(args)) }],

@@ -466,9 +466,8 @@ class State {
       if (typ === "any") return null;
       this.errorf(`invalid value; expected ${PARAM_TYPE_NAME[typ]}`);
     }
-    if (typ === null || typ === "any") return value;
-    // reflect.Value parameters see through interfaces; a nil interface is the zero Value.
-    if (typ === "value") return value === null ? undefined : value;
+    // reflect.Value parameters receive the interface value itself (a nil one stays null, see builtins.ts).
+    if (typ === null || typ === "any" || typ === "value") return value;
     const actual = value === null ? "interface {}" : typeName(value);
     if (actual !== PARAM_TYPE_NAME[typ]) {
       this.errorf(`wrong type for value; expected ${PARAM_TYPE_NAME[typ]}; got ${actual}`);

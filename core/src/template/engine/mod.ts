@@ -92,8 +92,9 @@ export interface InterpolateOptions {
 }
 
 /**
- * Renders every string inside a JSON value (objects, arrays, strings; keys are not rendered). Other values are
- * returned as they are. The input is not modified.
+ * Renders every string inside a JSON value: array elements, object values and object keys (Packer decodes
+ * configs through mapstructure with its interpolation hook, which also runs on map keys, e.g. `"tags":
+ * {"{{user \`k\`}}": "v"}`). Other values are returned as they are; the input is not modified.
  * @throws TemplateEngineError from the first string that fails; its `path` says where (e.g. `inline[2]`).
  */
 export function interpolateValue(value: unknown, ctx: EngineContext, opts?: InterpolateOptions): unknown {
@@ -108,10 +109,16 @@ export function interpolateValue(value: unknown, ctx: EngineContext, opts?: Inte
       }
     }
     if (Array.isArray(v)) return v.map((el, i) => walk(el, `${path}[${i}]`));
-    if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    const proto = v !== null && typeof v === "object" ? Object.getPrototypeOf(v) : undefined;
+    if (proto === Object.prototype || proto === null) {
       const out: Record<string, unknown> = {};
       for (const [k, el] of Object.entries(v)) {
-        out[k] = skip?.has(k) === true ? el : walk(el, path === "" ? k : `${path}.${k}`);
+        const at = path === "" ? k : `${path}.${k}`;
+        if (skip?.has(k) === true) {
+          out[k] = el;
+          continue;
+        }
+        out[hasTemplateSyntax(k) ? (walk(k, at) as string) : k] = walk(el, at);
       }
       return out;
     }
