@@ -112,7 +112,7 @@ export function interpolateValue(value: unknown, ctx: EngineContext, opts?: Inte
     const proto = v !== null && typeof v === "object" ? Object.getPrototypeOf(v) : undefined;
     if (proto === Object.prototype || proto === null) {
       const out: Record<string, unknown> = {};
-      for (const [k, el] of Object.entries(v)) {
+      for (const [k, el] of Object.entries(v as Record<string, unknown>)) {
         const at = path === "" ? k : `${path}.${k}`;
         if (skip?.has(k) === true) {
           out[k] = el;
