@@ -285,7 +285,7 @@ export class Agent implements AsyncDisposable {
       const build = await this.store.requireBuild(buildId);
       if (attempt > JOB_MAX_ATTEMPTS) {
         const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
-        await this.finish(job, attempt, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
+        await this.finish(job, attempt, Date.now(), events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
         await this.farm.js.publish(subjects.dead(buildId, jobId), msg.data);
         msg.term("attempts exhausted");
         return;
@@ -309,22 +309,33 @@ export class Agent implements AsyncDisposable {
       }
       span.setAttribute("kiln.outcome", outcome.state);
       if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
-      if (await this.finish(job, attempt, events, outcome)) msg.ack();
+      if (await this.finish(job, attempt, Number(claim.record.started_at_ms), events, outcome)) msg.ack();
     } finally {
       cancelSub.unsubscribe();
     }
   }
 
   /** Records the outcome if this attempt still owns the job. Returns false when a newer attempt took over. */
-  private async finish(job: Job__Output, attempt: number, events: EventChannel, outcome: JobOutcome): Promise<boolean> {
+  /**
+   * Reports the outcome and records it if this attempt still owns the job. The result event is stored before the job
+   * record turns terminal: whoever settles the build publishes the build's final event only after every job record
+   * is terminal, so a watcher always sees each result before the end. A superseded attempt's result event may exist;
+   * it carries the older attempt number and readers ignore it. Returns false when a newer attempt took over.
+   */
+  private async finish(job: Job__Output, attempt: number, startedAtMs: number, events: EventChannel, outcome: JobOutcome): Promise<boolean> {
     const state = outcome.state === "succeeded" ? "JOB_STATE_SUCCEEDED" : outcome.state === "cancelled" ? "JOB_STATE_CANCELLED" : "JOB_STATE_FAILED";
     const failure = outcome.failure ? toFailure(outcome.failure) : null;
+    const finishedAt = Date.now();
+    events.emit({
+      result: { state, failure, artifacts: outcome.artifacts.map((a) => ({ ...a })), duration_ms: finishedAt - startedAtMs },
+    });
+    await events.flush();
     const { changed, record } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
       if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
       return {
         ...cur,
         state,
-        finished_at_ms: Date.now(),
+        finished_at_ms: finishedAt,
         failure,
         artifacts: outcome.artifacts.map((a) => ({ ...a })),
         manifest_entries: outcome.manifestEntries.map((m) => ({ ...m })),
@@ -332,18 +343,8 @@ export class Agent implements AsyncDisposable {
     });
     if (!changed) {
       this.log(`job ${job.build_id}/${job.job_id}: attempt ${attempt} was superseded by attempt ${record.attempt}; dropping its result`);
-      await events.flush();
       return false;
     }
-    events.emit({
-      result: {
-        state,
-        failure,
-        artifacts: outcome.artifacts.map((a) => ({ ...a })),
-        duration_ms: Number(record.finished_at_ms) - Number(record.started_at_ms),
-      },
-    });
-    await events.flush();
     await settleBuild(this.store, this.farm.js, job.build_id);
     return true;
   }

@@ -4,13 +4,14 @@
  * environment; the coordinator receives resolved variables. Without a coordinator the embedded farm runs in-process.
  */
 import path from "node:path";
-import type { BuildStatus__Output, JobEvent__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
+import type { BuildStatus__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { InvalidArgumentError, TERMINAL_BUILD_STATES, assertValid, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
 import { PackerUi, type BuildOutcomeForUi } from "../ui/packer_ui.js";
+import { EventRenderer } from "../ui/event_renderer.js";
 import { loadTemplateInputs } from "../template_inputs.js";
 import { writeOutputFiles } from "../output_files.js";
 import { withCoordinator, type CliIo } from "../farm_access.js";
@@ -129,6 +130,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
  * shown; a second one stops waiting. A dropped stream is resumed from the last event seen.
  */
 async function followBuild(client: CoordinatorConnection, buildId: string, ui: PackerUi, io: CliIo): Promise<BuildStatus__Output> {
+  const renderer = new EventRenderer(ui);
   const stopWaiting = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -147,7 +149,7 @@ async function followBuild(client: CoordinatorConnection, buildId: string, ui: P
       try {
         for await (const event of client.watch(buildId, lastSeq, stopWaiting.signal)) {
           lastSeq = Number(event.seq);
-          render(event, ui);
+          renderer.render(event);
         }
       } catch (err) {
         if (stopWaiting.signal.aborted) break;
@@ -160,22 +162,5 @@ async function followBuild(client: CoordinatorConnection, buildId: string, ui: P
     return await client.getBuild(buildId);
   } finally {
     process.off("SIGINT", onSigint);
-  }
-}
-
-function render(event: JobEvent__Output, ui: PackerUi): void {
-  const name = event.name;
-  if (event.log) {
-    if (event.log.level === "LEVEL_SAY") ui.say(name, event.log.text);
-    else if (event.log.level === "LEVEL_ERROR") ui.error(name, event.log.text);
-    else ui.message(name, event.log.text);
-  } else if (event.state) {
-    const s = event.state;
-    if (s.job_state === "JOB_STATE_WAITING") ui.say(name, "Waiting: no live agent can run this build's builder type yet; it stays queued.");
-    else if (s.job_state === "JOB_STATE_RUNNING" && s.attempt > 1) ui.say(name, `Running again on agent ${s.agent} (attempt ${s.attempt}): the previous attempt was lost.`);
-  } else if (event.result) {
-    const r = event.result;
-    const error = r.state === "JOB_STATE_SUCCEEDED" ? undefined : r.failure?.message || "Build was cancelled.";
-    ui.buildFinished(name, Number(r.duration_ms), error);
   }
 }

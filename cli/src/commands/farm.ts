@@ -14,6 +14,7 @@ import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } fro
 import { EmbeddedFarm } from "../embedded.js";
 import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
 import { PackerUi } from "../ui/packer_ui.js";
+import { EventRenderer } from "../ui/event_renderer.js";
 
 async function connectNats(url: string | undefined, name: string): Promise<NatsConnection> {
   const servers = url ?? process.env["KILN_NATS"];
@@ -185,16 +186,8 @@ export async function logsCommand(argv: readonly string[], io: CliIo): Promise<n
     });
     const status = await client.getBuild(buildId);
     ui.start(status.jobs.map((j) => j.name));
-    for await (const event of client.watch(buildId, 0, undefined, !flagBool(args, "f"))) {
-      if (event.log) {
-        if (event.log.level === "LEVEL_SAY") ui.say(event.name, event.log.text);
-        else if (event.log.level === "LEVEL_ERROR") ui.error(event.name, event.log.text);
-        else ui.message(event.name, event.log.text);
-      } else if (event.result) {
-        const r = event.result;
-        ui.buildFinished(event.name, Number(r.duration_ms), r.state === "JOB_STATE_SUCCEEDED" ? undefined : r.failure?.message ?? "cancelled");
-      }
-    }
+    const renderer = new EventRenderer(ui);
+    for await (const event of client.watch(buildId, 0, undefined, !flagBool(args, "f"))) renderer.render(event);
     return 0;
   });
 }
