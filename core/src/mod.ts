@@ -11,6 +11,7 @@ export {
   parseTemplateText,
   hasTemplateSyntax,
   TemplateEngineError,
+  basicPlaceholderData,
   type EngineContext,
   type RunStaticsContext,
   type InterpolateOptions,
