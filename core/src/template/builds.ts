@@ -3,7 +3,8 @@
  * names (rendered with the user variables), `-only`/`-except`, and which provisioners and post-processors belong to
  * a build (`Core.Build`).
  */
-import { TemplateEngineError, render, type EngineContext, type RunStaticsContext } from "./engine/mod.js";
+import { TemplateEngineError, type EngineContext, type RunStaticsContext } from "./engine/mod.js";
+import { renderCore } from "./core_render.js";
 import { goParseVersion, goVersionLessThan, goVersionString } from "./go_compat.js";
 import type { Template, TemplateBuilder, TemplatePostProcessor, TemplateProvisioner } from "./model.js";
 import { ProblemClass, type TemplateProblem } from "./problems.js";
@@ -115,7 +116,7 @@ export function renderBuildNames(template: Template, variables: Readonly<Record<
   for (const builder of template.builders) {
     let name: string;
     try {
-      name = render(builder.name, ctx);
+      name = renderCore(builder.name, ctx);
     } catch (err) {
       if (!(err instanceof TemplateEngineError)) throw err;
       return {

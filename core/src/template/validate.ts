@@ -11,8 +11,9 @@
  * Validation has no side effects: no files are read (the caller passes var files), nothing is written.
  */
 import path from "node:path";
-import { basicPlaceholderData, interpolateValue, render, TemplateEngineError, type EngineContext, type RunStaticsContext } from "./engine/mod.js";
-import { pluginSchema, validatePluginConfig, type PluginKind } from "../plugins/mod.js";
+import { basicPlaceholderData, parseTemplateText, render, TemplateEngineError, type EngineContext, type RunStaticsContext } from "./engine/mod.js";
+import { PACKER_CONFIG_FIELDS, pluginSchema, validatePluginConfig, type PluginKind } from "../plugins/mod.js";
+import { renderCore } from "./core_render.js";
 import { checkMinVersion, checkStructure, coreContext, postProcessorChainsOf, provisionersOf, renderBuildNames, selectBuilds, type NamedBuild, type RenderPlace } from "./builds.js";
 import { compareGoStrings, formatMapstructureError, formatMultierror, formatPackerMultiError } from "./go_compat.js";
 import { isHcl2Path, parseHclJson } from "./hcl_json.js";
@@ -107,14 +108,35 @@ function classOfPluginProblem(message: string): ProblemClass {
 const DECODE_PROBLEM = /^('[^']*' expected |'[^']*': source data must be|error decoding '|cannot parse '|'[^']*' expected a map)/;
 
 /**
- * How Packer words a plugin's failed `Prepare`: decoding errors first (mapstructure's list), else unknown and
- * deprecated keys (go-multierror's list), else the plugin's own checks (the SDK's `MultiError` list).
+ * Plugins that wrap their config-decoding errors (Packer's shell-local: `Error decoding config: ...`), and plugins
+ * whose own checks return one bare error instead of the SDK's list (artifice).
  */
-export function packerPrepareDetail(problems: readonly string[]): string {
+const DECODE_PREFIX: ReadonlySet<string> = new Set(["provisioner:shell-local", "post-processor:shell-local"]);
+const BARE_CHECK_ERROR: ReadonlySet<string> = new Set(["post-processor:artifice"]);
+
+/** Why a plugin's `Prepare` failed, in the stage Packer stops at. */
+type PrepareFailure =
+  /** One error Packer prints as it is: a template in the config that did not render, an override that is no map. */
+  | { readonly stage: "single"; readonly message: string }
+  /** The config did not decode (types, unknown keys) or did not pass the plugin's checks. */
+  | { readonly stage: "config"; readonly problems: readonly string[] };
+
+/**
+ * How Packer 1.6.6 words a plugin's failed `Prepare`: a template error alone; else decoding errors
+ * (mapstructure's list), else unknown and deprecated keys (go-multierror's list) — both behind `Error decoding
+ * config: ` for shell-local — else the plugin's own checks (the SDK's `N error(s) occurred` list, or artifice's
+ * bare error).
+ */
+export function packerPrepareDetail(kind: PluginKind, type: string, failure: PrepareFailure): string {
+  const id = `${kind}:${type}`;
+  const decodePrefix = DECODE_PREFIX.has(id) ? "Error decoding config: " : "";
+  if (failure.stage === "single") return decodePrefix + failure.message;
+  const problems = failure.problems;
   const decode = problems.filter((p) => DECODE_PROBLEM.test(p));
-  if (decode.length > 0) return formatMapstructureError(decode);
+  if (decode.length > 0) return decodePrefix + formatMapstructureError(decode);
   const keys = problems.filter((p) => classOfPluginProblem(p) !== ProblemClass.Config);
-  if (keys.length > 0) return formatMultierror(keys);
+  if (keys.length > 0) return decodePrefix + formatMultierror(keys);
+  if (BARE_CHECK_ERROR.has(id)) return problems[0] ?? "";
   return formatPackerMultiError(problems);
 }
 
@@ -189,7 +211,7 @@ function initProblem(c: Component, ctx: EngineContext): TemplateProblem | undefi
   if (retries !== "") {
     let rendered: string;
     try {
-      rendered = render(retries, ctx);
+      rendered = renderCore(retries, ctx);
     } catch (err) {
       if (!(err instanceof TemplateEngineError)) throw err;
       return { class: ProblemClass.Config, message: `failed to interpolate \`max_retries\`: ${err.message}`, location: c.location };
@@ -200,31 +222,79 @@ function initProblem(c: Component, ctx: EngineContext): TemplateProblem | undefi
   return undefined;
 }
 
+/** Every string inside a JSON value, in order (object members in document order). */
+function stringsIn(v: unknown, out: string[] = []): string[] {
+  if (typeof v === "string") out.push(v);
+  else if (Array.isArray(v)) for (const x of v) stringsIn(x, out);
+  else if (typeof v === "object" && v !== null) for (const x of Object.values(v)) stringsIn(x, out);
+  return out;
+}
+
+/** Renders every string of a JSON value; the first failure is thrown. */
+function renderDeep(v: unknown, ctx: EngineContext): unknown {
+  if (typeof v === "string") return render(v, ctx);
+  if (Array.isArray(v)) return v.map((x) => renderDeep(x, ctx));
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, renderDeep(x, ctx)]));
+  return v;
+}
+
+/**
+ * Packer's config decoding renders the plugin's fields in struct order (the core `packer_*` fields first, then the
+ * plugin's own); keys the plugin renders later with its own data are only parsed. Unknown keys are not rendered
+ * (they fail as unknown). Returns the rendered config, or Packer's message for the first template that fails.
+ */
+function interpolateConfig(c: Component, ctx: EngineContext): { config: PluginConfig } | { message: string } {
+  const schema = pluginSchema(c.kind, c.type);
+  const late = new Set(schema?.lateRenderedKeys ?? []);
+  const order = [...Object.keys(PACKER_CONFIG_FIELDS), ...Object.keys(schema?.fields ?? {})];
+  const out: Record<string, unknown> = { ...c.config };
+  for (const key of order) {
+    if (!Object.prototype.hasOwnProperty.call(c.config, key)) continue;
+    const value = c.config[key];
+    for (const text of stringsIn(value)) {
+      try {
+        if (late.has(key)) parseTemplateText(text);
+        else render(text, ctx);
+      } catch (err) {
+        if (!(err instanceof TemplateEngineError)) throw err;
+        return { message: `${err.phase === "parse" ? "invalid" : "render"} '${key}': ${err.message} in:\n\n${text}` };
+      }
+    }
+    if (!late.has(key)) out[key] = renderDeep(value, ctx);
+  }
+  return { config: out };
+}
+
 /** Packer's `Prepare` of one plugin: interpolation, then the plugin's config schema. */
-function prepareProblems(c: Component, build: NamedBuild, variables: Readonly<Record<string, string>>, place: RenderPlace): { problems: TemplateProblem[]; warnings: TemplateProblem[] } {
+function prepareComponent(
+  c: Component,
+  build: NamedBuild,
+  variables: Readonly<Record<string, string>>,
+  place: RenderPlace,
+): { failure?: PrepareFailure; problems: TemplateProblem[]; warnings: TemplateProblem[] } {
   const at = (message: string): TemplateProblem => {
     const key = /^unknown configuration key: '"(.*)"'$/.exec(message)?.[1];
     const member = key === undefined ? undefined : c.members.find((m) => m.key === key);
     const location = member === undefined ? c.location : { ...c.location, path: joinPath(c.location.path, member.key), line: member.keyPos.line, column: member.keyPos.column };
     return { class: classOfPluginProblem(message), message, location };
   };
-  if (c.badOverride !== undefined) return { problems: [at(c.badOverride)], warnings: [] };
+  if (c.badOverride !== undefined) {
+    return { failure: { stage: "single", message: c.badOverride }, problems: [at(c.badOverride)], warnings: [] };
+  }
   const ctx: EngineContext = {
     ...coreContext(variables, place),
     buildName: build.name,
     buildType: build.builder.type,
     ...(c.kind === "builder" ? {} : { buildValues: basicPlaceholderData() }),
   };
-  let config: PluginConfig;
-  try {
-    const skipKeys = new Set(pluginSchema(c.kind, c.type)?.lateRenderedKeys ?? []);
-    config = interpolateValue(c.config, ctx, { skipKeys }) as PluginConfig;
-  } catch (err) {
-    if (!(err instanceof TemplateEngineError)) throw err;
-    return { problems: [at(`error decoding '${err.path ?? ""}': ${err.message}`)], warnings: [] };
+  const rendered = interpolateConfig(c, ctx);
+  if ("message" in rendered) {
+    return { failure: { stage: "single", message: rendered.message }, problems: [at(rendered.message)], warnings: [] };
   }
-  const result = validatePluginConfig(c.kind, c.type, config);
-  return { problems: result.problems.map(at), warnings: result.warnings.map((w) => ({ class: ProblemClass.Config, message: w, location: c.location })) };
+  const result = validatePluginConfig(c.kind, c.type, rendered.config);
+  const warnings = result.warnings.map((w) => ({ class: ProblemClass.Config, message: w, location: c.location }));
+  if (result.problems.length === 0) return { problems: [], warnings };
+  return { failure: { stage: "config", problems: result.problems }, problems: result.problems.map(at), warnings };
 }
 
 function buildsStage(template: Template, variables: Readonly<Record<string, string>>, options: ValidateOptions, place: RenderPlace, names: readonly NamedBuild[]): StageResult {
@@ -245,15 +315,15 @@ function buildsStage(template: Template, variables: Readonly<Record<string, stri
     let failed = false;
     let builderWarnings: TemplateProblem[] = [];
     for (const c of components) {
-      const { problems, warnings } = prepareProblems(c, build, variables, place);
+      const { failure, problems, warnings } = prepareComponent(c, build, variables, place);
       if (c.kind === "builder") builderWarnings = warnings;
       else stage.warnings.push(...warnings);
-      if (problems.length === 0) continue;
+      if (failure === undefined) continue;
       stage.problems.push(...problems);
       if (failed) continue;
       failed = true;
       stage.reported.push(...problems);
-      stage.diagnostics.push({ severity: "error", summary: `Failed to prepare build: "${build.name}"`, detail: packerPrepareDetail(problems.map((p) => p.message)) });
+      stage.diagnostics.push({ severity: "error", summary: `Failed to prepare build: "${build.name}"`, detail: packerPrepareDetail(c.kind, c.type, failure) });
     }
     stage.warnings.push(...builderWarnings);
     if (!failed) {

@@ -67,6 +67,8 @@ function renderExcludingDotFields(value: string, ctx: EngineContext): string {
     kept.set(id, m);
     return id;
   });
+  // One pass only: unlike core's `interpolate.Render`, RenderRegex renders once (packer 1.6.6 keeps
+  // `{{ "{{ env `X` }}" }}` as `{{ env `X` }}`).
   let out = render(masked, ctx);
   for (const [id, m] of kept) out = out.replaceAll(id, m);
   return out;
