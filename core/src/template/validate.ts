@@ -415,6 +415,11 @@ export function validateParsed(template: Template, options: ValidateOptions = {}
     } else {
       warnings.push(...names.collisions);
       const builds = buildsStage(template, vars.variables, options, place, names.builds);
+      // Packer silently keeps one of two builds whose names render the same; kiln says so (a warning keeps
+      // Packer's verdict).
+      builds.diagnostics.unshift(
+        ...names.collisions.map((p): Diagnostic => ({ severity: "warning", summary: "Duplicate build name", detail: `${p.message} (${p.location?.path ?? ""} in ${p.location?.file ?? ""}, line ${p.location?.line ?? 0})` })),
+      );
       stages.push(builds);
     }
   }
