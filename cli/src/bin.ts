@@ -3,7 +3,7 @@
 import { setupTelemetry } from "../../core/src/mod.js";
 import { describeFailure, main } from "./main.js";
 
-const shutdownTelemetry = setupTelemetry("kiln");
+const shutdownTelemetry = await setupTelemetry("kiln");
 main(process.argv.slice(2), {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),

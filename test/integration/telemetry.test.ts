@@ -14,7 +14,7 @@ describe("telemetry - the span tree of a build", () => {
   let work: { dir: string; cleanup: () => Promise<void> };
 
   beforeAll(async () => {
-    shutdown = setupTelemetry("kiln-test", [new SimpleSpanProcessor(exporter)]);
+    shutdown = await setupTelemetry("kiln-test", [new SimpleSpanProcessor(exporter)]);
     farm = await TestFarm.start();
     work = await tempDir();
   });

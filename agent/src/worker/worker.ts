@@ -93,7 +93,7 @@ export class Agent implements AsyncDisposable {
   private readonly running = new Map<string, RunningJob>();
   private readonly hot = new Set<string>();
   private readonly wakers = new Map<string, () => void>();
-  private readonly pulls = new Set<{ close(): Promise<void | Error> }>();
+  private readonly pulls = new Set<{ stop(err?: Error): void }>();
   private loopDone: Promise<unknown> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private notifications: Subscription[] = [];
@@ -201,6 +201,7 @@ export class Agent implements AsyncDisposable {
   private async pullOne(consumer: Consumer): Promise<JsMsg | null> {
     const messages = await consumer.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
     this.pulls.add(messages);
+    if (this.stopping.signal.aborted) messages.stop();
     try {
       for await (const msg of messages) return msg;
       return null;
@@ -403,7 +404,7 @@ export class Agent implements AsyncDisposable {
   async stop(graceMs = 30_000): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort();
     for (const wake of [...this.wakers.values()]) wake();
-    await Promise.all([...this.pulls].map((p) => p.close().catch(() => undefined)));
+    for (const pull of this.pulls) pull.stop();
     for (const sub of this.notifications) sub.unsubscribe();
     await this.loopDone;
     const all = Promise.all([...this.running.values()].map((r) => r.done));
