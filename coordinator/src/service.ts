@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DeliverPolicy } from "@nats-io/jetstream";
+import { KvWatchInclude } from "@nats-io/kv";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../proto/src/mod.js";
@@ -18,6 +19,7 @@ import type {
   SubmitBuildRequest__Output,
 } from "../../proto/src/mod.js";
 import {
+  AGENT_TTL_MS,
   ANY_DATACENTER,
   EVENTS_STREAM,
   FarmStore,
@@ -45,6 +47,9 @@ export interface CoordinatorServiceOptions {
 
 export class CoordinatorService {
   private deadLetters: Subscription | undefined;
+  /** Live agents, kept current by a KV watch so that submitting a build needs no scan of the agents bucket. */
+  private readonly agentView = new Map<string, AgentInfo__Output>();
+  private agentWatch: { stop(): void } | undefined;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -57,11 +62,29 @@ export class CoordinatorService {
     const service = new CoordinatorService(nc, farm, new FarmStore(farm.builds));
     const log = options.log ?? ((line: string) => process.stderr.write(`coordinator: ${line}\n`));
     service.deadLetters = watchDeadLetters(nc, farm, service.store, log);
+    await service.followAgents();
     return service;
+  }
+
+  private async followAgents(): Promise<void> {
+    // Watch first, then read what is there, so no heartbeat falls between the two.
+    const watch = await this.farm.agents.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.agentWatch = watch;
+    void (async () => {
+      for await (const entry of watch) {
+        if (entry.operation === "PUT") this.agentView.set(entry.key, codecs.AgentInfo.decode(entry.value));
+        else this.agentView.delete(entry.key);
+      }
+    })();
+    for await (const key of await this.farm.agents.keys()) {
+      const entry = await this.farm.agents.get(key);
+      if (entry && entry.operation === "PUT" && !this.agentView.has(key)) this.agentView.set(key, codecs.AgentInfo.decode(entry.value));
+    }
   }
 
   close(): void {
     this.deadLetters?.unsubscribe();
+    this.agentWatch?.stop();
   }
 
   async submit(req: SubmitBuildRequest__Output): Promise<BuildStatus__Output> {
@@ -190,15 +213,10 @@ export class CoordinatorService {
     return this.status(buildId);
   }
 
+  /** Agents whose last heartbeat is younger than the agents bucket's TTL (expiries send no delete marker). */
   async listAgents(): Promise<AgentInfo__Output[]> {
-    const agents: AgentInfo__Output[] = [];
-    const keys: string[] = [];
-    for await (const key of await this.farm.agents.keys()) keys.push(key);
-    for (const key of keys) {
-      const entry = await this.farm.agents.get(key);
-      if (entry && entry.operation === "PUT") agents.push(codecs.AgentInfo.decode(entry.value));
-    }
-    return agents.sort((a, b) => a.name.localeCompare(b.name));
+    const cutoff = Date.now() - AGENT_TTL_MS;
+    return [...this.agentView.values()].filter((a) => Number(a.heartbeat_at_ms) >= cutoff).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**

@@ -1,4 +1,4 @@
-/** A counting semaphore for job slots; waiting for a slot ends early (with false) when the signal aborts. */
+/** Job slots: wait until one is free, then take it if still free (several pullers may race for the last one). */
 export class Slots {
   private used = 0;
   private readonly waiters: (() => void)[] = [];
@@ -11,7 +11,8 @@ export class Slots {
     return this.used;
   }
 
-  async acquire(signal: AbortSignal): Promise<boolean> {
+  /** Resolves true once a slot is free (without taking it), false if the signal aborts first. */
+  async whenFree(signal: AbortSignal): Promise<boolean> {
     while (this.used >= this.capacity) {
       if (signal.aborted) return false;
       await new Promise<void>((resolve) => {
@@ -23,13 +24,19 @@ export class Slots {
         signal.addEventListener("abort", done, { once: true });
       });
     }
-    if (signal.aborted) return false;
+    return !signal.aborted;
+  }
+
+  /** Takes a slot if one is free. */
+  tryAcquire(): boolean {
+    if (this.used >= this.capacity) return false;
     this.used++;
     return true;
   }
 
   release(): void {
     this.used = Math.max(0, this.used - 1);
-    this.waiters.shift()?.();
+    // Every waiter re-checks: whenFree() callers do not take the slot, so waking one could strand the others.
+    for (const wake of this.waiters.splice(0)) wake();
   }
 }

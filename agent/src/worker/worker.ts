@@ -4,10 +4,10 @@
  * the result. The pipeline itself is ../runner.ts.
  *
  * Pulling: one durable consumer per routing subject (kiln.jobs.<dc>.<type>), shared with every other capable agent.
- * A core-NATS subscription on the same subjects tells the agent the moment a job is published, so it pulls from that
- * consumer at once ("hot"); every COLD_ROUND_MS it also sweeps each consumer, for redeliveries and for jobs
- * published before it started. A pull is made only after taking a free slot, so an agent never holds a job it has no
- * room for.
+ * While the agent has a free slot, each of its subjects has one long-poll pull waiting on the server, so JetStream
+ * hands a new or redelivered job straight to one idle agent: no polling delay, no thundering herd. When two subjects
+ * deliver at once to an agent with one free slot, the extra job is nak'ed for immediate redelivery to another agent
+ * (kiln counts attempts itself, so a nak costs nothing but a delivery).
  */
 import { hostname } from "node:os";
 import path from "node:path";
@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as tar from "tar";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { codecs } from "../../../proto/src/mod.js";
 import type { AgentInfo, Artifact, Job__Output, JobEvent } from "../../../proto/src/mod.js";
 import {
@@ -52,10 +52,11 @@ import { Slots } from "./slots.js";
 
 /** In-progress acks are sent this often while a job runs (JOB_ACK_WAIT_MS is 15 s). */
 const LEASE_EXTEND_MS = 5_000;
-/** How often every consumer is swept, for redeliveries and backlog. */
-const COLD_ROUND_MS = 3_000;
-/** The shortest pull JetStream clients allow. */
-const PULL_EXPIRES_MS = 1_000;
+/**
+ * How long a pull waits on the server. Short, because a pull still waiting when its agent fills up may receive a job
+ * the agent must hand back; long enough that idle agents cost the server little.
+ */
+const PULL_EXPIRES_MS = 2_000;
 
 export interface AgentOptions {
   /** @default the host name */
@@ -91,12 +92,9 @@ export class Agent implements AsyncDisposable {
   private readonly slots: Slots;
   private readonly stopping = new AbortController();
   private readonly running = new Map<string, RunningJob>();
-  private readonly hot = new Set<string>();
-  private readonly wakers = new Map<string, () => void>();
   private readonly pulls = new Set<{ stop(err?: Error): void }>();
   private loopDone: Promise<unknown> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private notifications: Subscription[] = [];
   private readonly startedAt = Date.now();
 
   private constructor(
@@ -130,14 +128,6 @@ export class Agent implements AsyncDisposable {
         const consumerName = await ensureJobConsumer(this.farm.jsm, dc, type);
         const key = subjects.job(dc, type);
         routes.push({ key, consumer: await this.farm.js.consumers.get(JOBS_STREAM, consumerName) });
-        this.notifications.push(
-          this.nc.subscribe(key, {
-            callback: () => {
-              this.hot.add(key);
-              this.wakers.get(key)?.();
-            },
-          }),
-        );
       }
     }
     await this.heartbeat();
@@ -164,21 +154,11 @@ export class Agent implements AsyncDisposable {
     await this.farm.agents.put(this.name, codecs.AgentInfo.encode(info));
   }
 
-  /**
-   * One loop per routing subject. A loop pulls when its subject is hot (a job was just published, or the last pull
-   * returned one) or its cold sweep is due, and only after taking a free slot, so at most min(routes, free slots)
-   * pulls are outstanding and a pulled job always has room to run.
-   */
+  /** One loop per routing subject: a long-poll pull waiting whenever the agent has a free slot. */
   private async routeLoop(route: { key: string; consumer: Consumer }): Promise<void> {
     const signal = this.stopping.signal;
-    let nextSweep = 0;
     while (!signal.aborted) {
-      if (!this.hot.has(route.key) && Date.now() < nextSweep) {
-        await this.sleepUntilWoken(route.key, nextSweep - Date.now(), signal);
-        continue;
-      }
-      if (!(await this.slots.acquire(signal))) break;
-      this.hot.delete(route.key);
+      if (!(await this.slots.whenFree(signal))) break;
       let msg: JsMsg | null = null;
       try {
         msg = await this.pullOne(route.consumer);
@@ -186,13 +166,11 @@ export class Agent implements AsyncDisposable {
         if (!signal.aborted) this.log(`pull from ${route.key} failed: ${ensureKilnError(err).message}`);
         await sleep(250, undefined, { signal }).catch(() => undefined);
       }
-      if (!msg) {
-        this.slots.release();
-        nextSweep = Date.now() + COLD_ROUND_MS;
+      if (!msg) continue;
+      if (signal.aborted || !this.slots.tryAcquire()) {
+        msg.nak();
         continue;
       }
-      // A message means there may be more behind it.
-      this.hot.add(route.key);
       this.handle(msg);
     }
   }
@@ -208,22 +186,6 @@ export class Agent implements AsyncDisposable {
     } finally {
       this.pulls.delete(messages);
     }
-  }
-
-  private async sleepUntilWoken(routeKey: string, ms: number, signal: AbortSignal): Promise<void> {
-    if (ms <= 0 || this.hot.has(routeKey)) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const wakers = this.wakers;
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        wakers.delete(routeKey);
-        resolve();
-      }
-      wakers.set(routeKey, done);
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 
   /** Runs one delivered job in its slot; never throws (failures become job results or agent log lines). */
@@ -293,7 +255,7 @@ export class Agent implements AsyncDisposable {
       }
       if (build.cancel_requested) abort.abort(new CancelledError());
       events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
-      await settleBuild(this.store, this.farm.js, buildId);
+      if (build.state === "BUILD_STATE_QUEUED") await settleBuild(this.store, this.farm.js, buildId);
 
       const lease = setInterval(() => msg.working(), LEASE_EXTEND_MS);
       let outcome: JobOutcome;
@@ -403,9 +365,7 @@ export class Agent implements AsyncDisposable {
    */
   async stop(graceMs = 30_000): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort();
-    for (const wake of [...this.wakers.values()]) wake();
     for (const pull of this.pulls) pull.stop();
-    for (const sub of this.notifications) sub.unsubscribe();
     await this.loopDone;
     const all = Promise.all([...this.running.values()].map((r) => r.done));
     const timer = setTimeout(() => {

@@ -11,8 +11,11 @@ import { AGENTS_BUCKET, BUILDS_BUCKET, BUNDLES_STORE, DEAD_STREAM, EVENTS_STREAM
 
 /** How long a job message stays leased to an agent without a heartbeat before JetStream redelivers it. */
 export const JOB_ACK_WAIT_MS = 15_000; // 15 s; agents send in-progress acks at most every 5 s while healthy
-/** A backstop above kiln's own attempt limit: naks and lost leases both count as deliveries. */
-export const JOB_MAX_DELIVER = 10;
+/**
+ * A backstop far above kiln's own attempt limit: deliveries also count jobs an agent handed back unstarted (two
+ * subjects delivered at once to its last free slot), which must not dead-letter a job.
+ */
+export const JOB_MAX_DELIVER = 50;
 /** Attempts (claims by an agent) before a job is dead-lettered. */
 export const JOB_MAX_ATTEMPTS = 3;
 /** An agent record expires this long after its last heartbeat. */
