@@ -40,6 +40,9 @@ import type { FarmHandles } from "../../core/src/mod.js";
 import { planJobs } from "./plan.js";
 import { watchDeadLetters } from "./dead_letter.js";
 
+/** How long a watch waits for an ended build's final event before it ends without it. */
+const FINAL_EVENT_GRACE_MS = 3_000;
+
 export interface CoordinatorServiceOptions {
   /** Where the coordinator's own diagnostics go. @default stderr */
   log?: (line: string) => void;
@@ -224,29 +227,32 @@ export class CoordinatorService {
    * `signal` aborts. Each event carries its stream sequence, so a client that reconnects resumes without gaps.
    */
   async *watch(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp = false): AsyncGenerator<JobEvent__Output> {
-    await this.store.requireBuild(buildId);
+    const ended = async (): Promise<boolean> => TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
+    const alreadyEnded = await ended();
     const consumer = await this.farm.js.consumers.get(EVENTS_STREAM, {
       filter_subjects: subjects.buildEvents(buildId),
       ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
     });
+    // Resuming after the build's final event: nothing more will come.
+    if ((alreadyEnded || stopWhenCaughtUp) && (await consumer.info(true)).num_pending === 0) return;
     const messages = await consumer.consume();
     const stop = (): void => void messages.close();
     signal.addEventListener("abort", stop, { once: true });
-    // A build that already ended before this watch began may have its final event before fromSeq: stop when caught up.
-    let endedBeforeWatch = stopWhenCaughtUp || TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
+    // The settler publishes the final event just after it marks the build ended; should it die in between, the
+    // stream would never end, so a watch caught up with an ended build gives the event a grace period, then ends.
+    let grace: NodeJS.Timeout | undefined;
     try {
-      if (endedBeforeWatch && (await consumer.info(true)).num_pending === 0) return;
       for await (const msg of messages) {
         const event = { ...codecs.JobEvent.decode(msg.data), seq: String(msg.seq) };
         yield event;
         const isBuildEnd = event.job_id === "" && event.state && TERMINAL_BUILD_STATES.has(event.state.build_state);
         if (isBuildEnd) return;
-        if (msg.info.pending === 0 && !endedBeforeWatch) {
-          endedBeforeWatch = TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
-        }
-        if (endedBeforeWatch && msg.info.pending === 0) return;
+        if (msg.info.pending > 0) continue;
+        if (stopWhenCaughtUp) return;
+        if (!grace && (await ended())) grace = setTimeout(stop, FINAL_EVENT_GRACE_MS);
       }
     } finally {
+      clearTimeout(grace);
       signal.removeEventListener("abort", stop);
       await messages.close();
     }
