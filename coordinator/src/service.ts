@@ -155,8 +155,7 @@ export class CoordinatorService {
       state: "JOB_STATE_QUEUED",
       subject: subjects.job(datacenter, j.builder_type),
     }));
-    await this.store.createBuild(record, jobRecords, jobs);
-    await publishEvent(this.farm.js, { build_id: buildId, job_id: "", state: { build_state: "BUILD_STATE_QUEUED" } });
+    await this.store.createBuild(record, jobRecords, jobs.filter((j) => held.includes(j.job_id)));
     const agents = await this.listAgents();
     for (const job of jobs) {
       if (!canRun(agents, datacenter, job.builder_type)) {
@@ -169,12 +168,15 @@ export class CoordinatorService {
       }
       if (!held.includes(job.job_id)) await publishJob(this.farm.js, job, job.trace_context);
     }
-    return this.status(buildId);
+    return {
+      build: codecs.BuildRecord.normalize(record),
+      jobs: jobRecords.map((j) => withWaiting(codecs.JobRecord.normalize(j), agents)),
+    };
   }
 
   /** A build with its jobs; queued jobs that no live agent can run are reported as WAITING, with the reason. */
   async status(buildId: string): Promise<BuildStatus__Output> {
-    const status = await this.store.status(buildId);
+    const status = withDerivedRunning(await this.store.status(buildId));
     const queued = status.jobs.filter((j) => j.state === "JOB_STATE_QUEUED");
     if (queued.length === 0) return status;
     const agents = await this.listAgents();
@@ -257,6 +259,17 @@ export class CoordinatorService {
       await messages.close();
     }
   }
+}
+
+/**
+ * A queued build whose jobs have started is running. Agents do not write that transition (it would cost every job
+ * four more round trips); readers derive it.
+ */
+function withDerivedRunning(status: BuildStatus__Output): BuildStatus__Output {
+  const build = status.build;
+  if (!build || build.state !== "BUILD_STATE_QUEUED") return status;
+  const started = status.jobs.some((j) => j.state !== "JOB_STATE_QUEUED" && j.state !== "JOB_STATE_WAITING");
+  return started ? { ...status, build: { ...build, state: "BUILD_STATE_RUNNING" } } : status;
 }
 
 function canRun(agents: readonly AgentInfo__Output[], datacenter: string, builderType: string): boolean {

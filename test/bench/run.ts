@@ -139,6 +139,8 @@ async function benchWarmFarm(): Promise<void> {
   }
 }
 
-await benchVersusPacker();
-await benchWarmFarm();
+// KILN_BENCH_ONLY=farm|packer runs one half (for profiling).
+const only = process.env["KILN_BENCH_ONLY"];
+if (only !== "farm") await benchVersusPacker();
+if (only !== "packer") await benchWarmFarm();
 process.exit(0);

@@ -255,7 +255,6 @@ export class Agent implements AsyncDisposable {
       }
       if (build.cancel_requested) abort.abort(new CancelledError());
       events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
-      if (build.state === "BUILD_STATE_QUEUED") await settleBuild(this.store, this.farm.js, buildId);
 
       const lease = setInterval(() => msg.working(), LEASE_EXTEND_MS);
       let outcome: JobOutcome;

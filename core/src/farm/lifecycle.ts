@@ -16,6 +16,7 @@ import { codecs } from "../../../proto/src/mod.js";
 import type { BuildRecord__Output, BuildState__Output, Job__Output, JobEvent, JobRecord__Output, OutputFile } from "../../../proto/src/mod.js";
 import { BUILD_EVENT_JOB, subjects } from "./names.js";
 import { FarmStore, TERMINAL_BUILD_STATES, TERMINAL_JOB_STATES, UNCHANGED } from "./store.js";
+import { NotFoundError } from "../errors.js";
 
 /** Publishes one event on the build's event subject. Returns the stream sequence. */
 export async function publishEvent(js: JetStreamClient, event: JobEvent, msgId?: string): Promise<number> {
@@ -73,7 +74,9 @@ export interface SettleResult {
  * jobs while the build runs fewer than its parallel limit. Safe to call from anywhere, any number of times.
  */
 export async function settleBuild(store: FarmStore, js: JetStreamClient, buildId: string): Promise<SettleResult> {
-  const before = await store.requireBuild(buildId);
+  const known = await store.getBuildEntry(buildId);
+  if (!known) throw new NotFoundError(`no build with id ${buildId}`);
+  const before = known.record;
   if (TERMINAL_BUILD_STATES.has(before.state)) return { build: before, finished: false };
   const jobs = await store.getJobs(before);
   const allTerminal = jobs.length === before.job_ids.length && jobs.every((j) => TERMINAL_JOB_STATES.has(j.state));
@@ -101,7 +104,7 @@ export async function settleBuild(store: FarmStore, js: JetStreamClient, buildId
     const state: BuildState__Output = anyStarted ? "BUILD_STATE_RUNNING" : current.state;
     if (state === current.state && released.length === 0) return UNCHANGED;
     return { ...current, state, held_job_ids: held };
-  });
+  }, known);
 
   if (changed) {
     for (const jobId of released) await publishJob(js, await store.getSpec(buildId, jobId));

@@ -14,6 +14,12 @@ const MAX_CAS_RETRIES = 50;
 export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set(["JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"]);
 export const TERMINAL_BUILD_STATES: ReadonlySet<string> = new Set(["BUILD_STATE_SUCCEEDED", "BUILD_STATE_FAILED", "BUILD_STATE_CANCELLED"]);
 
+/** A record as read, with the KV revision a compare-and-set must match. */
+export interface Versioned<T> {
+  readonly record: T;
+  readonly revision: number;
+}
+
 /** Returned by an update function to leave the entry as it is. */
 export const UNCHANGED = Symbol("unchanged");
 
@@ -25,13 +31,12 @@ function isWrongLastSequence(err: unknown): boolean {
 export class FarmStore {
   constructor(private readonly kv: KV) {}
 
+  /** `specs` are the jobs held back by -parallel-builds, stored until they are released. */
   async createBuild(build: BuildRecord, jobs: readonly JobRecord[], specs: readonly Job[]): Promise<void> {
     for (const spec of specs) {
       await this.kv.put(`spec.${spec.build_id}.${spec.job_id}`, codecs.Job.encode(spec));
     }
-    for (const job of jobs) {
-      await this.kv.create(kvKeys.job(job.build_id ?? "", job.job_id ?? ""), codecs.JobRecord.encode(job));
-    }
+    await Promise.all(jobs.map((job) => this.kv.create(kvKeys.job(job.build_id ?? "", job.job_id ?? ""), codecs.JobRecord.encode(job))));
     // The build record goes last: a build that is visible has all its jobs.
     await this.kv.create(kvKeys.build(build.id ?? ""), codecs.BuildRecord.encode(build));
   }
@@ -43,9 +48,14 @@ export class FarmStore {
   }
 
   async getBuild(buildId: string): Promise<BuildRecord__Output | null> {
+    return (await this.getBuildEntry(buildId))?.record ?? null;
+  }
+
+  /** The build record with its KV revision, to pass to updateBuild and save it a read. */
+  async getBuildEntry(buildId: string): Promise<Versioned<BuildRecord__Output> | null> {
     const entry = await this.kv.get(kvKeys.build(buildId));
     if (!entry || entry.operation !== "PUT") return null;
-    return codecs.BuildRecord.decode(entry.value);
+    return { record: codecs.BuildRecord.decode(entry.value), revision: entry.revision };
   }
 
   async requireBuild(buildId: string): Promise<BuildRecord__Output> {
@@ -96,8 +106,9 @@ export class FarmStore {
   async updateBuild(
     buildId: string,
     update: (current: BuildRecord__Output) => BuildRecord | typeof UNCHANGED,
+    known?: Versioned<BuildRecord__Output>,
   ): Promise<{ record: BuildRecord__Output; changed: boolean }> {
-    return this.cas(kvKeys.build(buildId), codecs.BuildRecord, update, () => new NotFoundError(`no build with id ${buildId}`));
+    return this.cas(kvKeys.build(buildId), codecs.BuildRecord, update, () => new NotFoundError(`no build with id ${buildId}`), known);
   }
 
   private async cas<In, Out>(
@@ -105,16 +116,26 @@ export class FarmStore {
     codec: { encode(v: In): Uint8Array; decode(b: Uint8Array): Out },
     update: (current: Out) => In | typeof UNCHANGED,
     missing: () => Error,
+    known?: Versioned<Out>,
   ): Promise<{ record: Out; changed: boolean }> {
+    let first = known;
     for (let i = 0; i < MAX_CAS_RETRIES; i++) {
-      const entry = await this.kv.get(key);
-      if (!entry || entry.operation !== "PUT") throw missing();
-      const current = codec.decode(entry.value);
+      let current: Out;
+      let revision: number;
+      if (first) {
+        ({ record: current, revision } = first);
+        first = undefined;
+      } else {
+        const entry = await this.kv.get(key);
+        if (!entry || entry.operation !== "PUT") throw missing();
+        current = codec.decode(entry.value);
+        revision = entry.revision;
+      }
       const next = update(current);
       if (next === UNCHANGED) return { record: current, changed: false };
       const bytes = codec.encode(next);
       try {
-        await this.kv.update(key, bytes, entry.revision);
+        await this.kv.update(key, bytes, revision);
         return { record: codec.decode(bytes), changed: true };
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
