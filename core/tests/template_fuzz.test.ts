@@ -230,7 +230,7 @@ describe.skipIf(!(packerFuzz > 0 && existsSync("/usr/bin/packer")))("template - 
     // Asynchronous, so the test worker stays responsive while Packer runs.
     const packer = (args: string[]): Promise<{ stdout: string; code: number }> =>
       new Promise((resolve) => {
-        execFile("/usr/bin/packer", args, { cwd, env: { PATH: "/usr/bin:/bin", HOME: dir, CHECKPOINT_DISABLE: "1" }, encoding: "utf8" }, (err, stdout) => {
+        execFile("/usr/bin/packer", args, { cwd, env: { PATH: "/usr/bin:/bin", HOME: dir, CHECKPOINT_DISABLE: "1" }, encoding: "utf8", timeout: 20_000, killSignal: "SIGKILL" }, (err, stdout) => {
           const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
           resolve({ stdout, code });
         });
