@@ -10,7 +10,7 @@
  * not read at all.
  */
 import { JsonDuplicateKeyError, JsonSyntaxError, parseJsonBytes, toBytes, type JsonMember, type JsonNode, type JsonObject } from "./json_parser.js";
-import { goFormatFloatV } from "./go_compat.js";
+import { compareGoStrings, goFormatFloatV } from "./go_compat.js";
 import { ProblemClass, TemplateParseError, type TemplateProblem } from "./problems.js";
 
 /** A build of an HCL2 config, as inspect lists it. */
@@ -230,7 +230,7 @@ export function parseHclJson(text: string | Uint8Array, fileName: string): HclJs
   });
 
   if (sink.problems.length > 0) return fail(sink);
-  const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const byName = (a: { name: string }, b: { name: string }): number => compareGoStrings(a.name, b.name);
   return { fileName, variables: variables.sort(byName), locals: locals.sort(byName), builds };
 }
 
