@@ -25,7 +25,7 @@ export interface BuildOutcomeForUi {
 
 /** Go's durafmt, limited to the first two non-zero units, as Packer prints build times. */
 export function formatDuration(ms: number): string {
-  let micro = Math.max(0, Math.round(ms * 1000));
+  let micro = Math.max(0, Math.floor(ms * 1000)); // durafmt truncates
   const units: [string, number][] = [
     ["year", 365 * 24 * 3600e6],
     ["week", 7 * 24 * 3600e6],
