@@ -127,7 +127,7 @@ type PrepareFailure =
  * config: ` for shell-local — else the plugin's own checks (the SDK's `N error(s) occurred` list, or artifice's
  * bare error).
  */
-export function packerPrepareDetail(kind: PluginKind, type: string, failure: PrepareFailure): string {
+function packerPrepareDetail(kind: PluginKind, type: string, failure: PrepareFailure): string {
   const id = `${kind}:${type}`;
   const decodePrefix = DECODE_PREFIX.has(id) ? "Error decoding config: " : "";
   if (failure.stage === "single") return decodePrefix + failure.message;
