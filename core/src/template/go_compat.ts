@@ -12,10 +12,6 @@ export interface GoJsonObject {
   readonly [key: string]: GoJson;
 }
 
-function isObject(v: GoJson): v is GoJsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Types and kinds, as reflect names them for JSON-decoded values.
 
@@ -406,5 +402,3 @@ export function goVersionLessThan(a: GoVersion, b: GoVersion): boolean {
   if (a.pre === "") return false;
   return a.pre < b.pre;
 }
-
-export { isObject as isGoJsonObject };

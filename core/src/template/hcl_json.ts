@@ -134,7 +134,7 @@ export function parseHclJson(text: string | Uint8Array, fileName: string): HclJs
   } catch (err) {
     if (err instanceof JsonSyntaxError || err instanceof JsonDuplicateKeyError) {
       const message = `Error: Invalid JSON syntax\n\n  on ${fileName}:\n\n${err.message}\n\n`;
-      throw new TemplateParseError(message, [{ class: ProblemClass.ParseError, message: `Invalid JSON syntax: ${err.message}`, location: { file: fileName, path: "", line: 1, column: 1 } }]);
+      throw new TemplateParseError(message, [{ class: ProblemClass.ParseError, message: `Invalid JSON syntax: ${err.message}`, location: { file: fileName, path: "", line: 1, column: 1 } }], { mode: "hcl" });
     }
     throw err;
   }
@@ -241,7 +241,7 @@ function fail(sink: HclProblems): never {
       return `Error: ${summary}\n\n  on ${p.location?.file ?? ""} line ${p.location?.line ?? 0}:\n\n${rest.join(": ")}\n\n`;
     })
     .join("");
-  throw new TemplateParseError(text, sink.problems);
+  throw new TemplateParseError(text, sink.problems, { mode: "hcl" });
 }
 
 /**

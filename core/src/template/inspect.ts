@@ -13,7 +13,6 @@ import { compareGoStrings } from "./go_compat.js";
 import { hclInspectMessages, isHcl2Path, parseHclJson } from "./hcl_json.js";
 import { parseTemplate, type Template } from "./model.js";
 import { PackerUi, type CommandOutput, type OutputOptions } from "./output.js";
-import { TemplateParseError } from "./problems.js";
 import { formatValidateOutput, reportFromParseError } from "./report.js";
 import { readVarFiles, type VarFileInput } from "./var_files.js";
 
@@ -115,8 +114,7 @@ export function inspectTemplateText(text: string | Uint8Array, fileName: string,
       for (const message of hclInspectMessages(cfg)) ui.say(message);
       return { stdout: ui.text(), exitCode: 0 };
     } catch (err) {
-      if (err instanceof TemplateParseError) return formatValidateOutput({ valid: false, classes: ["parse-error"], problems: err.templateProblems, warnings: [], outcome: { kind: "plain-error", message: err.packerMessage } }, options);
-      throw err;
+      return formatValidateOutput(reportFromParseError(err), options);
     }
   }
   let template: Template;

@@ -10,7 +10,8 @@
 import type { BuildOptions, Job, PostProcessorChain, Provisioner, RunStatics, Workspace } from "../../../proto/src/mod.js";
 import { checkMinVersion, checkStructure, postProcessorChainsOf, provisionersOf, renderBuildNames, selectBuilds } from "./builds.js";
 import { membersToJson, provisionerConfigFor, type Template, type TemplateProvisioner } from "./model.js";
-import { ProblemClass, TemplateValidationError, type TemplateProblem } from "./problems.js";
+import { TemplateValidationError, type TemplateProblem } from "./problems.js";
+import { checkRequiredVariables } from "./variables.js";
 
 /** What {@link planBuild} needs. */
 export interface PlanBuildInput {
@@ -63,11 +64,7 @@ export function planBuild(input: PlanBuildInput): Job[] {
   const problems: TemplateProblem[] = [...checkStructure(template)];
   const min = checkMinVersion(template);
   if (min !== undefined) problems.push(min);
-  for (const v of template.variables) {
-    if (v.required && !Object.prototype.hasOwnProperty.call(variables, v.name)) {
-      problems.push({ class: ProblemClass.RequiredVar, message: `required variable not set: ${v.name}`, location: v.location });
-    }
-  }
+  problems.push(...(checkRequiredVariables(template, variables)?.problems ?? []));
   const initMs = toNumber(input.statics.init_time_nanos) / 1e6 || toNumber(input.statics.init_time_unix) * 1000;
   const templateDir = input.templateDir ?? input.workspace.local_template_dir ?? "";
   const names = renderBuildNames(template, variables, {

@@ -63,11 +63,17 @@ export function describeProblem(p: TemplateProblem): string {
 export class TemplateParseError extends InvalidTemplateError {
   readonly packerMessage: string;
   readonly templateProblems: readonly TemplateProblem[];
-  constructor(packerMessage: string, problems: readonly TemplateProblem[], options?: KilnErrorOptions) {
+  /**
+   * `json`: Packer prints `Failed to parse template: <packerMessage>`; `hcl`: an HCL2 file, whose diagnostics
+   * Packer prints as they are.
+   */
+  readonly mode: "json" | "hcl";
+  constructor(packerMessage: string, problems: readonly TemplateProblem[], options?: KilnErrorOptions & { readonly mode?: "json" | "hcl" }) {
     super(problems.map(describeProblem), options);
     this.name = "TemplateParseError";
     this.packerMessage = packerMessage;
     this.templateProblems = Object.freeze([...problems]);
+    this.mode = options?.mode ?? "json";
   }
 }
 

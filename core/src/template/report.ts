@@ -43,7 +43,8 @@ export interface ValidationReport {
 /** Turns a parse-stage error into the report `validate` gives for it. */
 export function reportFromParseError(err: unknown): ValidationReport {
   if (err instanceof TemplateParseError) {
-    return { valid: false, classes: ["parse-error"], problems: err.templateProblems, warnings: [], outcome: { kind: "parse-failure", message: err.packerMessage } };
+    const outcome: PackerOutcome = err.mode === "hcl" ? { kind: "plain-error", message: err.packerMessage } : { kind: "parse-failure", message: err.packerMessage };
+    return { valid: false, classes: ["parse-error"], problems: err.templateProblems, warnings: [], outcome };
   }
   if (err instanceof VarFileError) {
     return {

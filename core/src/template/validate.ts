@@ -21,10 +21,10 @@ import { toPlain, type JsonMember } from "./json_parser.js";
 import { parseTemplate, provisionerConfigFor, type PluginConfig, type Template, type TemplateProvisioner } from "./model.js";
 import type { Diagnostic } from "./output.js";
 import { pluginTypeStatus } from "./plugin_types.js";
-import { ProblemClass, TemplateParseError, joinPath, type SourceLocation, type TemplateProblem } from "./problems.js";
+import { ProblemClass, joinPath, type SourceLocation, type TemplateProblem } from "./problems.js";
 import { reportFromParseError, type ValidationReport } from "./report.js";
 import { readVarFiles, type VarFileInput } from "./var_files.js";
-import { defaultStatics, resolveVariablesOutcome, type VariablesOutcome } from "./variables.js";
+import { checkRequiredVariables, defaultStatics, resolveVariablesOutcome, type VariablesOutcome } from "./variables.js";
 
 /** Options of {@link validateSyntaxOnly}. */
 export interface SyntaxOnlyOptions {
@@ -42,10 +42,7 @@ export function validateSyntaxOnly(text: string | Uint8Array, fileName: string, 
       parseHclJson(text, fileName);
       return { valid: true, classes: [], problems: [], warnings: [], outcome: { kind: "syntax-ok" } };
     } catch (err) {
-      if (err instanceof TemplateParseError) {
-        return { valid: false, classes: ["parse-error"], problems: err.templateProblems, warnings: [], outcome: { kind: "plain-error", message: err.packerMessage } };
-      }
-      throw err;
+      return reportFromParseError(err);
     }
   }
   let template: Template;
@@ -383,17 +380,7 @@ export function validateParsed(template: Template, options: ValidateOptions = {}
   // variables
   let vars: VariablesOutcome;
   if (options.resolvedVariables !== undefined) {
-    const given = options.resolvedVariables;
-    const missing = template.variables.filter((v) => v.required && !Object.prototype.hasOwnProperty.call(given, v.name));
-    vars =
-      missing.length === 0
-        ? { ok: true, variables: given }
-        : {
-            ok: false,
-            stage: "required",
-            packerDetail: formatMultierror(missing.map((v) => `required variable not set: ${v.name}`)),
-            problems: missing.map((v) => ({ class: ProblemClass.RequiredVar, message: `required variable not set: ${v.name}`, location: v.location })),
-          };
+    vars = checkRequiredVariables(template, options.resolvedVariables) ?? { ok: true, variables: options.resolvedVariables };
   } else {
     vars = resolveVariablesOutcome({
       template,

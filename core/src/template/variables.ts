@@ -75,6 +75,22 @@ function renderExcludingDotFields(value: string, ctx: EngineContext): string {
 }
 
 /**
+ * Packer's check that every variable with a `null` default is set (all of them are named); undefined when they are.
+ * An empty value counts as set.
+ */
+export function checkRequiredVariables(template: Template, given: Readonly<Record<string, string>>): (VariablesOutcome & { readonly ok: false }) | undefined {
+  const missing = template.variables.filter((v) => v.required && !Object.prototype.hasOwnProperty.call(given, v.name));
+  if (missing.length === 0) return undefined;
+  const messages = missing.map((v) => `required variable not set: ${v.name}`);
+  return {
+    ok: false,
+    stage: "required",
+    packerDetail: formatMultierror(messages),
+    problems: missing.map((v, i) => ({ class: ProblemClass.RequiredVar, message: `${messages[i] ?? ""} (set it with -var '${v.name}=...' or a -var-file)`, location: v.location })),
+  };
+}
+
+/**
  * Merges var files and -var flags (without rendering): what Packer passes to its core as `Variables`.
  * @throws VarFileError
  */
@@ -89,17 +105,8 @@ export function commandLineVariables(varFiles: readonly VarFileInput[] = [], var
 export function resolveVariablesOutcome(input: ResolveVariablesInput): VariablesOutcome {
   const { template } = input;
   const given = commandLineVariables(input.varFiles, input.vars);
-
-  const missing = template.variables.filter((v) => v.required && !Object.prototype.hasOwnProperty.call(given, v.name));
-  if (missing.length > 0) {
-    const messages = missing.map((v) => `required variable not set: ${v.name}`);
-    return {
-      ok: false,
-      stage: "required",
-      packerDetail: formatMultierror(messages),
-      problems: missing.map((v, i) => ({ class: ProblemClass.RequiredVar, message: `${messages[i] ?? ""} (set it with -var '${v.name}=...' or a -var-file)`, location: v.location })),
-    };
-  }
+  const missing = checkRequiredVariables(template, given);
+  if (missing !== undefined) return missing;
 
   // Packer's loop, faithfully: every key (template and command line) in sorted order, command-line values
   // overriding defaults, a key present in both listed twice; values re-rendered each pass until free of `user`.
