@@ -69,6 +69,18 @@ export class TestFarm implements AsyncDisposable {
     await entry.nc.close();
   }
 
+  /**
+   * Simulates an agent's host dying mid-job: its NATS connection drops first (no ack, no result, no heartbeat), then
+   * its local processes are stopped so the test leaves nothing running.
+   */
+  async crashAgent(name: string): Promise<void> {
+    const entry = this.agents.get(name);
+    if (!entry) return;
+    this.agents.delete(name);
+    await entry.nc.close();
+    await entry.agent.abortAll();
+  }
+
   async stop(): Promise<void> {
     for (const c of this.clients) c.close();
     await Promise.all([...this.agents.keys()].map((n) => this.stopAgent(n)));

@@ -28,6 +28,7 @@ import {
   ErrorCode,
   FarmStore,
   InvalidArgumentError,
+  JOB_ACK_WAIT_MS,
   JOB_MAX_ATTEMPTS,
   JOBS_STREAM,
   KilnError,
@@ -50,8 +51,8 @@ import { localBuilderTypes, runJob } from "../runner.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
 
-/** In-progress acks are sent this often while a job runs (JOB_ACK_WAIT_MS is 15 s). */
-const LEASE_EXTEND_MS = 5_000;
+/** In-progress acks are sent this often while a job runs: a third of the lease, at most 5 s. */
+const MAX_LEASE_EXTEND_MS = 5_000;
 /**
  * How long a pull waits on the server. Short, because a pull still waiting when its agent fills up may receive a job
  * the agent must hand back; long enough that idle agents cost the server little.
@@ -77,6 +78,11 @@ export interface AgentOptions {
   acceptLocalWorkspaces?: boolean;
   /** Where the agent's own diagnostics go. @default stderr */
   log?: (line: string) => void;
+  /**
+   * The job lease (ack_wait) of routing consumers this agent creates. Consumers are shared, so the first creator's
+   * value holds farm-wide: leave the default except in tests. @default JOB_ACK_WAIT_MS (15 s)
+   */
+  jobLeaseMs?: number;
 }
 
 interface RunningJob {
@@ -125,7 +131,7 @@ export class Agent implements AsyncDisposable {
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {
-        const consumerName = await ensureJobConsumer(this.farm.jsm, dc, type);
+        const consumerName = await ensureJobConsumer(this.farm.jsm, dc, type, this.options.jobLeaseMs);
         const key = subjects.job(dc, type);
         routes.push({ key, consumer: await this.farm.js.consumers.get(JOBS_STREAM, consumerName) });
       }
@@ -256,7 +262,8 @@ export class Agent implements AsyncDisposable {
       if (build.cancel_requested) abort.abort(new CancelledError());
       events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
 
-      const lease = setInterval(() => msg.working(), LEASE_EXTEND_MS);
+      const leaseMs = this.options.jobLeaseMs ?? JOB_ACK_WAIT_MS;
+      const lease = setInterval(() => msg.working(), Math.min(MAX_LEASE_EXTEND_MS, leaseMs / 3));
       let outcome: JobOutcome;
       try {
         const ctx = await this.prepareContext(job, events, abort.signal, () => msg.working(), span);

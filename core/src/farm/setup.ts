@@ -79,8 +79,11 @@ export async function openFarm(nc: NatsConnection): Promise<FarmHandles> {
   return { js, jsm, builds, agents, bundles };
 }
 
-/** Ensures the one durable pull consumer of a routing subject exists. */
-export async function ensureJobConsumer(jsm: JetStreamManager, datacenter: string, builderType: string): Promise<string> {
+/**
+ * Ensures the one durable pull consumer of a routing subject exists. `ackWaitMs` is the job lease; it is fixed by
+ * whoever creates the consumer first, so a farm sets it the same everywhere (the default, unless testing).
+ */
+export async function ensureJobConsumer(jsm: JetStreamManager, datacenter: string, builderType: string, ackWaitMs = JOB_ACK_WAIT_MS): Promise<string> {
   const name = jobConsumerName(datacenter, builderType);
   try {
     await jsm.consumers.info(JOBS_STREAM, name);
@@ -91,7 +94,7 @@ export async function ensureJobConsumer(jsm: JetStreamManager, datacenter: strin
         durable_name: name,
         filter_subject: subjects.job(datacenter, builderType),
         ack_policy: AckPolicy.Explicit,
-        ack_wait: JOB_ACK_WAIT_MS * 1e6,
+        ack_wait: ackWaitMs * 1e6,
         max_deliver: JOB_MAX_DELIVER,
         max_ack_pending: -1,
       });
