@@ -90,7 +90,11 @@ function splitRequiredBlock(out: string): { before: string; required: string[]; 
   return { before: out.slice(0, bodyStart), required: out.slice(bodyStart, end).split("\n"), after: out.slice(end) };
 }
 
-describe.skipIf(!haveCorpus)("corpus - Packer 1.6.6 oracle", () => {
+describe("corpus - Packer 1.6.6 oracle", () => {
+  // Every developer and CI run has the corpus at ../shared (or KILN_CORPUS): a missing one is an error, not a skip.
+  it(`finds the corpus at ${corpusDir}`, () => {
+    expect(haveCorpus, `no ORACLE.tsv under ${corpusDir}; set KILN_CORPUS to the corpus folder`).toBe(true);
+  });
   const rows = haveCorpus ? readOracle(corpusDir) : [];
   const read = (row: OracleRow, suffix: string): string => readFileSync(path.join(corpusDir, row.localPath + suffix), "utf8");
 
