@@ -38,6 +38,7 @@ export {
   type VariablesOutcome,
 } from "./variables.js";
 export { planBuild, type PlanBuildInput } from "./plan.js";
+export { renderCore, MAX_CORE_RENDERS } from "./core_render.js";
 export {
   validateTemplate,
   validateParsed,
