@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { KvWatchInclude } from "@nats-io/kv";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind } from "@opentelemetry/api";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../proto/src/mod.js";
 import type {
@@ -28,8 +28,8 @@ import {
   UNCHANGED,
   contextFromCarrier,
   openFarm,
+  inSpan,
   traceCarrier,
-  tracer,
   publishEvent,
   publishJob,
   settleBuild,
@@ -91,18 +91,11 @@ export class CoordinatorService {
   }
 
   async submit(req: SubmitBuildRequest__Output): Promise<BuildStatus__Output> {
-    const span = tracer().startSpan("coordinator.SubmitBuild", { kind: SpanKind.SERVER }, contextFromCarrier(req.trace_context));
-    try {
+    return inSpan("coordinator.SubmitBuild", { kind: SpanKind.SERVER }, contextFromCarrier(req.trace_context), async (span) => {
       const status = await this.submitTraced(req, traceCarrier(span));
       span.setAttribute("kiln.build_id", status.build?.id ?? "");
       return status;
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
-    }
+    });
   }
 
   private async submitTraced(req: SubmitBuildRequest__Output, traceContext: Record<string, string>): Promise<BuildStatus__Output> {

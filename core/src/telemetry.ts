@@ -5,7 +5,7 @@
  * otherwise the API's no-op tracer makes every span free, and the SDK is never even loaded (it costs ~0.4 s of start-up,
  * which every `kiln build` would pay).
  */
-import { context, propagation, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import { SpanStatusCode, context, propagation, trace, type Context, type Span, type SpanOptions, type Tracer } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 
 const carrierSetter = { set: (c: Record<string, string>, k: string, v: string) => void (c[k] = v) };
@@ -63,4 +63,20 @@ export async function setupTelemetry(serviceName: string, processors?: SpanProce
     propagation.disable();
     installed = false;
   };
+}
+
+/**
+ * Runs `fn` inside a new span parented on `parent`: the span records a thrown error, and always ends.
+ */
+export async function inSpan<T>(name: string, options: SpanOptions, parent: Context, fn: (span: Span) => Promise<T>): Promise<T> {
+  const span = tracer().startSpan(name, options, parent);
+  try {
+    return await fn(span);
+  } catch (err) {
+    span.recordException(err instanceof Error ? err : String(err));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw err;
+  } finally {
+    span.end();
+  }
 }

@@ -4,20 +4,17 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEAD_STREAM, JOB_MAX_ATTEMPTS } from "../../core/src/mod.js";
-import { TestFarm, tempDir } from "../src/mod.js";
+import { TestFarm, until, watchToEnd } from "../src/mod.js";
 
 const LEASE_MS = 1_500;
 
 describe("farm - lost agents and the dead-letter path", () => {
   let farm: TestFarm;
-  let work: { dir: string; cleanup: () => Promise<void> };
   beforeEach(async () => {
     farm = await TestFarm.start();
-    work = await tempDir();
   });
   afterEach(async () => {
     await farm.stop();
-    await work.cleanup();
   });
 
   it("retries on other agents after each crash, then fails the job with AGENT_LOST and dead-letters it", async () => {
@@ -28,26 +25,21 @@ describe("farm - lost agents and the dead-letter path", () => {
         provisioners: [{ type: "shell-local", inline: ["sleep 300"] }],
       }),
       template_name: "t.json",
-      local_cwd: work.dir,
-      local_template_dir: work.dir,
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
     });
     const id = submitted.build?.id ?? "";
     for (let attempt = 1; attempt <= JOB_MAX_ATTEMPTS; attempt++) {
       const name = `doomed-${attempt}`;
       await farm.addAgent({ name, builderTypes: ["null"], jobLeaseMs: LEASE_MS });
-      const deadline = Date.now() + 20_000;
-      for (;;) {
+      await until(async () => {
         const job = (await client.getBuild(id)).jobs[0];
-        if (job?.state === "JOB_STATE_RUNNING" && job.attempt === attempt && job.agent === name) break;
-        if (Date.now() > deadline) throw new Error(`attempt ${attempt} never started on ${name}: ${JSON.stringify(job)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return job?.state === "JOB_STATE_RUNNING" && job.attempt === attempt && job.agent === name ? true : undefined;
+      }, `attempt ${attempt} to start on ${name}`);
       await farm.crashAgent(name);
     }
     await farm.addAgent({ name: "survivor", builderTypes: ["null"], jobLeaseMs: LEASE_MS });
-    const events = [];
-    for await (const e of client.watch(id, 0)) events.push(e);
-    const status = await client.getBuild(id);
+    const { status, events } = await watchToEnd(client, id);
     expect(status.build?.state).toBe("BUILD_STATE_FAILED");
     expect(status.jobs[0]).toMatchObject({ state: "JOB_STATE_FAILED", attempt: JOB_MAX_ATTEMPTS + 1, agent: "survivor" });
     expect(status.jobs[0]?.failure?.code).toBe("ERROR_CODE_AGENT_LOST");

@@ -5,41 +5,20 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { BuildStatus__Output, JobEvent__Output } from "../../proto/src/mod.js";
-import { TestFarm, tempDir } from "../src/mod.js";
-import type { CoordinatorConnection } from "../../cli/src/mod.js";
+import type { JobEvent__Output } from "../../proto/src/mod.js";
+import { TestFarm, until, watchToEnd } from "../src/mod.js";
 
 function template(builders: object[], extra: object = {}): string {
   return JSON.stringify({ builders, ...extra }, null, 2);
 }
 
-async function waitForEnd(client: CoordinatorConnection, buildId: string): Promise<{ status: BuildStatus__Output; events: JobEvent__Output[] }> {
-  const events: JobEvent__Output[] = [];
-  for await (const e of client.watch(buildId, 0)) events.push(e);
-  return { status: await client.getBuild(buildId), events };
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe("farm - end to end", () => {
   let farm: TestFarm;
-  let work: { dir: string; cleanup: () => Promise<void> };
-
   beforeEach(async () => {
     farm = await TestFarm.start();
-    work = await tempDir();
   });
   afterEach(async () => {
     await farm.stop();
-    await work.cleanup();
   });
 
   it("runs concurrent builds on three agents, each job only on an agent that can run its builder type", async () => {
@@ -57,12 +36,12 @@ describe("farm - end to end", () => {
             { type: "null", name: "nothing", communicator: "none" },
           ]),
           template_name: `t${i}.json`,
-          local_cwd: work.dir,
-          local_template_dir: work.dir,
+          local_cwd: farm.workspace,
+          local_template_dir: farm.workspace,
         }),
       ),
     );
-    const results = await Promise.all(submissions.map((s) => waitForEnd(client, s.build?.id ?? "")));
+    const results = await Promise.all(submissions.map((s) => watchToEnd(client, s.build?.id ?? "")));
     for (const [i, { status, events }] of results.entries()) {
       expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
       expect(status.jobs.map((j) => j.state)).toEqual(["JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED"]);
@@ -71,7 +50,7 @@ describe("farm - end to end", () => {
         expect(allowed).toContain(job.agent);
         expect(job.attempt).toBe(1);
       }
-      expect(await readFile(path.join(work.dir, `b${i}`, "one.txt"), "utf8")).toBe(`one one ${i}`);
+      expect(await readFile(path.join(farm.workspace, `b${i}`, "one.txt"), "utf8")).toBe(`one one ${i}`);
       // The stream ends with the build-level terminal event and carries each job's result.
       expect(events.at(-1)?.state?.build_state).toBe("BUILD_STATE_SUCCEEDED");
       expect(events.filter((e) => e.result).map((e) => e.name).sort()).toEqual(["nothing", "one", "two"]);
@@ -87,8 +66,8 @@ describe("farm - end to end", () => {
         { type: "null", name: "n", communicator: "none" },
       ]),
       template_name: "t.json",
-      local_cwd: work.dir,
-      local_template_dir: work.dir,
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
     });
     const id = submitted.build?.id ?? "";
     const waiting = await until(async () => {
@@ -101,7 +80,7 @@ describe("farm - end to end", () => {
     expect(waiting.jobs.find((j) => j.name === "n")?.waiting_reason).toMatch(/no live agent can run builder type 'null'/);
 
     await farm.addAgent({ name: "late-null", builderTypes: ["null"] });
-    const { status } = await waitForEnd(client, id);
+    const { status } = await watchToEnd(client, id);
     expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
     expect(status.jobs.find((j) => j.name === "n")?.agent).toBe("late-null");
   });
@@ -114,10 +93,10 @@ describe("farm - end to end", () => {
       template_json: template([1, 2, 3, 4].map((i) => ({ type: "file", name: `f${i}`, target: `dc/f${i}.txt`, content: "x" }))),
       template_name: "t.json",
       datacenter: "eu",
-      local_cwd: work.dir,
-      local_template_dir: work.dir,
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
     });
-    const { status } = await waitForEnd(client, submitted.build?.id ?? "");
+    const { status } = await watchToEnd(client, submitted.build?.id ?? "");
     expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
     expect(new Set(status.jobs.map((j) => j.agent))).toEqual(new Set(["eu"]));
   });
@@ -130,12 +109,12 @@ describe("farm - end to end", () => {
         provisioners: [{ type: "shell-local", inline: ["echo line-1", "echo line-2"] }],
       }),
       template_name: "t.json",
-      local_cwd: work.dir,
-      local_template_dir: work.dir,
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
     });
     const id = submitted.build?.id ?? "";
-    const first = await waitForEnd(client, id);
-    const again = (await waitForEnd(client, id)).events;
+    const first = await watchToEnd(client, id);
+    const again = (await watchToEnd(client, id)).events;
     expect(again.map((e) => e.seq)).toEqual(first.events.map((e) => e.seq));
     expect(first.events.some((e) => e.log?.text === "line-1")).toBe(true);
     const middle = first.events[Math.floor(first.events.length / 2)];
@@ -153,14 +132,14 @@ describe("farm - end to end", () => {
         provisioners: [{ type: "shell-local", inline: ["sleep 60"] }],
       }),
       template_name: "t.json",
-      local_cwd: work.dir,
-      local_template_dir: work.dir,
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
     });
     const id = submitted.build?.id ?? "";
     await until(async () => ((await b.getBuild(id)).jobs[0]?.state === "JOB_STATE_RUNNING" ? true : undefined), "the job to run");
     const started = Date.now();
     await b.cancel(id);
-    const { status } = await waitForEnd(b, id);
+    const { status } = await watchToEnd(b, id);
     expect(status.build?.state).toBe("BUILD_STATE_CANCELLED");
     expect(status.jobs[0]?.state).toBe("JOB_STATE_CANCELLED");
     expect(status.jobs[0]?.failure?.code).toBe("ERROR_CODE_CANCELLED");
@@ -176,10 +155,10 @@ describe("farm - end to end", () => {
       }),
       template_name: "t.json",
       options: { parallel_builds: 1 },
-      local_cwd: work.dir,
-      local_template_dir: work.dir,
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
     });
-    const { status } = await waitForEnd(client, submitted.build?.id ?? "");
+    const { status } = await watchToEnd(client, submitted.build?.id ?? "");
     expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
     const spans = status.jobs.map((j) => [Number(j.started_at_ms), Number(j.finished_at_ms)] as const).sort((x, y) => x[0] - y[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? Infinity);

@@ -3,7 +3,7 @@
  * 127.0.0.1:0 and agents with chosen capabilities — and the same client the CLI uses. Everything it starts is
  * stopped by `stop()`, which tests call in afterEach/afterAll (or through `await using`).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -11,6 +11,7 @@ import { NatsServer } from "../../core/src/mod.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent, type AgentOptions } from "../../agent/src/mod.js";
 import { CoordinatorConnection } from "../../cli/src/mod.js";
+import type { BuildStatus__Output, JobEvent__Output } from "../../proto/src/mod.js";
 
 export interface TestAgentOptions extends Partial<AgentOptions> {
   name: string;
@@ -22,15 +23,22 @@ export class TestFarm implements AsyncDisposable {
   private readonly clients: CoordinatorConnection[] = [];
   readonly logs: string[] = [];
 
+  /** A directory for builds' local workspaces (what the embedded farm would use as the user's directory). */
+  readonly workspace: string;
+
   private constructor(
     readonly nats: NatsServer,
     readonly dir: string,
-  ) {}
+  ) {
+    this.workspace = path.join(dir, "workspace");
+  }
 
   static async start(): Promise<TestFarm> {
     const nats = await NatsServer.start();
     const dir = await mkdtemp(path.join(tmpdir(), "kiln-test-farm-"));
-    return new TestFarm(nats, dir);
+    const farm = new TestFarm(nats, dir);
+    await mkdir(farm.workspace);
+    return farm;
   }
 
   async addCoordinator(): Promise<CoordinatorConnection> {
@@ -103,4 +111,25 @@ export class TestFarm implements AsyncDisposable {
 export async function tempDir(prefix = "kiln-test-"): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** All of a build's events until it ends, and its final status. */
+export async function watchToEnd(
+  client: CoordinatorConnection,
+  buildId: string,
+): Promise<{ status: BuildStatus__Output; events: JobEvent__Output[] }> {
+  const events: JobEvent__Output[] = [];
+  for await (const e of client.watch(buildId, 0)) events.push(e);
+  return { status: await client.getBuild(buildId), events };
+}
+
+/** Polls `fn` every 100 ms until it returns a value. */
+export async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

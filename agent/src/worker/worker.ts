@@ -38,6 +38,7 @@ import {
   childContext,
   contextFromCarrier,
   ensureKilnError,
+  inSpan,
   openFarm,
   tracer,
   publishEvent,
@@ -217,20 +218,10 @@ export class Agent implements AsyncDisposable {
   }
 
   private async execute(job: Job__Output, msg: JsMsg, abort: AbortController): Promise<void> {
-    const span = tracer().startSpan(
-      `job ${job.name}`,
-      { kind: SpanKind.CONSUMER, attributes: { "kiln.build_id": job.build_id, "kiln.job_id": job.job_id, "kiln.builder_type": job.builder_type, "kiln.agent": this.name } },
-      contextFromCarrier(job.trace_context),
+    const attributes = { "kiln.build_id": job.build_id, "kiln.job_id": job.job_id, "kiln.builder_type": job.builder_type, "kiln.agent": this.name };
+    await inSpan(`job ${job.name}`, { kind: SpanKind.CONSUMER, attributes }, contextFromCarrier(job.trace_context), (span) =>
+      this.executeTraced(job, msg, abort, span),
     );
-    try {
-      await this.executeTraced(job, msg, abort, span);
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
-    }
   }
 
   private async executeTraced(job: Job__Output, msg: JsMsg, abort: AbortController, span: Span): Promise<void> {
