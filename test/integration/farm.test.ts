@@ -164,6 +164,29 @@ describe("farm - end to end", () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? Infinity);
   });
 
+  it("never lets a sensitive variable's value out of the agent: events, job records and results say <sensitive>", async () => {
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "a", builderTypes: ["file", "null"] });
+    const submitted = await client.submit({
+      template_json: template([{ type: "null", name: "n", communicator: "none" }], {
+        variables: { secret: null },
+        "sensitive-variables": ["secret"],
+        provisioners: [{ type: "shell-local", inline: ["echo token={{user `secret`}}", "echo also-{{user `secret`}} >&2", "exit 1"] }],
+      }),
+      template_name: "t.json",
+      variables: { secret: "hunter2-value" },
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
+    });
+    const { status, events } = await watchToEnd(client, submitted.build?.id ?? "");
+    expect(status.build?.state).toBe("BUILD_STATE_FAILED");
+    const texts = events.flatMap((e) => (e.log ? [e.log.text] : []));
+    expect(texts).toContain("token=<sensitive>");
+    expect(texts).toContain("also-<sensitive>");
+    expect(JSON.stringify(events)).not.toContain("hunter2-value");
+    expect(JSON.stringify(status)).not.toContain("hunter2-value");
+  });
+
   it("rejects a malformed template at submit with the template error code", async () => {
     const client = await farm.addCoordinator();
     await expect(client.submit({ template_json: "{ \"builders\": [ ", template_name: "broken.json" })).rejects.toMatchObject({

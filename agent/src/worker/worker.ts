@@ -284,11 +284,12 @@ export class Agent implements AsyncDisposable {
    */
   private async finish(job: Job__Output, attempt: number, startedAtMs: number, events: EventChannel, outcome: JobOutcome): Promise<boolean> {
     const state = outcome.state === "succeeded" ? "JOB_STATE_SUCCEEDED" : outcome.state === "cancelled" ? "JOB_STATE_CANCELLED" : "JOB_STATE_FAILED";
-    const failure = outcome.failure ? toFailure(outcome.failure) : null;
+    const secrets = sensitiveValues(job);
+    const failure = outcome.failure ? scrubDeep(toFailure(outcome.failure), secrets) : null;
+    const artifacts = scrubDeep(outcome.artifacts.map((a) => ({ ...a })), secrets);
+    const manifestEntries = scrubDeep(outcome.manifestEntries.map((m) => ({ ...m })), secrets);
     const finishedAt = Date.now();
-    events.emit({
-      result: { state, failure, artifacts: outcome.artifacts.map((a) => ({ ...a })), duration_ms: finishedAt - startedAtMs },
-    });
+    events.emit({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } });
     await events.flush();
     const { changed, record } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
       if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
@@ -297,8 +298,8 @@ export class Agent implements AsyncDisposable {
         state,
         finished_at_ms: finishedAt,
         failure,
-        artifacts: outcome.artifacts.map((a) => ({ ...a })),
-        manifest_entries: outcome.manifestEntries.map((m) => ({ ...m })),
+        artifacts,
+        manifest_entries: manifestEntries,
       };
     });
     if (!changed) {
@@ -418,10 +419,8 @@ class EventChannel {
       attempt: this.attempt,
       time_ms: Date.now(),
     };
-    if (event.log?.text && this.secrets.length > 0) {
-      event.log = { ...event.log, text: scrub(event.log.text, this.secrets) };
-    }
-    this.chain = this.chain.then(() => publishEvent(this.farm.js, event)).catch((err: unknown) => (this.failed ??= err));
+    const scrubbed = scrubDeep(event, this.secrets);
+    this.chain = this.chain.then(() => publishEvent(this.farm.js, scrubbed)).catch((err: unknown) => (this.failed ??= err));
   }
 
   async flush(): Promise<void> {
@@ -434,4 +433,21 @@ export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join("<sensitive>");
   return out;
+}
+
+/**
+ * Replaces sensitive values in every string of a plain value (events, failures, artifacts) before it leaves the
+ * agent: whatever kiln stores or shows must never carry them.
+ */
+export function scrubDeep<T>(value: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return scrub(v, secrets);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return walk(value) as T;
 }
