@@ -3,11 +3,10 @@
  * the timeout only when there is no pause), then `max_retries` around that, so the pause repeats on every retry and
  * retries have no other backoff.
  */
-import { CancelledError, TimeoutError, ensureKilnError, type KilnError, formatGoDuration } from "../../core/src/mod.js";
+import { CancelledError, TimeoutError, ensureKilnError, type KilnError, formatGoDuration, goQuote } from "../../core/src/mod.js";
 import type { CleanupContext, PipelineContext } from "./pipeline/mod.js";
 import { withSignal, type PluginContext, type ProvisionHook, type ProvisionerInstance } from "./plugin_api.js";
 import { cancellationOf, sleep } from "./util/abort.js";
-import { goQuote } from "./util/go_text.js";
 
 /** A provisioner ready to run, with its template meta-keys resolved. */
 export interface CompiledProvisioner {

@@ -12,6 +12,7 @@ export {
   hasTemplateSyntax,
   TemplateEngineError,
   basicPlaceholderData,
+  goQuote,
   type EngineContext,
   type RunStaticsContext,
   type InterpolateOptions,

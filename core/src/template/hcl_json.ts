@@ -12,6 +12,7 @@
 import { JsonDuplicateKeyError, JsonSyntaxError, parseJsonBytes, toBytes, type JsonMember, type JsonNode, type JsonObject } from "./json_parser.js";
 import { compareGoStrings, goFormatFloatV } from "./go_compat.js";
 import { ProblemClass, TemplateParseError, type TemplateProblem } from "./problems.js";
+import { quote as goQuote } from "./engine/strconv.js";
 
 /** A build of an HCL2 config, as inspect lists it. */
 export interface HclBuild {
@@ -91,21 +92,6 @@ function printable(node: JsonNode): string {
     default:
       return JSON.stringify(node);
   }
-}
-
-/** Go's `%q` of a string (strconv.Quote), enough for inspect lines. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '"' || ch === "\\") out += `\\${ch}`;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\r") out += "\\r";
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else out += ch;
-  }
-  return `${out}"`;
 }
 
 function sourceRef(ref: string): string | undefined {

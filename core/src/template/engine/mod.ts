@@ -22,6 +22,8 @@ export type { EngineContext, RunStaticsContext, TemplateFailure } from "./types.
 export { TemplateEngineError } from "./errors.js";
 export { BUILD_PLACEHOLDER_MSG, BUILD_VALUE_KEYS, basicPlaceholderData } from "./funcs.js";
 export { MAX_EXEC_DEPTH } from "./exec.js";
+/** Go's `strconv.Quote` / `%q` of a string, exactly (the one implementation kiln has). */
+export { quote as goQuote } from "./strconv.js";
 
 const LEFT_DELIM = "{{";
 
