@@ -6,11 +6,11 @@
  *      of 1,000 trivial jobs, and jobs/s (targets: p50 < 20 ms, >= 500 jobs/s).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { NatsServer, codecsForBench } from "./support.js";
+import { NatsServer, codecsForBench, validateTemplate } from "./support.js";
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 import { REPO_ROOT } from "../src/mod.js";
@@ -139,8 +139,40 @@ async function benchWarmFarm(): Promise<void> {
   }
 }
 
-// KILN_BENCH_ONLY=farm|packer runs one half (for profiling).
+/**
+ * `kiln validate` over the whole corpus in one process vs `packer validate` per template, with the var files the
+ * oracle used (target: kiln <= 0.5 of Packer's total).
+ */
+async function benchValidateCorpus(): Promise<void> {
+  const corpus = path.resolve(REPO_ROOT, process.env["KILN_CORPUS"] ?? "../shared/corpus");
+  const rows = (await readFile(path.join(corpus, "SOURCES.tsv"), "utf8")).trim().split("\n").slice(1).map((l) => l.split("\t"));
+  const templates = rows.filter((r) => r[5] === "template").map((r) => r[0] ?? "");
+  const cwd = await mkdtemp(path.join(tmpdir(), "kiln-bench-validate-"));
+  const inputs = await Promise.all(
+    templates.map(async (rel) => {
+      const file = path.join(corpus, rel);
+      // The oracle's argv after `packer`, space-separated, paths relative to <corpus>/cwd.
+      const args = (await readFile(`${file}.validate.args`, "utf8").catch(() => "")).trim().split(/\s+/);
+      const varFiles = args.filter((a) => a.startsWith("-var-file=")).map((a) => path.resolve(corpus, "cwd", a.slice("-var-file=".length)));
+      return { file, text: await readFile(file), varFiles: await Promise.all(varFiles.map(async (v) => ({ path: v, text: await readFile(v) }))) };
+    }),
+  );
+  const kilnStart = performance.now();
+  for (const t of inputs) validateTemplate(t.text, t.file, { varFiles: t.varFiles, env: {} });
+  const kilnMs = performance.now() - kilnStart;
+  const packerStart = performance.now();
+  for (const t of inputs) {
+    spawnSync("packer", ["validate", ...t.varFiles.map((v) => `-var-file=${v.path}`), t.file], { cwd, env: { PATH: "/usr/bin:/bin", HOME: cwd, CHECKPOINT_DISABLE: "1" } });
+  }
+  const packerMs = performance.now() - packerStart;
+  await rm(cwd, { recursive: true, force: true });
+  console.log(`validate the corpus (${inputs.length} templates): kiln in one process vs packer validate per template`);
+  console.log(`  packer: ${packerMs.toFixed(0)} ms   kiln: ${kilnMs.toFixed(0)} ms   ratio kiln/packer: ${(kilnMs / packerMs).toFixed(3)} (target <= 0.5)`);
+}
+
+// KILN_BENCH_ONLY=packer|farm|validate runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
-if (only !== "farm") await benchVersusPacker();
-if (only !== "packer") await benchWarmFarm();
+if (!only || only === "packer") await benchVersusPacker();
+if (!only || only === "farm") await benchWarmFarm();
+if (!only || only === "validate") await benchValidateCorpus();
 process.exit(0);
