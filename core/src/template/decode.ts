@@ -12,9 +12,8 @@ import {
   goParseDuration,
   goTypeName,
   goValueString,
-  type GoJson,
 } from "./go_compat.js";
-import type { JsonMember, JsonNode, JsonObject } from "./json_parser.js";
+import { toPlain, type JsonMember, type JsonNode, type JsonObject } from "./json_parser.js";
 
 /** The Go field types template structs use. */
 export type GoFieldType =
@@ -68,27 +67,11 @@ export interface DecodedStruct {
   readonly unused: readonly JsonMember[];
 }
 
-/** A JSON node as the Go value `encoding/json` would give `interface{}`. */
-export function toGo(node: JsonNode): GoJson {
-  switch (node.kind) {
-    case "null":
-      return null;
-    case "bool":
-    case "number":
-    case "string":
-      return node.value;
-    case "array":
-      return node.items.map(toGo);
-    case "object":
-      return Object.fromEntries(node.members.map((m) => [m.key, toGo(m.value)]));
-  }
-}
-
 const unconvertible = (name: string, goType: string, node: JsonNode): string => {
-  const v = toGo(node);
+  const v = toPlain(node);
   return `'${name}' expected type '${goType}', got unconvertible type '${goTypeName(v)}', value: '${goValueString(v)}'`;
 };
-const kindOf = (node: JsonNode): string => goKindName(toGo(node));
+const kindOf = (node: JsonNode): string => goKindName(toPlain(node));
 
 /** mapstructure `decodeString`. Returns [value, error]. */
 export function decodeString(name: string, node: JsonNode, weak: boolean): [string, string | undefined] {

@@ -12,7 +12,7 @@
  *
  * It is iterative, so hostile input (deep nesting, huge files) cannot overflow the call stack.
  */
-import { goQuoteJsonByte } from "./go_compat.js";
+import { goQuoteJsonByte, type GoJson } from "./go_compat.js";
 
 /** Where something is in a source file. `line` and `column` are 1-based; `column` counts characters. */
 export interface SourcePos {
@@ -540,8 +540,11 @@ export function packerHighlight(bytes: Uint8Array, pos: number): { line: number;
   return { line, col, highlight };
 }
 
-/** Turns a parsed node into plain JS values (objects keep document order; `__proto__` stays an ordinary key). */
-export function toPlain(node: JsonNode): unknown {
+/**
+ * Turns a parsed node into plain JS values (objects keep document order; `__proto__` stays an ordinary key): the Go
+ * value `encoding/json` would give `interface{}`.
+ */
+export function toPlain(node: JsonNode): GoJson {
   switch (node.kind) {
     case "null":
       return null;
