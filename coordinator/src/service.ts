@@ -32,6 +32,7 @@ import {
   traceCarrier,
   publishEvent,
   publishJob,
+  queuedJobRecord,
   settleBuild,
   subjectToken,
   subjects,
@@ -139,16 +140,8 @@ export class CoordinatorService {
       held_job_ids: held,
       datacenter,
     };
-    const jobRecords: JobRecord[] = jobs.map((j) => ({
-      build_id: buildId,
-      job_id: j.job_id,
-      name: j.name,
-      builder_type: j.builder_type,
-      datacenter,
-      state: "JOB_STATE_QUEUED",
-      subject: subjects.job(datacenter, j.builder_type),
-    }));
-    await this.store.createBuild(record, jobRecords, jobs.filter((j) => held.includes(j.job_id)));
+    const jobRecords: JobRecord[] = jobs.map(queuedJobRecord);
+    const revisions = await this.store.createBuild(record, jobRecords, jobs.filter((j) => held.includes(j.job_id)));
     const agents = await this.listAgents();
     for (const job of jobs) {
       if (!canRun(agents, datacenter, job.builder_type)) {
@@ -159,7 +152,7 @@ export class CoordinatorService {
           state: { job_state: "JOB_STATE_WAITING" },
         });
       }
-      if (!held.includes(job.job_id)) await publishJob(this.farm.js, job, job.trace_context);
+      if (!held.includes(job.job_id)) await publishJob(this.farm.js, { ...job, record_revision: String(revisions.get(job.job_id) ?? 0) }, job.trace_context);
     }
     return {
       build: codecs.BuildRecord.normalize(record),
@@ -187,9 +180,9 @@ export class CoordinatorService {
       TERMINAL_BUILD_STATES.has(b.state) || b.cancel_requested ? UNCHANGED : { ...b, cancel_requested: true },
     );
     if (changed) {
-      // Running jobs: their agents abort on this message. Queued jobs: cancelled here; an agent that pulls one later
-      // finds it terminal and drops it.
-      this.nc.publish(subjects.cancel(buildId));
+      // Queued jobs are cancelled here; an agent that pulls one later finds it terminal and drops it. Running jobs
+      // abort on the message, published after: an agent listens before it claims, so a job claimed while this loop
+      // ran still hears it.
       const build = await this.store.requireBuild(buildId);
       for (const jobId of build.job_ids) {
         const { changed: cancelled, record } = await this.store.updateJob(buildId, jobId, (j) =>
@@ -206,6 +199,7 @@ export class CoordinatorService {
           });
         }
       }
+      this.nc.publish(subjects.cancel(buildId));
       await settleBuild(this.store, this.farm.js, buildId);
     }
     return this.status(buildId);

@@ -20,7 +20,7 @@ import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { codecs } from "../../../proto/src/mod.js";
-import type { AgentInfo, Artifact, Job__Output, JobEvent } from "../../../proto/src/mod.js";
+import type { AgentInfo, Artifact, Job__Output, JobEvent, JobRecord__Output } from "../../../proto/src/mod.js";
 import {
   AGENT_HEARTBEAT_MS,
   ANY_DATACENTER,
@@ -42,12 +42,13 @@ import {
   openFarm,
   tracer,
   publishEvent,
+  queuedJobRecord,
   settleBuild,
   subjectToken,
   subjects,
   toFailure,
 } from "../../../core/src/mod.js";
-import type { FarmHandles } from "../../../core/src/mod.js";
+import type { FarmHandles, Versioned } from "../../../core/src/mod.js";
 import { localBuilderTypes, runJob } from "../runner.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
@@ -231,30 +232,42 @@ export class Agent implements AsyncDisposable {
     });
     try {
       let attempt = 0;
-      const claim = await this.store.updateJob(buildId, jobId, (cur) => {
-        if (TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
-        attempt = cur.attempt + 1;
-        return { ...cur, state: "JOB_STATE_RUNNING", attempt, agent: this.name, started_at_ms: Date.now(), failure: null };
-      });
+      const revision = Number(job.record_revision);
+      const asCreated = revision > 0 ? { record: codecs.JobRecord.normalize(queuedJobRecord(job)), revision } : undefined;
+      const claim = await this.store.updateJob(
+        buildId,
+        jobId,
+        (cur) => {
+          if (TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
+          attempt = cur.attempt + 1;
+          return { ...cur, state: "JOB_STATE_RUNNING", attempt, agent: this.name, started_at_ms: Date.now(), failure: null };
+        },
+        asCreated,
+      );
       span.setAttribute("kiln.attempt", attempt);
       if (!claim.changed) {
         msg.ack(); // already finished or cancelled: the message is a leftover
         return;
       }
       const events = new EventChannel(this.farm, job, attempt, sensitiveValues(job));
-      const build = await this.store.requireBuild(buildId);
       if (attempt > JOB_MAX_ATTEMPTS) {
         const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
-        await this.finish(job, attempt, Date.now(), events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
+        await this.finish(job, attempt, claim, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
         await this.farm.js.publish(subjects.dead(buildId, jobId), msg.data);
         msg.term("attempts exhausted");
         return;
       }
-      if (build.cancel_requested) abort.abort(new CancelledError());
       events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
 
       const leaseMs = this.options.jobLeaseMs ?? JOB_ACK_WAIT_MS;
-      const lease = setInterval(() => msg.working(), Math.min(MAX_LEASE_EXTEND_MS, leaseMs / 3));
+      const lease = setInterval(() => {
+        msg.working();
+        // The cancel message is fire-and-forget; a job whose agent missed it (a reconnect) finds out here.
+        this.store.getBuild(buildId).then(
+          (b) => b?.cancel_requested && abort.abort(new CancelledError()),
+          () => undefined,
+        );
+      }, Math.min(MAX_LEASE_EXTEND_MS, leaseMs / 3));
       let outcome: JobOutcome;
       try {
         const ctx = await this.prepareContext(job, events, abort.signal, () => msg.working(), span);
@@ -269,7 +282,7 @@ export class Agent implements AsyncDisposable {
       }
       span.setAttribute("kiln.outcome", outcome.state);
       if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
-      if (await this.finish(job, attempt, Number(claim.record.started_at_ms), events, outcome)) msg.ack();
+      if (await this.finish(job, attempt, claim, events, outcome)) msg.ack();
     } finally {
       cancelSub.unsubscribe();
     }
@@ -282,7 +295,8 @@ export class Agent implements AsyncDisposable {
    * is terminal, so a watcher always sees each result before the end. A superseded attempt's result event may exist;
    * it carries the older attempt number and readers ignore it. Returns false when a newer attempt took over.
    */
-  private async finish(job: Job__Output, attempt: number, startedAtMs: number, events: EventChannel, outcome: JobOutcome): Promise<boolean> {
+  private async finish(job: Job__Output, attempt: number, claim: Versioned<JobRecord__Output>, events: EventChannel, outcome: JobOutcome): Promise<boolean> {
+    const startedAtMs = Number(claim.record.started_at_ms);
     const state = outcome.state === "succeeded" ? "JOB_STATE_SUCCEEDED" : outcome.state === "cancelled" ? "JOB_STATE_CANCELLED" : "JOB_STATE_FAILED";
     const secrets = sensitiveValues(job);
     const failure = outcome.failure ? scrubDeep(toFailure(outcome.failure), secrets) : null;
@@ -301,7 +315,7 @@ export class Agent implements AsyncDisposable {
         artifacts,
         manifest_entries: manifestEntries,
       };
-    });
+    }, claim);
     if (!changed) {
       this.log(`job ${job.build_id}/${job.job_id}: attempt ${attempt} was superseded by attempt ${record.attempt}; dropping its result`);
       return false;

@@ -13,7 +13,7 @@
 import { headers } from "@nats-io/transport-node";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { codecs } from "../../../proto/src/mod.js";
-import type { BuildRecord__Output, BuildState__Output, Job__Output, JobEvent, JobRecord__Output, OutputFile } from "../../../proto/src/mod.js";
+import type { BuildRecord__Output, BuildState__Output, Job, Job__Output, JobEvent, JobRecord, JobRecord__Output, OutputFile } from "../../../proto/src/mod.js";
 import { BUILD_EVENT_JOB, subjects } from "./names.js";
 import { FarmStore, TERMINAL_BUILD_STATES, TERMINAL_JOB_STATES, UNCHANGED } from "./store.js";
 import { NotFoundError } from "../errors.js";
@@ -34,6 +34,19 @@ export async function publishJob(js: JetStreamClient, job: Job__Output, traceHea
     msgID: `${job.build_id}.${job.job_id}`,
     headers: h,
   });
+}
+
+/** A job's record as the coordinator creates it; agents rebuild it from the job to claim without reading it. */
+export function queuedJobRecord(job: Job__Output | Job): JobRecord {
+  return {
+    build_id: job.build_id ?? "",
+    job_id: job.job_id ?? "",
+    name: job.name ?? "",
+    builder_type: job.builder_type ?? "",
+    datacenter: job.datacenter ?? "",
+    state: "JOB_STATE_QUEUED",
+    subject: subjects.job(job.datacenter ?? "", job.builder_type ?? ""),
+  };
 }
 
 function finalBuildState(build: BuildRecord__Output, jobs: readonly JobRecord__Output[]): BuildState__Output {

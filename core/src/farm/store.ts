@@ -20,6 +20,11 @@ export interface Versioned<T> {
   readonly revision: number;
 }
 
+/** What a compare-and-set left: the record as stored, whether this call changed it, and its revision. */
+export interface CasResult<T> extends Versioned<T> {
+  readonly changed: boolean;
+}
+
 /** Returned by an update function to leave the entry as it is. */
 export const UNCHANGED = Symbol("unchanged");
 
@@ -31,14 +36,18 @@ function isWrongLastSequence(err: unknown): boolean {
 export class FarmStore {
   constructor(private readonly kv: KV) {}
 
-  /** `specs` are the jobs held back by -parallel-builds, stored until they are released. */
-  async createBuild(build: BuildRecord, jobs: readonly JobRecord[], specs: readonly Job[]): Promise<void> {
-    for (const spec of specs) {
-      await this.kv.put(`spec.${spec.build_id}.${spec.job_id}`, codecs.Job.encode(spec));
-    }
-    await Promise.all(jobs.map((job) => this.kv.create(kvKeys.job(job.build_id ?? "", job.job_id ?? ""), codecs.JobRecord.encode(job))));
-    // The build record goes last: a build that is visible has all its jobs.
+  /**
+   * Creates a build's job records, then the build record (a build that is visible has all its jobs), then stores
+   * `specs` — the jobs held back by -parallel-builds — until they are released. Returns each job record's revision.
+   */
+  async createBuild(build: BuildRecord, jobs: readonly JobRecord[], specs: readonly Job[]): Promise<Map<string, number>> {
+    const revisions = await Promise.all(jobs.map((job) => this.kv.create(kvKeys.job(job.build_id ?? "", job.job_id ?? ""), codecs.JobRecord.encode(job))));
     await this.kv.create(kvKeys.build(build.id ?? ""), codecs.BuildRecord.encode(build));
+    const byJob = new Map(jobs.map((job, i) => [job.job_id ?? "", revisions[i] ?? 0]));
+    for (const spec of specs) {
+      await this.kv.put(`spec.${spec.build_id}.${spec.job_id}`, codecs.Job.encode({ ...spec, record_revision: byJob.get(spec.job_id ?? "") ?? 0 }));
+    }
+    return byJob;
   }
 
   async getSpec(buildId: string, jobId: string): Promise<Job__Output> {
@@ -99,15 +108,16 @@ export class FarmStore {
     buildId: string,
     jobId: string,
     update: (current: JobRecord__Output) => JobRecord | typeof UNCHANGED,
-  ): Promise<{ record: JobRecord__Output; changed: boolean }> {
-    return this.cas(kvKeys.job(buildId, jobId), codecs.JobRecord, update, () => new NotFoundError(`no job ${jobId} in build ${buildId}`));
+    known?: Versioned<JobRecord__Output>,
+  ): Promise<CasResult<JobRecord__Output>> {
+    return this.cas(kvKeys.job(buildId, jobId), codecs.JobRecord, update, () => new NotFoundError(`no job ${jobId} in build ${buildId}`), known);
   }
 
   async updateBuild(
     buildId: string,
     update: (current: BuildRecord__Output) => BuildRecord | typeof UNCHANGED,
     known?: Versioned<BuildRecord__Output>,
-  ): Promise<{ record: BuildRecord__Output; changed: boolean }> {
+  ): Promise<CasResult<BuildRecord__Output>> {
     return this.cas(kvKeys.build(buildId), codecs.BuildRecord, update, () => new NotFoundError(`no build with id ${buildId}`), known);
   }
 
@@ -117,7 +127,7 @@ export class FarmStore {
     update: (current: Out) => In | typeof UNCHANGED,
     missing: () => Error,
     known?: Versioned<Out>,
-  ): Promise<{ record: Out; changed: boolean }> {
+  ): Promise<CasResult<Out>> {
     let first = known;
     for (let i = 0; i < MAX_CAS_RETRIES; i++) {
       let current: Out;
@@ -132,11 +142,11 @@ export class FarmStore {
         revision = entry.revision;
       }
       const next = update(current);
-      if (next === UNCHANGED) return { record: current, changed: false };
+      if (next === UNCHANGED) return { record: current, changed: false, revision };
       const bytes = codec.encode(next);
       try {
-        await this.kv.update(key, bytes, revision);
-        return { record: codec.decode(bytes), changed: true };
+        const written = await this.kv.update(key, bytes, revision);
+        return { record: codec.decode(bytes), changed: true, revision: written };
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
       }

@@ -5,6 +5,7 @@ import type { PostProcessorChain as _kiln_v1_PostProcessorChain, PostProcessorCh
 import type { BuildOptions as _kiln_v1_BuildOptions, BuildOptions__Output as _kiln_v1_BuildOptions__Output } from '../../kiln/v1/BuildOptions';
 import type { Workspace as _kiln_v1_Workspace, Workspace__Output as _kiln_v1_Workspace__Output } from '../../kiln/v1/Workspace';
 import type { RunStatics as _kiln_v1_RunStatics, RunStatics__Output as _kiln_v1_RunStatics__Output } from '../../kiln/v1/RunStatics';
+import type { Long } from '@grpc/proto-loader';
 
 export interface Job {
   'build_id'?: (string);
@@ -24,6 +25,7 @@ export interface Job {
   'statics'?: (_kiln_v1_RunStatics | null);
   'template_json'?: (string);
   'trace_context'?: ({[key: string]: string});
+  'record_revision'?: (number | string | Long);
 }
 
 export interface Job__Output {
@@ -44,4 +46,5 @@ export interface Job__Output {
   'statics': (_kiln_v1_RunStatics__Output | null);
   'template_json': (string);
   'trace_context': ({[key: string]: string});
+  'record_revision': (string);
 }
