@@ -3,6 +3,7 @@
  * per-build colours, `Build 'x' finished after ...`, the final artifact list — or `-machine-readable` lines
  * (`timestamp,target,type,data...`), optionally with `-timestamp-ui` prefixes.
  */
+import { machineArg } from "../../../core/src/mod.js";
 import type { Artifact__Output } from "../../../proto/src/mod.js";
 
 /** Packer's build colours, in the order builds are assigned them. */
@@ -45,11 +46,6 @@ export function formatDuration(ms: number): string {
   return parts.length === 0 ? "0 microseconds" : parts.slice(0, 2).join(" ");
 }
 
-/** Packer's machine-readable escaping of one data field. */
-export function machineEscape(value: string): string {
-  return value.replaceAll(",", "%!(PACKER_COMMA)").replaceAll("\r", "\\r").replaceAll("\n", "\\n");
-}
-
 export class PackerUi {
   private readonly colors = new Map<string, number>();
 
@@ -67,7 +63,7 @@ export class PackerUi {
 
   private machine(target: string, type: string, ...data: string[]): void {
     const ts = Math.floor(this.now().getTime() / 1000);
-    this.options.write(`${[String(ts), target, type, ...data.map(machineEscape)].join(",")}\n`);
+    this.options.write(`${[String(ts), target, type, ...data.map(machineArg)].join(",")}\n`);
   }
 
   private colorOf(name: string): number {

@@ -49,5 +49,6 @@ export {
 export { formatValidateOutput, assertValid, type ValidationReport, type PackerOutcome } from "./report.js";
 export { formatInspect, inspectTemplateText, type InspectOptions } from "./inspect.js";
 export type { CommandOutput, OutputOptions, Diagnostic } from "./output.js";
+export { machineArg } from "./output.js";
 export { PACKER_1_6_6_PLUGIN_TYPES, pluginTypeStatus, type PluginTypeStatus } from "./plugin_types.js";
 export { isHcl2Path, parseHclJson, hclInspectMessages, type HclJsonConfig, type HclBuild } from "./hcl_json.js";
