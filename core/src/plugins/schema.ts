@@ -10,6 +10,7 @@
  * Validation has no side effects: no file system, no environment. Checks that need the disk (does `script` exist?)
  * run on the agent, where the files are.
  */
+import { goFormatFloatF, goValueString, type GoJson } from "../template/go_compat.js";
 import { DurationSyntaxError, parseGoDurationNs } from "./duration.js";
 
 /** The three kinds of Packer plugins, named as in templates. */
@@ -133,7 +134,9 @@ export const PACKER_CONFIG_FIELDS = {
 } as const satisfies FieldSpecs;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Go-flavoured rendering of values, for mapstructure's error messages.
+// Go-flavoured rendering of values, for mapstructure's error messages. Values print with the template module's
+// `%v` (goValueString) and numbers turn into strings with its `strconv.FormatFloat(f, 'f', -1, 64)`; only the type
+// names are the plugin side's own (after the plugin RPC, maps are interface-keyed).
 
 /** Go's name for the type a JSON value decodes to inside Packer (after the plugin RPC, maps are interface-keyed). */
 function goTypeName(v: unknown): string {
@@ -150,26 +153,6 @@ function goKindName(v: unknown): string {
   if (Array.isArray(v)) return "slice";
   const t = goTypeName(v);
   return t.startsWith("map") ? "map" : t === "<nil>" ? "invalid" : t;
-}
-
-/** Go's `%v` of a decoded JSON value: `[a b]`, `map[a:1 b:x]`, `<nil>`. */
-export function goFormatValue(v: unknown): string {
-  if (v === null || v === undefined) return "<nil>";
-  if (typeof v === "string") return v;
-  if (typeof v === "number") return formatGoFloat(v);
-  if (typeof v === "boolean") return String(v);
-  if (Array.isArray(v)) return `[${v.map(goFormatValue).join(" ")}]`;
-  if (typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `map[${entries.map(([k, x]) => `${k}:${goFormatValue(x)}`).join(" ")}]`;
-  }
-  return String(v);
-}
-
-/** `strconv.FormatFloat(f, 'f', -1, 64)`, which mapstructure uses to turn a JSON number into a string. */
-function formatGoFloat(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) >= 1e21) return BigInt(n).toString();
-  return String(n);
 }
 
 // Go's strconv.ParseInt(s, 0, 64) syntax: optional sign, then decimal, 0x hex, 0o or leading-0 octal, 0b binary.
@@ -198,14 +181,14 @@ class Decoder {
   readonly errors: string[] = [];
 
   private unconvertible(name: string, expected: string, v: unknown): Decoded {
-    this.errors.push(`'${name}' expected type '${expected}', got unconvertible type '${goTypeName(v)}', value: '${goFormatValue(v)}'`);
+    this.errors.push(`'${name}' expected type '${expected}', got unconvertible type '${goTypeName(v)}', value: '${goValueString(v as GoJson)}'`);
     return { ok: false };
   }
 
   string(name: string, v: unknown): Decoded {
     if (typeof v === "string") return { ok: true, value: v };
     if (typeof v === "boolean") return { ok: true, value: v ? "1" : "0" };
-    if (typeof v === "number") return { ok: true, value: formatGoFloat(v) };
+    if (typeof v === "number") return { ok: true, value: goFormatFloatF(v) };
     return this.unconvertible(name, "string", v);
   }
 
