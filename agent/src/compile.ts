@@ -11,7 +11,7 @@ import { parseOnErrorPolicy, type OnErrorPolicy } from "./pipeline/mod.js";
 import type { BuildInfo, BuilderInstance, PluginDefinition, PrepareContext } from "./plugin_api.js";
 import type { CompiledPostProcessor } from "./post_process.js";
 import type { CompiledProvisioner } from "./provision.js";
-import { basicPlaceholderData, interpolateValue, render } from "./template.js";
+import { basicPlaceholderData, interpolateValue, renderCore } from "./template.js";
 
 /** The version kiln reports for `{{packer_version}}`: the Packer whose behaviour it reproduces. */
 export const PACKER_COMPAT_VERSION = "1.6.6";
@@ -152,7 +152,8 @@ async function compileProvisioner(
   let maxRetries = 0;
   if (p.max_retries !== "") {
     try {
-      const parsed = atoi(render(p.max_retries, engine));
+      // Packer core renders `max_retries` until it stops changing, not once as plugin configs are.
+      const parsed = atoi(renderCore(p.max_retries, engine));
       if (typeof parsed === "number") maxRetries = parsed;
       else out.add(where, [`\`max_retries\` must be a valid integer: ${parsed}`]);
     } catch (err) {
