@@ -5,6 +5,7 @@
  * `mitchellh/go-wordwrap` as HCL's diagnostic writer uses it. Users compare kiln's text with Packer's, so these are
  * byte-for-byte, not approximations.
  */
+import { formatFloat } from "./engine/fmt.js";
 
 /** A decoded JSON value as Go's `encoding/json` yields it into `interface{}` (objects keep document order). */
 export type GoJson = null | boolean | number | string | readonly GoJson[] | GoJsonObject;
@@ -61,17 +62,8 @@ export function goFormatFloatF(f: number): string {
 
 /** `fmt.Sprint(f)` for a float64 (`%v`: shortest digits, exponent form below 1e-4 and from 1e21). */
 export function goFormatFloatV(f: number): string {
-  if (Number.isNaN(f)) return "NaN";
-  if (!Number.isFinite(f)) return f > 0 ? "+Inf" : "-Inf";
-  if (f === 0) return Object.is(f, -0) ? "-0" : "0";
-  const { digits, exp } = shortestDigits(f);
-  const sign = f < 0 ? "-" : "";
-  if (exp < -4 || exp >= 21) {
-    const mant = digits.length > 1 ? `${digits[0] ?? ""}.${digits.slice(1)}` : digits;
-    const e = Math.abs(exp);
-    return `${sign}${mant}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" : ""}${e}`;
-  }
-  return sign + fixedFromDigits(digits, exp);
+  // %v of a float64 is strconv's shortest 'g': exponent form from 1e+06 and below 1e-04, as Packer prints it.
+  return formatFloat(f, "g", -1);
 }
 
 /** `fmt.Sprintf("%v", v)` of a JSON-decoded value (maps print with sorted keys, as fmt does). */
