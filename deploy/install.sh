@@ -10,7 +10,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
-PACKAGES=(nats-server packer ca-certificates git tar gzip)
+# openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

@@ -1,0 +1,366 @@
+/**
+ * The SSH communicator (Packer's communicator/ssh) on the `ssh2` package: connects with Packer's option names,
+ * polls the guest fast (every ~250 ms with jitter) until `ssh_timeout`, accepts a new host key and pins it for the
+ * communicator's later reconnects, runs commands with their output streamed line by line, and transfers files
+ * over SFTP. A command whose connection drops before it reports an exit status exits with Packer's 2300218.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import ssh2 from "ssh2";
+import type { ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
+import { BuildFailedError } from "../../../core/src/mod.js";
+
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
+
+/** Packer's exit status for a command whose connection went away (`packersdk.CmdDisconnect`). */
+export const CMD_DISCONNECT = 2300218;
+
+/** The options the communicator reads (Packer's names; durations in milliseconds, as kiln compiles them). */
+export interface SshOptions {
+  readonly ssh_host: string;
+  readonly ssh_port?: number;
+  readonly ssh_username: string;
+  readonly ssh_password?: string;
+  readonly ssh_private_key_file?: string;
+  /** Milliseconds; 5m when neither this nor ssh_handshake_attempts is set. */
+  readonly ssh_timeout?: number;
+  readonly ssh_handshake_attempts?: number;
+  /** Milliseconds; 5s by default, 0 or negative disables. */
+  readonly ssh_keep_alive_interval?: number;
+  readonly pause_before_connecting?: number;
+}
+
+export interface SshConnectOptions {
+  readonly signal: AbortSignal;
+  /** Relative key paths resolve here. */
+  readonly workDir?: string;
+  /** Debug-level progress: each failed attempt's reason. */
+  readonly log?: (text: string) => void;
+}
+
+export interface StartOptions {
+  readonly signal: AbortSignal;
+  readonly onStdout?: (line: string) => void;
+  readonly onStderr?: (line: string) => void;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal));
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(abortError(signal));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error("ssh: cancelled");
+}
+
+/** Splits a byte stream into lines (without the trailing newline); `flush` emits a final unterminated line. */
+function lineSplitter(emit: ((line: string) => void) | undefined): { push(d: Buffer): void; flush(): void } {
+  let pending = "";
+  const decoder = new TextDecoder();
+  return {
+    push(d) {
+      if (!emit) return;
+      pending += decoder.decode(d, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        emit(pending.slice(0, nl).replace(/\r$/, ""));
+        pending = pending.slice(nl + 1);
+      }
+    },
+    flush() {
+      if (!emit) return;
+      pending += decoder.decode();
+      if (pending !== "") emit(pending.replace(/\r$/, ""));
+      pending = "";
+    },
+  };
+}
+
+function isAuthFailure(err: Error): boolean {
+  return (err as { level?: string }).level === "client-authentication";
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
+}
+
+export class SshCommunicator {
+  private client: Client | undefined;
+  private hostKey: Buffer | undefined;
+  private sftpSession: Promise<SFTPWrapper> | undefined;
+
+  private constructor(
+    readonly options: SshOptions,
+    private readonly privateKey: Buffer | undefined,
+  ) {}
+
+  /**
+   * Connects, retrying fast until `ssh_timeout` (connection errors) or `ssh_handshake_attempts` (handshake and
+   * authentication failures). @throws BuildFailedError naming the option to fix
+   */
+  static async connect(options: SshOptions, copts: SshConnectOptions): Promise<SshCommunicator> {
+    let privateKey: Buffer | undefined;
+    if ((options.ssh_private_key_file ?? "") !== "") {
+      const file = path.resolve(copts.workDir ?? process.cwd(), options.ssh_private_key_file ?? "");
+      try {
+        privateKey = await readFile(file);
+      } catch (err) {
+        throw new BuildFailedError(`Error reading ssh_private_key_file ${file}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const comm = new SshCommunicator(options, privateKey);
+    await comm.reconnect(copts);
+    return comm;
+  }
+
+  /** Where the communicator connects: `host:port`. */
+  get address(): string {
+    return `${this.options.ssh_host}:${this.options.ssh_port ?? 22}`;
+  }
+
+  /** (Re)connects after a disconnect, with the same retry policy as `connect`; the host key must not change. */
+  async reconnect(copts: SshConnectOptions): Promise<void> {
+    this.closeClient();
+    const o = this.options;
+    const timeout = (o.ssh_timeout ?? 0) > 0 ? (o.ssh_timeout ?? 0) : 5 * 60_000;
+    const maxHandshakes = (o.ssh_handshake_attempts ?? 0) > 0 ? (o.ssh_handshake_attempts ?? 10) : 10;
+    if ((o.pause_before_connecting ?? 0) > 0) await sleep(o.pause_before_connecting ?? 0, copts.signal);
+    const deadline = Date.now() + timeout;
+    let handshakeFailures = 0;
+    let attempt = 0;
+    let lastError: Error | undefined;
+    for (;;) {
+      if (copts.signal.aborted) throw abortError(copts.signal);
+      attempt++;
+      const remaining = deadline - Date.now();
+      try {
+        this.client = await this.attempt(Math.max(1000, Math.min(remaining, 20_000)), copts.signal);
+        copts.log?.(`Connected to SSH at ${this.address} (attempt ${attempt})`);
+        return;
+      } catch (err) {
+        if (copts.signal.aborted) throw abortError(copts.signal);
+        lastError = err as Error;
+        const handshake = (lastError as { level?: string }).level !== "client-socket" && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/.test(lastError.message);
+        if (lastError instanceof BuildFailedError) throw lastError;
+        if (handshake) handshakeFailures++;
+        copts.log?.(`SSH attempt ${attempt} to ${this.address} failed: ${lastError.message}`);
+        if (handshake && handshakeFailures >= maxHandshakes) {
+          if (isAuthFailure(lastError)) {
+            const what = this.privateKey !== undefined ? (o.ssh_password !== undefined ? "ssh_password or ssh_private_key_file" : "ssh_private_key_file") : "ssh_password";
+            throw new BuildFailedError(
+              `ssh: authentication as "${o.ssh_username}" at ${this.address} failed after ${handshakeFailures} attempts ` +
+                `(ssh_handshake_attempts): ${lastError.message}; check ssh_username and ${what}`,
+              { cause: lastError },
+            );
+          }
+          throw new BuildFailedError(
+            `ssh: handshake with ${this.address} failed ${handshakeFailures} times (ssh_handshake_attempts): ${lastError.message}`,
+            { cause: lastError },
+          );
+        }
+      }
+      const wait = 200 + Math.floor(Math.random() * 100);
+      if (Date.now() + wait >= deadline) {
+        throw new BuildFailedError(
+          `Timeout waiting for SSH: no connection to ${this.address} within ${formatMs(timeout)} (ssh_timeout) after ` +
+            `${attempt} attempts; last error: ${lastError.message}`,
+          { cause: lastError },
+        );
+      }
+      await sleep(wait, copts.signal);
+    }
+  }
+
+  private attempt(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+    const o = this.options;
+    return new Promise<Client>((resolve, reject) => {
+      const client = new Client();
+      let settled = false;
+      let mismatch: BuildFailedError | undefined;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        if (err) {
+          client.removeAllListeners();
+          client.on("error", () => undefined);
+          client.end();
+          client.destroy();
+          reject(mismatch ?? err);
+        } else {
+          resolve(client);
+        }
+      };
+      const onAbort = (): void => finish(abortError(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      client.once("ready", () => finish());
+      client.on("error", (err) => finish(err));
+      client.once("close", () => finish(new Error("connection closed during handshake")));
+      const keepAlive = o.ssh_keep_alive_interval ?? 5000;
+      const config: ConnectConfig = {
+        host: o.ssh_host,
+        port: o.ssh_port ?? 22,
+        username: o.ssh_username,
+        readyTimeout,
+        keepaliveInterval: keepAlive > 0 ? keepAlive : 0,
+        keepaliveCountMax: 3,
+        // Accept-new: the first key is accepted, later reconnects of this communicator must present the same one.
+        hostVerifier: (key: Buffer) => {
+          if (this.hostKey === undefined) {
+            this.hostKey = Buffer.from(key);
+            return true;
+          }
+          if (this.hostKey.equals(key)) return true;
+          mismatch = new BuildFailedError(`ssh: the host key of ${this.address} changed since the first connection`);
+          return false;
+        },
+      };
+      if (o.ssh_password !== undefined) config.password = o.ssh_password;
+      if (this.privateKey !== undefined) config.privateKey = this.privateKey;
+      try {
+        client.connect(config);
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+  }
+
+  private requireClient(): Client {
+    if (this.client === undefined) throw new BuildFailedError("ssh: the communicator is not connected");
+    return this.client;
+  }
+
+  /**
+   * Runs a command and resolves to its exit status (2300218 when the connection dropped before it reported one).
+   * Aborting the signal closes the channel and rejects.
+   */
+  start(command: string, opts: StartOptions): Promise<number> {
+    const client = this.requireClient();
+    return new Promise<number>((resolve, reject) => {
+      if (opts.signal.aborted) return reject(abortError(opts.signal));
+      const out = lineSplitter(opts.onStdout);
+      const err = lineSplitter(opts.onStderr);
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      const done = (code: number | Error): void => {
+        if (settled) return;
+        settled = true;
+        out.flush();
+        err.flush();
+        opts.signal.removeEventListener("abort", onAbort);
+        client.removeListener("close", onClientClose);
+        if (code instanceof Error) reject(code);
+        else resolve(code);
+      };
+      const onAbort = (): void => {
+        channel?.close();
+        done(abortError(opts.signal));
+      };
+      const onClientClose = (): void => done(CMD_DISCONNECT);
+      opts.signal.addEventListener("abort", onAbort, { once: true });
+      client.once("close", onClientClose);
+      try {
+        client.exec(command, (e, stream) => {
+          if (e) {
+            // A channel that cannot be opened on a dying connection is a disconnect too.
+            done(/not connected|No response|closed/i.test(e.message) ? CMD_DISCONNECT : e);
+            return;
+          }
+          channel = stream;
+          let exitCode: number | undefined;
+          stream.on("exit", (code: number | null) => {
+            if (typeof code === "number") exitCode = code;
+          });
+          stream.on("data", (d: Buffer) => out.push(d));
+          stream.stderr.on("data", (d: Buffer) => err.push(d));
+          stream.on("close", (code: unknown) => {
+            if (typeof code === "number") exitCode = code;
+            done(exitCode ?? CMD_DISCONNECT);
+          });
+        });
+      } catch (e) {
+        done(CMD_DISCONNECT);
+        void e;
+      }
+    });
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    const client = this.requireClient();
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((err, sftp) => {
+        if (err) {
+          this.sftpSession = undefined;
+          reject(new BuildFailedError(`ssh: cannot open an SFTP session on ${this.address}: ${err.message}`, { cause: err }));
+        } else {
+          sftp.on("close", () => (this.sftpSession = undefined));
+          resolve(sftp);
+        }
+      });
+    });
+    return this.sftpSession;
+  }
+
+  /** Uploads a local file (path) or a buffer to `remotePath` (a file path on the guest). */
+  async upload(source: string | Buffer, remotePath: string, signal: AbortSignal, mode?: number): Promise<void> {
+    const sftp = await this.sftp();
+    await withAbort(signal, (cb) => {
+      if (typeof source === "string") sftp.fastPut(source, remotePath, mode !== undefined ? { mode } : {}, cb);
+      else sftp.writeFile(remotePath, source, mode !== undefined ? { mode } : {}, cb);
+    }).catch((err: Error) => {
+      if (signal.aborted) throw err;
+      throw new BuildFailedError(`Upload of ${typeof source === "string" ? source : "content"} to ${remotePath} failed: ${err.message}`, { cause: err });
+    });
+  }
+
+  /** Downloads `remotePath` to a local file path. */
+  async download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {
+    const sftp = await this.sftp();
+    await withAbort(signal, (cb) => sftp.fastGet(remotePath, localPath, cb)).catch((err: Error) => {
+      if (signal.aborted) throw err;
+      throw new BuildFailedError(`Download of ${remotePath} to ${localPath} failed: ${err.message}`, { cause: err });
+    });
+  }
+
+  private closeClient(): void {
+    const c = this.client;
+    this.client = undefined;
+    this.sftpSession = undefined;
+    if (c) {
+      c.removeAllListeners();
+      c.on("error", () => undefined);
+      c.end();
+      c.destroy();
+    }
+  }
+
+  /** Closes the connection (idempotent). */
+  close(): void {
+    this.closeClient();
+  }
+}
+
+function withAbort(signal: AbortSignal, op: (cb: (err?: Error | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal));
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    op((err) => {
+      signal.removeEventListener("abort", onAbort);
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}

@@ -1,0 +1,133 @@
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SshServer, freePort } from "../../test/src/mod.js";
+import { CMD_DISCONNECT, SshCommunicator } from "../src/communicators/ssh.js";
+import { TempDirs } from "./job_harness.js";
+
+const dirs = new TempDirs();
+let server: SshServer | undefined;
+let comm: SshCommunicator | undefined;
+afterEach(async () => {
+  comm?.close();
+  comm = undefined;
+  await server?.stop();
+  server = undefined;
+  await dirs.cleanup();
+});
+
+const signal = (): AbortSignal => new AbortController().signal;
+
+async function run(c: SshCommunicator, command: string): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await c.start(command, { signal: signal(), onStdout: (l) => out.push(l), onStderr: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+describe.each(["openssh", "dropbear"] as const)("SSH communicator against %s", (kind) => {
+  it("authenticates with a password and streams stdout and stderr lines", async () => {
+    server = await SshServer.start({ kind });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password },
+      { signal: signal() },
+    );
+    const r = await run(comm, "echo one; echo two >&2; printf 'no newline'; whoami >&2");
+    expect(r).toEqual({ code: 0, out: ["one", "no newline"], err: ["two", "kilntest"] });
+  });
+
+  it("reports a failing command's exit code", async () => {
+    server = await SshServer.start({ kind });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password },
+      { signal: signal() },
+    );
+    expect((await run(comm, "exit 42")).code).toBe(42);
+    expect((await run(comm, "false")).code).toBe(1);
+  });
+
+  it("uploads a file and a buffer and downloads them back", async () => {
+    server = await SshServer.start({ kind });
+    const dir = await dirs.make();
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password },
+      { signal: signal() },
+    );
+    const local = path.join(dir, "in.bin");
+    const data = Buffer.alloc(3 * 1024 * 1024 + 17, 0);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    await writeFile(local, data);
+    const remote = `/tmp/kiln-ssh-test-${process.pid}-${kind}.bin`;
+    await comm.upload(local, remote, signal());
+    await comm.download(remote, path.join(dir, "out.bin"), signal());
+    expect((await readFile(path.join(dir, "out.bin"))).equals(data)).toBe(true);
+    await comm.upload(Buffer.from("hello\n"), `${remote}.txt`, signal());
+    expect((await run(comm, `cat ${remote}.txt; rm -f ${remote} ${remote}.txt`)).out).toEqual(["hello"]);
+  });
+
+  it("fails a wrong password with an error naming ssh_password", async () => {
+    server = await SshServer.start({ kind });
+    const err = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: "wrong", ssh_handshake_attempts: 2 },
+      { signal: signal() },
+    ).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/authentication as "kilntest" .* failed.*ssh_password/);
+  });
+});
+
+describe("SSH communicator (openssh only)", () => {
+  it("authenticates with ssh_private_key_file", async () => {
+    server = await SshServer.start({ kind: "openssh" });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_private_key_file: server.clientKeyFile },
+      { signal: signal() },
+    );
+    expect(await run(comm, "id -un")).toEqual({ code: 0, out: ["kilntest"], err: [] });
+  });
+
+  it("gives up on an unreachable port after ssh_timeout, naming it", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const logs: string[] = [];
+    const err = await SshCommunicator.connect(
+      { ssh_host: "127.0.0.1", ssh_port: port, ssh_username: "kilntest", ssh_password: "x", ssh_timeout: 2000 },
+      { signal: signal(), log: (l) => logs.push(l) },
+    ).catch((e: unknown) => e as Error);
+    const elapsed = Date.now() - started;
+    expect((err as Error).message).toMatch(/^Timeout waiting for SSH: .* within 2s \(ssh_timeout\).*ECONNREFUSED/);
+    expect(elapsed).toBeGreaterThanOrEqual(1500);
+    expect(elapsed).toBeLessThan(4000);
+    // Fast polling: several attempts within the 2 s.
+    expect(logs.length).toBeGreaterThan(4);
+  });
+
+  it("connects as soon as a server comes up on the port", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const pending = SshCommunicator.connect(
+      { ssh_host: "127.0.0.1", ssh_port: port, ssh_username: "kilntest", ssh_password: "kiln-test-password", ssh_timeout: 20_000 },
+      { signal: signal() },
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    server = await SshServer.start({ kind: "openssh", port });
+    const up = Date.now();
+    comm = await pending;
+    expect(Date.now() - up).toBeLessThan(1500);
+    expect(Date.now() - started).toBeGreaterThan(700);
+    expect((await run(comm, "true")).code).toBe(0);
+  });
+
+  it("exits with 2300218 when the server dies mid-command", async () => {
+    server = await SshServer.start({ kind: "openssh" });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password, ssh_keep_alive_interval: 500 },
+      { signal: signal() },
+    );
+    const lines: string[] = [];
+    const running = comm.start("echo started; sleep 30", { signal: signal(), onStdout: (l) => lines.push(l) });
+    while (!lines.includes("started")) await new Promise((r) => setTimeout(r, 20));
+    await server.crash();
+    expect(await running).toBe(CMD_DISCONNECT);
+  }, 20_000);
+});
