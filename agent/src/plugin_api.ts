@@ -5,6 +5,7 @@
 import type { ManifestEntry } from "../../proto/src/mod.js";
 import { META_KEYS, validateWithSchema, type CompiledConfig, type FieldSpecs, type PluginKind, type PluginSchema } from "../../core/src/mod.js";
 import type { LocalArtifact } from "./artifact.js";
+import type { Communicator } from "./communicators/communicator.js";
 import type { CleanupContext, OnErrorPolicy, PipelineContext } from "./pipeline/mod.js";
 import type { LogLevel } from "./run_types.js";
 
@@ -31,6 +32,8 @@ export interface PluginContext {
    * post-processor gets its input artifact's. The dot data of the run-time rendering pass; undefined for none.
    */
   readonly generatedData?: Readonly<Record<string, string>>;
+  /** The builder's connection to the machine (undefined with `communicator: none`). */
+  readonly communicator?: Communicator;
   log(level: LogLevel, text: string): void;
   heartbeat(): void;
   /**
@@ -47,6 +50,7 @@ export function withSignal(ctx: PluginContext, signal: AbortSignal): PluginConte
     workDir: ctx.workDir,
     build: ctx.build,
     generatedData: ctx.generatedData,
+    communicator: ctx.communicator,
     log: (level, text) => ctx.log(level, text),
     heartbeat: () => ctx.heartbeat(),
     render: (text, data) => ctx.render(text, data),
@@ -68,9 +72,9 @@ export interface Prepared<T> {
 /** Runs the provisioners (and, after a failure, the error-cleanup-provisioner) from inside a builder's pipeline. */
 export interface ProvisionHook {
   /** Runs the provisioners in order with the builder's generated data; throws the first failure. */
-  provision(ctx: PipelineContext, generatedData?: Readonly<Record<string, string>>): Promise<void>;
+  provision(ctx: PipelineContext, generatedData?: Readonly<Record<string, string>>, communicator?: Communicator): Promise<void>;
   /** Runs the error-cleanup-provisioner, if the template has one; throws its failure. */
-  cleanupProvision(ctx: CleanupContext, generatedData?: Readonly<Record<string, string>>): Promise<void>;
+  cleanupProvision(ctx: CleanupContext, generatedData?: Readonly<Record<string, string>>, communicator?: Communicator): Promise<void>;
 }
 
 export interface BuilderContext extends PluginContext, PipelineContext {

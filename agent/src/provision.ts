@@ -5,6 +5,7 @@
  */
 import { CancelledError, TimeoutError, ensureKilnError, type KilnError, formatGoDuration, goQuote } from "../../core/src/mod.js";
 import type { CleanupContext, PipelineContext } from "./pipeline/mod.js";
+import type { Communicator } from "./communicators/communicator.js";
 import { withSignal, type PluginContext, type ProvisionHook, type ProvisionerInstance } from "./plugin_api.js";
 import { cancellationOf, sleep } from "./util/abort.js";
 
@@ -78,21 +79,21 @@ export async function runProvisioner(p: CompiledProvisioner, ctx: PluginContext)
 export function makeProvisionHook(
   provisioners: readonly CompiledProvisioner[],
   errorCleanup: CompiledProvisioner | undefined,
-  contextFor: (ctx: PipelineContext, generatedData?: Readonly<Record<string, string>>) => PluginContext,
+  contextFor: (ctx: PipelineContext, generatedData?: Readonly<Record<string, string>>, communicator?: Communicator) => PluginContext,
 ): ProvisionHook {
   return {
-    async provision(ctx, generatedData) {
-      const pctx = contextFor(ctx, generatedData);
+    async provision(ctx, generatedData, communicator) {
+      const pctx = contextFor(ctx, generatedData, communicator);
       for (const p of provisioners) {
         await runProvisioner(p, pctx);
         ctx.heartbeat();
       }
     },
-    async cleanupProvision(ctx: CleanupContext, generatedData) {
+    async cleanupProvision(ctx: CleanupContext, generatedData, communicator) {
       if (errorCleanup === undefined) return;
       // Packer runs the cleanup provisioner with context.Background(): it still runs after a cancel.
       const signal = new AbortController().signal;
-      const pctx = contextFor({ signal, log: (l, t) => ctx.log(l, t), heartbeat: () => ctx.heartbeat() }, generatedData);
+      const pctx = contextFor({ signal, log: (l, t) => ctx.log(l, t), heartbeat: () => ctx.heartbeat() }, generatedData, communicator);
       await runProvisioner(errorCleanup, pctx);
     },
   };

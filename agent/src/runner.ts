@@ -15,6 +15,7 @@ import { toWireArtifact, type LocalArtifact } from "./artifact.js";
 import { compileJob, type CompiledJob } from "./compile.js";
 import type { PipelineContext } from "./pipeline/mod.js";
 import { BUILDERS } from "./plugins.js";
+import type { Communicator } from "./communicators/communicator.js";
 import type { BuilderContext, PluginContext } from "./plugin_api.js";
 import { runPostProcessors } from "./post_process.js";
 import { makeProvisionHook } from "./provision.js";
@@ -50,12 +51,14 @@ function pluginContextFor(
   ctx: JobRunContext,
   step: Pick<PipelineContext, "signal" | "log" | "heartbeat">,
   generatedData?: Readonly<Record<string, string>>,
+  communicator?: Communicator,
 ): PluginContext {
   return {
     signal: step.signal,
     workDir: ctx.workDir,
     build: compiled.build,
     generatedData,
+    communicator,
     log: (level, text) => step.log(level, text),
     heartbeat: () => step.heartbeat(),
     render: (text, data) => render(text, runPassContext(compiled, data)),
@@ -79,8 +82,8 @@ export async function runJob(job: Job__Output, ctx: JobRunContext): Promise<JobO
     for (const w of compiled.warnings) ctx.log("say", `Warning: ${w}`);
 
     const base = pluginContextFor(compiled, ctx, ctx);
-    const hook = makeProvisionHook(compiled.provisioners, compiled.errorCleanupProvisioner, (step, data) =>
-      pluginContextFor(compiled, ctx, step, data),
+    const hook = makeProvisionHook(compiled.provisioners, compiled.errorCleanupProvisioner, (step, data, comm) =>
+      pluginContextFor(compiled, ctx, step, data, comm),
     );
     const builderCtx: BuilderContext = {
       ...base,

@@ -135,11 +135,15 @@ describe("null builder", () => {
     ]);
   });
 
-  it("refuses an SSH communicator with a clear message", async () => {
+  it("checks ssh_private_key_file on the agent, in Packer's words", async () => {
     const dir = await dirs.make();
-    const { outcome } = await build(dir, { builders: [{ type: "null", name: "n", ssh_host: "h", ssh_username: "u", ssh_password: "p" }] }, "n");
+    const { outcome } = await build(
+      dir,
+      { builders: [{ type: "null", name: "n", ssh_host: "h", ssh_username: "u", ssh_private_key_file: "missing_key" }] },
+      "n",
+    );
     expect(outcome.failure?.code).toBe(ErrorCode.InvalidTemplate);
-    expect(outcome.failure?.message).toMatch(/communicator "ssh" is not supported by kiln yet/);
+    expect(outcome.failure?.message).toMatch(/ssh_private_key_file is invalid: stat missing_key: no such file or directory/);
   });
 
   it("reports an unknown builder type as unsupported", async () => {

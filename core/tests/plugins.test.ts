@@ -120,15 +120,33 @@ describe("plugins - file and null builders", () => {
     expect(validatePluginConfig("builder", "file", { target: "x", content: "c" }).warnings).toEqual([]);
   });
 
-  it("null: communicator none only, SSH and WinRM are not supported yet", () => {
-    expect(validatePluginConfig("builder", "null", { communicator: "none" }).problems).toEqual([]);
-    const ssh = validatePluginConfig("builder", "null", { ssh_host: "h", ssh_username: "u", ssh_password: "p" });
-    expect(ssh.problems).toHaveLength(1);
-    expect(ssh.problems[0]).toMatch(/communicator "ssh" is not supported by kiln yet/);
-    expect(validatePluginConfig("builder", "null", { communicator: "foo" }).problems).toEqual(["Communicator type foo is invalid"]);
-    expect(validatePluginConfig("builder", "null", { communicator: "none", ssh_interface: "x" }).problems).toEqual([
-      `unknown configuration key: '"ssh_interface"'`,
+  it("null: communicator none, or ssh validated as Packer 1.6.6 does; WinRM is not supported yet", () => {
+    const v = (c: Record<string, unknown>): readonly string[] => validatePluginConfig("builder", "null", c).problems;
+    expect(v({ communicator: "none" })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p" })).toEqual([]);
+    expect(v({ communicator: "ssh", ssh_host: "h", ssh_username: "u", ssh_private_key_file: "k" })).toEqual([]);
+    expect(v({ communicator: "ssh", ssh_host: "h", ssh_username: "u", ssh_agent_auth: true })).toEqual([]);
+    expect(v({ communicator: "ssh" })).toEqual([
+      `An ssh_username must be specified\n  Note: some builders used to default ssh_username to "root".`,
+      "a Host must be specified, please reference your communicator documentation",
+      "a Username must be specified, please reference your communicator documentation",
+      "one authentication method must be specified, please reference your\ncommunicator documentation",
     ]);
+    expect(v({ ssh_host: "h", ssh_username: "u" })).toEqual([
+      "one authentication method must be specified, please reference your\ncommunicator documentation",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_file_transfer_method: "ftp" })).toEqual([
+      "ssh_file_transfer_method ('ftp') is invalid, valid methods: sftp, scp",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b" })).toEqual([
+      "ssh_bastion_password or ssh_bastion_private_key_file must be specified",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_timeout: "2s", ssh_handshake_attempts: 3 })).toEqual([]);
+    const winrm = v({ communicator: "winrm", winrm_host: "h", winrm_username: "u", winrm_password: "p" });
+    expect(winrm).toHaveLength(1);
+    expect(winrm[0]).toMatch(/communicator "winrm" is not supported by kiln yet/);
+    expect(v({ communicator: "foo" })).toEqual(["Communicator type foo is invalid"]);
+    expect(v({ communicator: "none", ssh_interface: "x" })).toEqual([`unknown configuration key: '"ssh_interface"'`]);
   });
 });
 

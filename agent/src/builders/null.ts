@@ -1,16 +1,22 @@
 /**
- * The `null` builder (Packer's builder/null) with `communicator: none`: it creates nothing; its pipeline is Packer's
- * connect step (a no-op without a communicator) and the provision step, so the provisioners (and on failure the
- * error-cleanup-provisioner) run on the agent.
+ * The `null` builder (Packer's builder/null): it creates nothing; its pipeline is Packer's connect step (SSH to an
+ * existing host, or a no-op with `communicator: none`) and the provision step, so the provisioners (and on failure
+ * the error-cleanup-provisioner) run against that host.
  */
-import { NULL_BUILDER_ID, nullBuilderSchema } from "../../../core/src/mod.js";
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { NULL_BUILDER_ID, nullBuilderSchema, type NullBuilderConfig } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
+import { SshCommunicator } from "../communicators/ssh.js";
 import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
+import { goPathError } from "../util/go_text.js";
 
-/** The null builder's pipeline state: nothing but the error. */
-export type NullBuilderState = PipelineState;
+/** The null builder's pipeline state: the error, and the open connection. */
+export interface NullBuilderState extends PipelineState {
+  communicator?: SshCommunicator;
+}
 
 /** Packer's NullArtifact; its generated data is what post-processors see as `{{.ID}}`. */
 export const nullArtifact: LocalArtifact = Object.freeze({
@@ -33,24 +39,89 @@ export function nullHookData(runUuid: string): Readonly<Record<string, string>> 
   };
 }
 
-/** Packer's StepConnect; with `communicator: none` there is nothing to connect to (SSH and WinRM come later). */
-const connectStep: Step<NullBuilderState> = {
-  name: "connect",
-  run: async () => "continue",
-};
+/** The SSH values Packer's provision hook adds for a build with an SSH communicator. */
+export function sshHookData(config: NullBuilderConfig): Readonly<Record<string, string>> {
+  return {
+    ConnType: "ssh",
+    Host: config.ssh_host ?? "",
+    Port: String(config.ssh_port),
+    User: config.ssh_username ?? "",
+    Password: config.ssh_password ?? "",
+    SSHPublicKey: "",
+    SSHPrivateKey: "",
+    WinRMPassword: "",
+  };
+}
+
+/** Packer's StepConnect: opens the SSH communicator (nothing to do with `communicator: none`); cleanup closes it. */
+function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuilderState> {
+  return {
+    name: "connect",
+    async run(ctx, state) {
+      if (config.communicator !== "ssh") return "continue";
+      const host = config.ssh_host ?? "";
+      ctx.log("say", `Using ssh communicator to connect: ${host}`);
+      ctx.log("say", "Waiting for SSH to become available...");
+      // Attempts come every ~250 ms: log each distinct failure reason once, not every attempt.
+      const seen = new Set<string>();
+      const debug = (text: string): void => {
+        const reason = text.replace(/^SSH attempt \d+ /, "SSH attempt ");
+        if (text.startsWith("Connected") || seen.has(reason)) return;
+        seen.add(reason);
+        ctx.log("message", text);
+      };
+      state.communicator = await SshCommunicator.connect(
+        {
+          ssh_host: host,
+          ssh_port: config.ssh_port,
+          ssh_username: config.ssh_username ?? "",
+          ssh_password: config.ssh_password,
+          ssh_private_key_file: config.ssh_private_key_file,
+          ssh_timeout: config.ssh_timeout ?? config.ssh_wait_timeout,
+          ssh_handshake_attempts: config.ssh_handshake_attempts,
+          ssh_keep_alive_interval: config.ssh_keep_alive_interval,
+          pause_before_connecting: config.pause_before_connecting,
+        },
+        { signal: ctx.signal, workDir, log: debug },
+      );
+      ctx.log("say", "Connected to SSH!");
+      return "continue";
+    },
+    async cleanup(state) {
+      state.communicator?.close();
+      state.communicator = undefined;
+    },
+  };
+}
+
+/** The SDK's `ssh_private_key_file` check, done where the file is. */
+async function checkKeyFile(config: NullBuilderConfig, workDir: string): Promise<string[]> {
+  const file = config.ssh_private_key_file ?? "";
+  if (config.communicator !== "ssh" || file === "") return [];
+  try {
+    await stat(path.resolve(workDir, file));
+    return [];
+  } catch (err) {
+    return [`ssh_private_key_file is invalid: ${goPathError("stat", file, err)}`];
+  }
+}
 
 export const nullBuilder: BuilderDefinition = {
   kind: "builder",
   type: "null",
   schema: nullBuilderSchema,
   detect: () => true,
-  prepare: (config) =>
-    prepareWithSchema(nullBuilderSchema, config, async () => ({
+  prepare: (config, pctx) =>
+    prepareWithSchema(nullBuilderSchema, config, async (compiled) => ({
+      problems: await checkKeyFile(compiled, pctx.workDir),
       instance: {
         async run(ctx: BuilderContext) {
           const state: NullBuilderState = {};
-          const hookData = nullHookData(ctx.build.runUuid);
-          const steps = [connectStep, provisionStep<NullBuilderState>(ctx.hook, { hookData: () => hookData })];
+          const hookData = compiled.communicator === "ssh" ? { ...nullHookData(ctx.build.runUuid), ...sshHookData(compiled) } : nullHookData(ctx.build.runUuid);
+          const steps = [
+            connectStep(compiled, ctx.workDir),
+            provisionStep<NullBuilderState>(ctx.hook, { hookData: () => hookData, communicator: () => state.communicator }),
+          ];
           const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
           if (result.error) throw result.error;
           return nullArtifact;

@@ -3,6 +3,7 @@
  * error-cleanup-provisioner.
  */
 import { ensureKilnError } from "../../../core/src/mod.js";
+import type { Communicator } from "../communicators/communicator.js";
 import type { PipelineState, Step } from "../pipeline/mod.js";
 import type { ProvisionHook } from "../plugin_api.js";
 
@@ -15,6 +16,8 @@ export interface ProvisionStepOptions {
   readonly errorCleanup?: boolean;
   /** The build values the provisioners render with (Packer's provision hook data); none by default. */
   readonly hookData?: () => Readonly<Record<string, string>> | undefined;
+  /** The connection the provisioners use (set by the builder's connect step); none by default. */
+  readonly communicator?: () => Communicator | undefined;
 }
 
 export function provisionStep<S extends PipelineState>(hook: ProvisionHook, options: ProvisionStepOptions = {}): Step<S> {
@@ -24,7 +27,7 @@ export function provisionStep<S extends PipelineState>(hook: ProvisionHook, opti
     runsCleanupProvisioner: errorCleanup,
     async run(ctx, state) {
       try {
-        await hook.provision(ctx, options.hookData?.());
+        await hook.provision(ctx, options.hookData?.(), options.communicator?.());
         return "continue";
       } catch (err) {
         state.error = ensureKilnError(err);
@@ -36,7 +39,7 @@ export function provisionStep<S extends PipelineState>(hook: ProvisionHook, opti
           if (state.error === undefined) return;
           ctx.log("say", "Provisioning step had errors: Running the cleanup provisioner, if present...");
           try {
-            await hook.cleanupProvision(ctx, options.hookData?.());
+            await hook.cleanupProvision(ctx, options.hookData?.(), options.communicator?.());
           } catch (err) {
             ctx.log("error", ensureKilnError(err).message);
           }

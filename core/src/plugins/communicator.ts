@@ -2,9 +2,9 @@
  * The communicator keys every builder that talks to a guest accepts (the SDK's `communicator.Config`, as shipped in
  * Packer 1.6.6). Builders spread them into their own schema so that templates written for SSH or WinRM decode.
  */
-import type { FieldSpecs } from "./schema.js";
+import type { CompiledConfig, FieldSpecs } from "./schema.js";
 
-/** The communicator types Packer knows. kiln runs `none` only, for now. */
+/** The communicator types Packer knows. kiln runs `none` and `ssh`. */
 export const COMMUNICATOR_TYPES = ["none", "ssh", "winrm", "docker", "dockerWindowsContainer"] as const;
 
 export const COMMUNICATOR_FIELDS = {
@@ -58,3 +58,30 @@ export const COMMUNICATOR_FIELDS = {
   winrm_insecure: { type: "bool" },
   winrm_use_ntlm: { type: "bool" },
 } as const satisfies FieldSpecs;
+
+/** The communicator part of a compiled builder config. */
+export type CommunicatorConfig = CompiledConfig<typeof COMMUNICATOR_FIELDS>;
+
+/**
+ * The SDK's `prepareSSH` checks that need no disk (Packer 1.6.6 wording); `ssh_private_key_file` is read and checked
+ * on the agent when it connects.
+ */
+export function checkSshCommunicator(c: CommunicatorConfig): string[] {
+  const problems: string[] = [];
+  if ((c.ssh_username ?? "") === "") {
+    problems.push(`An ssh_username must be specified\n  Note: some builders used to default ssh_username to "root".`);
+  }
+  if ((c.ssh_bastion_host ?? "") !== "" && !(c.ssh_bastion_agent_auth ?? false)) {
+    if ((c.ssh_bastion_password ?? "") === "" && (c.ssh_bastion_private_key_file ?? "") === "") {
+      problems.push("ssh_bastion_password or ssh_bastion_private_key_file must be specified");
+    }
+  }
+  const method = c.ssh_file_transfer_method ?? "";
+  if (method !== "" && method !== "scp" && method !== "sftp") {
+    problems.push(`ssh_file_transfer_method ('${method}') is invalid, valid methods: sftp, scp`);
+  }
+  if ((c.ssh_bastion_host ?? "") !== "" && (c.ssh_proxy_host ?? "") !== "") {
+    problems.push("please specify either ssh_bastion_host or ssh_proxy_host, not both");
+  }
+  return problems;
+}

@@ -1,0 +1,16 @@
+/** What provisioners use to reach the machine being built (Packer's `packersdk.Communicator`). */
+
+export interface CommandOptions {
+  readonly signal: AbortSignal;
+  readonly onStdout?: (line: string) => void;
+  readonly onStderr?: (line: string) => void;
+}
+
+export interface Communicator {
+  /** Runs a command; resolves to its exit status (2300218 when the connection dropped). */
+  start(command: string, opts: CommandOptions): Promise<number>;
+  /** Uploads a local file (path) or a buffer to a file path on the guest. */
+  upload(source: string | Buffer, remotePath: string, signal: AbortSignal, mode?: number): Promise<void>;
+  /** Downloads a file from the guest to a local file path. */
+  download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void>;
+}
