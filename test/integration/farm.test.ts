@@ -162,6 +162,10 @@ describe("farm - end to end", () => {
     expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
     const spans = status.jobs.map((j) => [Number(j.started_at_ms), Number(j.finished_at_ms)] as const).sort((x, y) => x[0] - y[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? Infinity);
+    // Held jobs' specs (they carry the variables) are gone once released.
+    const leftover: string[] = [];
+    for await (const key of await (farm.coordinators[0]?.service.farm.builds.keys("spec.>") ?? [])) leftover.push(key);
+    expect(leftover).toEqual([]);
   });
 
   it("never lets a sensitive variable's value out of the agent: events, job records and results say <sensitive>", async () => {

@@ -120,9 +120,16 @@ export async function settleBuild(store: FarmStore, js: JetStreamClient, buildId
   }, known);
 
   if (changed) {
-    for (const jobId of released) await publishJob(js, await store.getSpec(buildId, jobId));
+    for (const jobId of released) {
+      await publishJob(js, await store.getSpec(buildId, jobId));
+      await store.deleteSpec(buildId, jobId);
+    }
   }
   const finished = changed && TERMINAL_BUILD_STATES.has(record.state);
+  if (finished && (record.options?.parallel_builds ?? 0) > 0) {
+    // Specs of jobs that were still held when the build ended (cancelled) go too.
+    await Promise.all(record.job_ids.map((jobId) => store.deleteSpec(buildId, jobId)));
+  }
   if (finished) {
     await publishEvent(js, { build_id: buildId, job_id: "", state: { build_state: record.state } }, `${buildId}.finished`);
   }

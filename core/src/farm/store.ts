@@ -56,6 +56,11 @@ export class FarmStore {
     return codecs.Job.decode(entry.value);
   }
 
+  /** Removes a held job's spec once it is published or can no longer run: it carries the build's variables. */
+  async deleteSpec(buildId: string, jobId: string): Promise<void> {
+    await this.kv.purge(`spec.${buildId}.${jobId}`);
+  }
+
   async getBuild(buildId: string): Promise<BuildRecord__Output | null> {
     return (await this.getBuildEntry(buildId))?.record ?? null;
   }
