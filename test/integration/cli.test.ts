@@ -124,6 +124,18 @@ describe("cli - kiln build on the embedded farm", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^\d+,,ui,say,==> a: Running local shell script: /));
   });
 
+  it("prints only the final result as JSON with --json", async () => {
+    const r = await runKiln(["build", "--json", "-only=a,n", "template.json"], { cwd: kilnDir.dir, env: { KILN_TEST_WHO: "x" } });
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { state: string; jobs: { name: string; state: string; artifacts: { builder_id: string; files: { name: string }[] }[] }[] };
+    expect(result.state).toBe("succeeded");
+    expect(result.jobs.map((j) => [j.name, j.state])).toEqual([
+      ["a", "succeeded"],
+      ["n", "succeeded"],
+    ]);
+    expect(result.jobs[0]?.artifacts[0]).toMatchObject({ builder_id: "packer.file", files: [{ name: "out/a.txt" }] });
+  });
+
   it("cancels on Ctrl-C, waits for cleanup, and leaves no process behind", async () => {
     await writeFile(
       path.join(kilnDir.dir, "slow.json"),

@@ -12,6 +12,7 @@ import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
 import { PackerUi, type BuildOutcomeForUi } from "../ui/packer_ui.js";
 import { EventRenderer } from "../ui/event_renderer.js";
+import { buildJson } from "../ui/json.js";
 import { loadTemplateInputs } from "../template_inputs.js";
 import { writeOutputFiles } from "../output_files.js";
 import { withCoordinator, type CliIo } from "../farm_access.js";
@@ -30,6 +31,7 @@ export const BUILD_FLAGS: FlagSpecs = {
   debug: { kind: "bool", help: "Debug mode enabled for builds (not supported on a farm)." },
   coordinator: { kind: "string", help: "Coordinator address host:port (default $KILN_COORDINATOR; unset: embedded farm)." },
   datacenter: { kind: "string", help: "Run every build of this template in this datacenter." },
+  json: { kind: "bool", help: "Print only the final result as JSON (the shape of `kiln builds --json`, with artifacts)." },
 };
 
 const ON_ERROR_VALUES = ["cleanup", "abort", "run-cleanup-provisioner"] as const;
@@ -66,11 +68,13 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     }),
   );
   const parallel = flagInt(args, "parallel-builds", 0);
+  const json = flagBool(args, "json");
   const ui = new PackerUi({
     color: flagBool(args, "color", true) && !flagBool(args, "machine-readable"),
     machineReadable: flagBool(args, "machine-readable"),
     timestamp: flagBool(args, "timestamp-ui"),
-    write: io.stdout,
+    // With --json, stdout carries one JSON document; the live log goes nowhere (kiln logs BUILD replays it).
+    write: json ? () => undefined : io.stdout,
   });
 
   return withCoordinator(flagString(args, "coordinator"), io, async (client, embedded) => {
@@ -121,6 +125,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     }));
     const cancelled = final.build?.state === "BUILD_STATE_CANCELLED";
     ui.finish(Date.now() - started, outcomes, cancelled);
+    if (json) io.stdout(`${JSON.stringify(buildJson(final), null, 2)}\n`);
     return final.build?.state === "BUILD_STATE_SUCCEEDED" ? 0 : 1;
   }
 }

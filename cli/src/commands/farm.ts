@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { mkdir } from "node:fs/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { AgentInfo__Output, BuildStatus__Output } from "../../../proto/src/mod.js";
+import type { AgentInfo__Output } from "../../../proto/src/mod.js";
 import { InvalidArgumentError, UnavailableError } from "../../../core/src/mod.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../../coordinator/src/mod.js";
 import { Agent } from "../../../agent/src/mod.js";
@@ -15,6 +15,7 @@ import { EmbeddedFarm } from "../embedded.js";
 import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
 import { PackerUi } from "../ui/packer_ui.js";
 import { EventRenderer } from "../ui/event_renderer.js";
+import { buildJson, shortState as short } from "../ui/json.js";
 
 async function connectNats(url: string | undefined, name: string): Promise<NatsConnection> {
   const servers = url ?? process.env["KILN_NATS"];
@@ -106,40 +107,6 @@ export async function devCommand(argv: readonly string[], io: CliIo): Promise<nu
   await untilSignal();
   await farm.stop();
   return 0;
-}
-
-const SHORT_STATE: Record<string, string> = {
-  BUILD_STATE_QUEUED: "queued",
-  BUILD_STATE_RUNNING: "running",
-  BUILD_STATE_SUCCEEDED: "succeeded",
-  BUILD_STATE_FAILED: "failed",
-  BUILD_STATE_CANCELLED: "cancelled",
-  JOB_STATE_QUEUED: "queued",
-  JOB_STATE_WAITING: "waiting",
-  JOB_STATE_RUNNING: "running",
-  JOB_STATE_SUCCEEDED: "succeeded",
-  JOB_STATE_FAILED: "failed",
-  JOB_STATE_CANCELLED: "cancelled",
-};
-const short = (state: string): string => SHORT_STATE[state] ?? "unknown";
-
-/** The stable JSON shape of a build for scripts (`kiln builds --json`). */
-export function buildJson(status: BuildStatus__Output): object {
-  return {
-    id: status.build?.id ?? "",
-    state: short(status.build?.state ?? ""),
-    template: status.build?.template_name ?? "",
-    created_at: new Date(Number(status.build?.created_at_ms ?? 0)).toISOString(),
-    jobs: status.jobs.map((j) => ({
-      name: j.name,
-      state: short(j.state),
-      agent: j.agent,
-      attempt: j.attempt,
-      builder_type: j.builder_type,
-      ...(j.failure ? { error: { code: j.failure.code, message: j.failure.message } } : {}),
-      ...(j.waiting_reason ? { waiting_reason: j.waiting_reason } : {}),
-    })),
-  };
 }
 
 const COORDINATOR_FLAG: FlagSpecs = {
