@@ -2,9 +2,11 @@
  * Artifacts as the agent handles them (Packer's `Artifact`): what plugins produce and consume, with `destroy()`
  * for the keep/destroy rules of post-processor chains. They become wire `Artifact`s only when reported.
  */
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Artifact } from "../../proto/src/mod.js";
+import { BuildFailedError } from "../../core/src/mod.js";
+import { goPathError } from "./util/go_text.js";
 
 export interface LocalArtifact {
   /** Downstream plugins dispatch on it (e.g. `packer.file`). */
@@ -23,6 +25,23 @@ export interface LocalArtifact {
   readonly generatedData?: Readonly<Record<string, string>>;
   /** Removes what the artifact is (Packer's `Destroy()`); the error text is Go's. */
   destroy(): Promise<void>;
+}
+
+/** An artifact that is one file in the job's working directory; destroying it removes the file. */
+export function singleFileArtifact(builderId: string, id: string, description: string, target: string, workDir: string): LocalArtifact {
+  return {
+    builderId,
+    id,
+    description,
+    files: [target],
+    async destroy() {
+      try {
+        await rm(path.resolve(workDir, target));
+      } catch (err) {
+        throw new BuildFailedError(goPathError("remove", target, err), { cause: err });
+      }
+    },
+  };
 }
 
 /** The wire form of an artifact, with file sizes read from disk (0 for a file that is gone). */

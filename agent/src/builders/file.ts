@@ -3,11 +3,11 @@
  * provisioners. Its artifact is the target file.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { BuildFailedError, FILE_BUILDER_ID, fileBuilderSchema, type FileBuilderConfig } from "../../../core/src/mod.js";
-import type { LocalArtifact } from "../artifact.js";
+import { singleFileArtifact, type LocalArtifact } from "../artifact.js";
 import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
@@ -23,19 +23,7 @@ export interface FileBuilderState extends PipelineState {
 
 /** Packer's FileArtifact. */
 export function fileArtifact(target: string, workDir: string): LocalArtifact {
-  return {
-    builderId: FILE_BUILDER_ID,
-    id: "File",
-    description: `Stored file: ${target}`,
-    files: [target],
-    async destroy() {
-      try {
-        await rm(path.resolve(workDir, target));
-      } catch (err) {
-        throw new BuildFailedError(goPathError("remove", target, err), { cause: err });
-      }
-    },
-  };
+  return singleFileArtifact(FILE_BUILDER_ID, "File", `Stored file: ${target}`, target, workDir);
 }
 
 const writeTargetStep: Step<FileBuilderState> = {

@@ -3,14 +3,14 @@
  * Its artifact replaces the input, which is not kept unless the user asks (Packer's default for compress).
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { constants as zlibConstants, createGzip } from "node:zlib";
 import { BuildFailedError, ensureKilnError, COMPRESS_BUILDER_ID, compressPostProcessorSchema, detectCompressFormat } from "../../../core/src/mod.js";
-import type { LocalArtifact } from "../artifact.js";
+import { singleFileArtifact, type LocalArtifact } from "../artifact.js";
 import { prepareWithSchema, type PostProcessorDefinition } from "../plugin_api.js";
 import { throwIfCancelled } from "../util/abort.js";
 import { goList, goPathError } from "../util/go_text.js";
@@ -19,19 +19,7 @@ import { zipArchive } from "../archive/zip.js";
 
 /** Packer's compress Artifact. */
 export function compressArtifact(target: string, workDir: string): LocalArtifact {
-  return {
-    builderId: COMPRESS_BUILDER_ID,
-    id: "",
-    description: `compressed artifacts in: ${target}`,
-    files: [target],
-    async destroy() {
-      try {
-        await rm(path.resolve(workDir, target));
-      } catch (err) {
-        throw new BuildFailedError(goPathError("remove", target, err), { cause: err });
-      }
-    },
-  };
+  return singleFileArtifact(COMPRESS_BUILDER_ID, "", `compressed artifacts in: ${target}`, target, workDir);
 }
 
 /** zlib options for Packer's pgzip level (-2 is Huffman-only, -1/0 were normalised to 6 when compiling). */
