@@ -11,7 +11,7 @@ describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
       builder: ["file", "null"],
-      provisioner: ["shell-local"],
+      provisioner: ["file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
     });
     expect(Object.isFrozen(shippedPluginTypes().builder)).toBe(true);
@@ -251,5 +251,46 @@ describe("plugins - Go durations", () => {
     expect(formatGoDuration(100)).toBe("100ms");
     expect(formatGoDuration(3_600_000)).toBe("1h0m0s");
     expect(formatGoDuration(0)).toBe("0s");
+  });
+});
+
+describe("plugins - shell and file (Packer 1.6.6 wording)", () => {
+  const shell = (c: Record<string, unknown>): readonly string[] => validatePluginConfig("provisioner", "shell", c).problems;
+  const file = (c: Record<string, unknown>): readonly string[] => validatePluginConfig("provisioner", "file", c).problems;
+
+  it("shell: one of inline, script or scripts; environment variables as key=value", () => {
+    expect(shell({})).toEqual(["Either a script file or inline script must be specified."]);
+    expect(shell({ script: "a", scripts: ["b"] })).toEqual(["Only one of script or scripts can be specified."]);
+    expect(shell({ inline: ["x"], script: "a" })).toEqual(["Only a script file or an inline script can be specified, not both."]);
+    expect(shell({ inline: ["x"], environment_vars: ["=x", "ab", "A=1"] })).toEqual([
+      "Environment variable not in format 'key=value': =x",
+      "Environment variable not in format 'key=value': ab",
+    ]);
+    const ok = validatePluginConfig("provisioner", "shell", { script: "a.sh" });
+    expect(ok.problems).toEqual([]);
+    expect(ok.compiled).toMatchObject({
+      scripts: ["a.sh"],
+      execute_command: "chmod +x {{.Path}}; {{.Vars}} {{.Path}}",
+      inline_shebang: "/bin/sh -e",
+      remote_folder: "/tmp",
+      start_retry_timeout: 300_000,
+    });
+    expect(String(ok.compiled?.remote_path)).toMatch(/^\/tmp\/script_\d+\.sh$/);
+    expect(validatePluginConfig("provisioner", "shell", { inline: ["x"], remote_folder: "/var/tmp", remote_file: "f.sh" }).compiled?.remote_path).toBe(
+      "/var/tmp/f.sh",
+    );
+  });
+
+  it("file: source(s) or content, destination, direction", () => {
+    expect(file({})).toEqual(["Source must be specified.", "Destination must be specified."]);
+    expect(file({ source: "a" })).toEqual(["Destination must be specified."]);
+    expect(file({ source: "a", destination: "/tmp/a", direction: "sideways" })).toEqual(["Direction must be one of: download, upload."]);
+    expect(file({ source: "a", content: "x", destination: "/tmp/a" })).toEqual(["source(s) conflicts with content."]);
+    expect(file({ content: "x", destination: "/tmp/a" })).toEqual([]);
+    expect(validatePluginConfig("provisioner", "file", { source: "c", sources: ["a", "b"], destination: "/tmp/" }).compiled?.sources).toEqual([
+      "a",
+      "b",
+      "c",
+    ]);
   });
 });

@@ -33,6 +33,7 @@ export const nullBuilderSchema = definePluginSchema({
     }
     return { problems };
   },
+  decodeErrorsOnly: true,
 });
 
 export type NullBuilderConfig = CompiledConfig<typeof nullBuilderSchema.fields>;

@@ -10,6 +10,8 @@ import { manifestPostProcessorSchema } from "./post_processor_manifest.js";
 import { nullBuilderSchema } from "./builder_null.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
+import { shellProvisionerSchema } from "./provisioner_shell.js";
+import { fileProvisionerSchema } from "./provisioner_file.js";
 import {
   deepFreeze,
   validateWithSchema,
@@ -24,6 +26,8 @@ const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
   nullBuilderSchema,
   shellLocalProvisionerSchema,
+  shellProvisionerSchema,
+  fileProvisionerSchema,
   artificePostProcessorSchema,
   checksumPostProcessorSchema,
   compressPostProcessorSchema,

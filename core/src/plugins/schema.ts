@@ -101,6 +101,11 @@ export interface PluginSchema<F extends FieldSpecs = FieldSpecs> {
   check?(config: CompiledConfig<F>): CheckResult;
   /** Normalisations Packer applies after validation (e.g. `command` becomes `inline`); pure. */
   normalize?(config: CompiledConfig<F>): CompiledConfig<F>;
+  /**
+   * Whether a config that does not decode (type errors, unknown keys) reports only that, as plugins whose Prepare
+   * returns as soon as `config.Decode` fails do (Packer 1.6.6's shell and file provisioners).
+   */
+  readonly decodeErrorsOnly?: boolean;
 }
 
 /** Declares a schema, keeping the literal field types so `CompiledConfig` is precise. */
@@ -356,6 +361,7 @@ export function validateWithSchema<F extends FieldSpecs>(
   }
 
   const problems: string[] = [...decoder.errors.sort(byteOrder), ...unknown.sort(byteOrder)];
+  if (schema.decodeErrorsOnly === true && problems.length > 0) return { problems, warnings };
   for (const [key, spec] of Object.entries(schema.fields)) {
     if (spec.required && !failed.has(key) && isMissing(values[key])) {
       problems.push(typeof spec.required === "string" ? spec.required : `${key} must be specified`);

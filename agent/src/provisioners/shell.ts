@@ -1,0 +1,140 @@
+/**
+ * The `shell` provisioner (Packer 1.6.6's provisioner/shell): inline lines become a script with `inline_shebang`;
+ * each script is uploaded to `remote_path`, made executable and run through `execute_command` (`{{.Vars}}`,
+ * `{{.Path}}`) on the machine; its output is streamed line by line; the remote file is removed unless `skip_clean`.
+ */
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { BuildFailedError, ensureKilnError, shellProvisionerSchema, type ShellConfig } from "../../../core/src/mod.js";
+import { CMD_DISCONNECT } from "../communicators/ssh.js";
+import type { Communicator } from "../communicators/communicator.js";
+import { prepareWithSchema, type PluginContext, type PrepareContext, type ProvisionerDefinition } from "../plugin_api.js";
+import { goList, goPathError } from "../util/go_text.js";
+
+const HTTP_ADDR_NOT_IMPLEMENTED = "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER";
+
+/** A tiny `fmt.Sprintf` for `env_var_format`: `%s` takes the next argument, `%%` is a percent sign. */
+function sprintf(format: string, ...args: string[]): string {
+  let i = 0;
+  return format.replace(/%[s%]/g, (m) => (m === "%%" ? "%" : (args[i++] ?? "%!s(MISSING)")));
+}
+
+/** Packer's `createFlattenedEnvVars`: sorted `KEY='value' ` pairs, single quotes escaped for the shell. */
+export function shellEnvVars(config: ShellConfig, ctx: PluginContext): string {
+  const vars = new Map<string, string>([
+    ["PACKER_BUILD_NAME", ctx.build.name],
+    ["PACKER_BUILDER_TYPE", ctx.build.builderType],
+  ]);
+  const httpAddr = ctx.generatedData?.PackerHTTPAddr;
+  if (httpAddr !== undefined && httpAddr !== "" && httpAddr !== HTTP_ADDR_NOT_IMPLEMENTED) vars.set("PACKER_HTTP_ADDR", httpAddr);
+  const quote = (v: string): string => v.replaceAll("'", `'"'"'`);
+  for (const raw of config.environment_vars ?? []) {
+    const kv = ctx.render(raw, ctx.generatedData);
+    const eq = kv.indexOf("=");
+    vars.set(kv.slice(0, eq), quote(kv.slice(eq + 1)));
+  }
+  for (const [k, v] of Object.entries(config.env ?? {})) vars.set(k, quote(ctx.render(v, ctx.generatedData)));
+  const keys = [...vars.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return keys.map((k) => sprintf(config.env_var_format, k, vars.get(k) ?? "")).join("");
+}
+
+function requireCommunicator(ctx: PluginContext): Communicator {
+  if (ctx.communicator === undefined) {
+    throw new BuildFailedError(`the shell provisioner needs a communicator; the builder has "communicator": "none" (use shell-local to run on the agent)`);
+  }
+  return ctx.communicator;
+}
+
+/** Single-quotes a path for the remote shell when it needs it. */
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+export async function runShell(config: ShellConfig, ctx: PluginContext): Promise<void> {
+  const comm = requireCommunicator(ctx);
+  const remotePath = config.remote_path ?? "/tmp/script.sh";
+  const vars = shellEnvVars(config, ctx);
+  const validCodes = (config.valid_exit_codes ?? []).length > 0 ? (config.valid_exit_codes ?? []) : [0];
+  const scripts: { name: string; body: () => Promise<Buffer> }[] = [];
+  if ((config.scripts ?? []).length === 0) {
+    const shebang = config.inline_shebang !== "" ? `#!${config.inline_shebang}\n` : "";
+    const body = shebang + (config.inline ?? []).map((l) => `${ctx.render(l, ctx.generatedData)}\n`).join("");
+    scripts.push({ name: "inline script", body: async () => Buffer.from(body) });
+  } else {
+    for (const s of config.scripts ?? []) {
+      const abs = path.resolve(ctx.workDir, s);
+      scripts.push({
+        name: s,
+        body: () =>
+          readFile(abs).catch((err: unknown) => {
+            throw new BuildFailedError(`Error opening shell script: ${goPathError("open", s, err)}`, { cause: err });
+          }),
+      });
+    }
+  }
+  for (const script of scripts) {
+    ctx.log("say", `Provisioning with shell script: ${script.name}`);
+    const body = await script.body();
+    let command: string;
+    try {
+      command = ctx.render(config.execute_command, { ...ctx.generatedData, Vars: vars, Path: remotePath, EnvVarFile: "" });
+    } catch (err) {
+      throw new BuildFailedError(`Error processing command: ${ensureKilnError(err).message}`, { cause: err });
+    }
+    try {
+      await comm.upload(body, remotePath, ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      throw new BuildFailedError(`Error uploading script: ${ensureKilnError(err).message}`, { cause: err });
+    }
+    const chmod = await comm.start(`chmod 0755 ${shellQuote(remotePath)}`, { signal: ctx.signal });
+    if (chmod !== 0) throw new BuildFailedError(`Error chmodding script file to 0755 in remote machine: exit status ${chmod}`);
+    const code = await comm.start(command, {
+      signal: ctx.signal,
+      onStdout: (line) => ctx.log("message", line),
+      onStderr: (line) => ctx.log("error", line),
+    });
+    ctx.heartbeat();
+    if (code === CMD_DISCONNECT) {
+      if (!(config.expect_disconnect ?? false) && !validCodes.includes(code)) {
+        throw new BuildFailedError(
+          "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can " +
+            'try adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
+        );
+      }
+      // The connection is gone: nothing more can run on it (reconnection is not implemented yet).
+      return;
+    }
+    if (!validCodes.includes(code)) {
+      throw new BuildFailedError(`Script exited with non-zero exit status: ${code}.Allowed exit codes are: ${goList(validCodes)}`);
+    }
+    if (!(config.skip_clean ?? false)) {
+      const rm = await comm.start(`rm -f ${shellQuote(remotePath)}`, { signal: ctx.signal });
+      if (rm !== 0) throw new BuildFailedError(`Error removing temporary script at ${remotePath}: exit status ${rm}`);
+    }
+  }
+}
+
+async function checkShellScripts(config: ShellConfig, ctx: PrepareContext): Promise<string[]> {
+  const problems: string[] = [];
+  for (const script of config.scripts ?? []) {
+    try {
+      await stat(path.resolve(ctx.workDir, script));
+    } catch (err) {
+      problems.push(`Bad script '${script}': ${goPathError("stat", script, err)}`);
+    }
+  }
+  if (config.use_env_var_file ?? false) problems.push("use_env_var_file is not supported by kiln yet");
+  return problems;
+}
+
+export const shellProvisioner: ProvisionerDefinition = {
+  kind: "provisioner",
+  type: "shell",
+  schema: shellProvisionerSchema,
+  prepare: (config, ctx) =>
+    prepareWithSchema(shellProvisionerSchema, config, async (compiled) => ({
+      problems: await checkShellScripts(compiled, ctx),
+      instance: { provision: (pctx) => runShell(compiled, pctx) },
+    })),
+};

@@ -1,0 +1,151 @@
+import { chmod, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SshServer } from "../../test/src/mod.js";
+import { runJob } from "../src/runner.js";
+import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+
+const dirs = new TempDirs();
+let server: SshServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+  await dirs.cleanup();
+});
+
+function sshTemplate(s: SshServer, provisioners: Record<string, unknown>[], builder: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    builders: [{ type: "null", name: "n", ssh_host: s.host, ssh_port: s.port, ssh_username: s.username, ssh_password: s.password, ...builder }],
+    provisioners,
+  };
+}
+
+const unique = (): string => `/tmp/kiln-prov-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+describe("shell provisioner over SSH", () => {
+  it("runs inline lines with the shebang and environment, streaming output, and removes the remote script", async () => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const remote = `${unique()}.sh`;
+    const job = planTemplateJob(
+      sshTemplate(server, [
+        {
+          type: "shell",
+          remote_path: remote,
+          environment_vars: ["GREETING=hello 'world'", "EMPTY="],
+          env: { FROM_MAP: "map" },
+          inline: ["echo \"$GREETING\" $FROM_MAP [$EMPTY]", "echo to-stderr >&2", "echo $PACKER_BUILD_NAME $PACKER_BUILDER_TYPE", "echo $0", "whoami"],
+        },
+        { type: "shell", inline: ["test -e " + remote + " && echo still-there || echo removed"] },
+      ]),
+      "n",
+    );
+    const outcome = await runJob(job, ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(ctx.logs).toContainEqual({ level: "message", text: "hello 'world' map []" });
+    expect(ctx.logs).toContainEqual({ level: "error", text: "to-stderr" });
+    expect(ctx.lines()).toContain("n null");
+    expect(ctx.lines()).toContain(remote);
+    expect(ctx.lines()).toContain("kilntest");
+    expect(ctx.lines()).toContain("removed");
+    expect(ctx.lines()).toContain("Provisioning with shell script: inline script");
+  });
+
+  it("stops at a failing inline line (sh -e) with Packer's exit-status message; valid_exit_codes allows it", async () => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const outcome = await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: ["echo before", "exit 3", "echo after"] }]), "n"), ctx);
+    expect(outcome.state).toBe("failed");
+    expect(outcome.failure?.message).toBe("Script exited with non-zero exit status: 3.Allowed exit codes are: [0]");
+    expect(ctx.lines()).toContain("before");
+    expect(ctx.lines()).not.toContain("after");
+    const ctx2 = recordingContext(dir);
+    const ok = await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: ["exit 3"], valid_exit_codes: [0, 3] }]), "n"), ctx2);
+    expect(ok.state).toBe("succeeded");
+  });
+
+  it("uploads and runs scripts in order with execute_command", async () => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    await writeFile(path.join(dir, "one.sh"), "#!/bin/sh\necho one $A\n");
+    await writeFile(path.join(dir, "two.sh"), "#!/bin/sh\necho two $A $(basename $0)\nexit 0\n");
+    const ctx = recordingContext(dir);
+    const job = planTemplateJob(
+      sshTemplate(server, [
+        { type: "shell", scripts: ["one.sh", "two.sh"], environment_vars: ["A=x"], remote_file: "kiln_test_script.sh" },
+        { type: "shell", script: "one.sh", execute_command: "echo via-execute-command; {{.Vars}} sh {{.Path}}", environment_vars: ["A=y"] },
+      ]),
+      "n",
+    );
+    const outcome = await runJob(job, ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    const out = ctx.logs.filter((l) => l.level === "message").map((l) => l.text);
+    expect(out).toEqual(["one x", "two x kiln_test_script.sh", "via-execute-command", "one y"]);
+    expect(ctx.lines()).toContain("Provisioning with shell script: one.sh");
+  });
+
+  it("reports a missing script as Packer does, before connecting", async () => {
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const tpl = { builders: [{ type: "null", name: "n", ssh_host: "127.0.0.1", ssh_username: "u", ssh_password: "p" }], provisioners: [{ type: "shell", script: "nope.sh" }] };
+    const outcome = await runJob(planTemplateJob(tpl, "n"), ctx);
+    expect(outcome.failure?.message).toMatch(/Bad script 'nope.sh': stat nope.sh: no such file or directory/);
+  });
+});
+
+describe("file provisioner over SSH", () => {
+  it("uploads a file and content, then downloads them back (round trip)", async () => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) & 0xff));
+    await writeFile(path.join(dir, "payload.bin"), data);
+    await chmod(path.join(dir, "payload.bin"), 0o640);
+    const remote = unique();
+    const ctx = recordingContext(dir);
+    const job = planTemplateJob(
+      sshTemplate(server, [
+        { type: "file", source: "payload.bin", destination: `${remote}.bin` },
+        { type: "file", content: "some content\n", destination: `${remote}.txt` },
+        { type: "shell", inline: [`stat -c %a ${remote}.bin`, `cat ${remote}.txt`] },
+        { type: "file", direction: "download", source: `${remote}.bin`, destination: "back/payload.bin" },
+        { type: "file", direction: "download", sources: [`${remote}.txt`], destination: "back/" },
+        { type: "shell", inline: [`rm -f ${remote}.bin ${remote}.txt`] },
+      ]),
+      "n",
+    );
+    const outcome = await runJob(job, ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(ctx.lines()).toContain("640");
+    expect(ctx.lines()).toContain("some content");
+    expect((await readFile(path.join(dir, "back/payload.bin"))).equals(data)).toBe(true);
+    expect(await readFile(path.join(dir, "back", path.basename(`${remote}.txt`)), "utf8")).toBe("some content\n");
+    expect(ctx.lines()).toContain(`Uploading payload.bin => ${remote}.bin`);
+  });
+});
+
+describe("end to end: null builder + shell + file over key auth", () => {
+  it("runs a build against the test sshd", async () => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    await writeFile(path.join(dir, "motd"), "built by kiln\n");
+    const remote = unique();
+    const ctx = recordingContext(dir);
+    const tpl = {
+      builders: [{ type: "null", name: "host", ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_private_key_file: server.clientKeyFile }],
+      provisioners: [
+        { type: "file", source: "motd", destination: remote },
+        { type: "shell", inline: [`cat ${remote}`, `echo "$PACKER_BUILD_NAME" > ${remote}.name`, `rm -f ${remote}`] },
+        { type: "file", direction: "download", source: `${remote}.name`, destination: "name.txt" },
+        { type: "shell", inline: [`rm -f ${remote}.name`] },
+      ],
+    };
+    const outcome = await runJob(planTemplateJob(tpl, "host"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(outcome.state).toBe("succeeded");
+    expect(ctx.lines()).toContain("built by kiln");
+    expect(await readFile(path.join(dir, "name.txt"), "utf8")).toBe("host\n");
+    expect(outcome.artifacts.map((a) => a.id)).toEqual(["Null"]);
+  });
+});
