@@ -86,6 +86,33 @@ describe("shell provisioner over SSH", () => {
     expect(ctx.lines()).toContain("Provisioning with shell script: one.sh");
   });
 
+  it("a dropped connection fails with Packer's hint, unless expect_disconnect", async () => {
+    for (const expectDisconnect of [false, true]) {
+      server = await SshServer.start();
+      const s = server;
+      const dir = await dirs.make();
+      const ctx = recordingContext(dir, {
+        onLog: (l) => {
+          if (l.text === "rebooting") void s.crash();
+        },
+      });
+      const job = planTemplateJob(sshTemplate(s, [{ type: "shell", inline: ["echo rebooting", "sleep 30"], expect_disconnect: expectDisconnect }]), "n");
+      const started = Date.now();
+      const outcome = await runJob(job, ctx);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      if (expectDisconnect) {
+        expect(outcome.failure?.message).toBeUndefined();
+      } else {
+        expect(outcome.failure?.message).toBe(
+          "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can try " +
+            'adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
+        );
+      }
+      await s.stop();
+      server = undefined;
+    }
+  }, 30_000);
+
   it("reports a missing script as Packer does, before connecting", async () => {
     const dir = await dirs.make();
     const ctx = recordingContext(dir);
