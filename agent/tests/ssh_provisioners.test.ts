@@ -86,22 +86,35 @@ describe("shell provisioner over SSH", () => {
     expect(ctx.lines()).toContain("Provisioning with shell script: one.sh");
   });
 
-  it("a dropped connection fails with Packer's hint, unless expect_disconnect", async () => {
+  it("a dropped connection fails with Packer's hint; with expect_disconnect the next provisioner reconnects after the reboot", async () => {
     for (const expectDisconnect of [false, true]) {
       server = await SshServer.start();
       const s = server;
       const dir = await dirs.make();
+      let rebooted: Promise<void> = Promise.resolve();
       const ctx = recordingContext(dir, {
         onLog: (l) => {
-          if (l.text === "rebooting") void s.crash();
+          if (l.text !== "rebooting") return;
+          rebooted = s.crash().then(async () => {
+            await new Promise((r) => setTimeout(r, 700));
+            await s.restart();
+          });
         },
       });
-      const job = planTemplateJob(sshTemplate(s, [{ type: "shell", inline: ["echo rebooting", "sleep 30"], expect_disconnect: expectDisconnect }]), "n");
+      const job = planTemplateJob(
+        sshTemplate(s, [
+          { type: "shell", inline: ["echo rebooting", "sleep 30"], expect_disconnect: expectDisconnect },
+          { type: "shell", inline: ["echo back after reboot"] },
+        ]),
+        "n",
+      );
       const started = Date.now();
       const outcome = await runJob(job, ctx);
       expect(Date.now() - started).toBeLessThan(10_000);
+      await rebooted;
       if (expectDisconnect) {
         expect(outcome.failure?.message).toBeUndefined();
+        expect(ctx.lines()).toContain("back after reboot");
       } else {
         expect(outcome.failure?.message).toBe(
           "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can try " +

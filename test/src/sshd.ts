@@ -77,6 +77,14 @@ async function waitForBanner(port: number, proc: ChildProcess, output: () => str
   }
 }
 
+function spawnServer(argv: readonly string[], append: (d: Buffer) => void): ChildProcess {
+  const [bin = "", ...args] = argv;
+  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  proc.stdout?.on("data", append);
+  proc.stderr?.on("data", append);
+  return proc;
+}
+
 export class SshServer implements AsyncDisposable {
   readonly host = "127.0.0.1";
   readonly username = TEST_USER;
@@ -88,8 +96,10 @@ export class SshServer implements AsyncDisposable {
     readonly dir: string,
     /** A private key (OpenSSH format, ed25519) whose public key is authorized for the test user. */
     readonly clientKeyFile: string,
-    private readonly proc: ChildProcess,
+    private proc: ChildProcess,
     private readonly output: () => string,
+    private readonly argv: readonly string[],
+    private readonly append: (d: Buffer) => void,
   ) {}
 
   static async start(options: SshServerOptions = {}): Promise<SshServer> {
@@ -107,7 +117,7 @@ export class SshServer implements AsyncDisposable {
       await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kiln-test-client", "-f", clientKeyFile]);
       const port = options.port ?? (await freePort());
       let out = "";
-      let proc: ChildProcess;
+      let argv: string[];
       if (kind === "openssh") {
         await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
         const hostKey = path.join(dir, "ssh_host_ed25519_key");
@@ -136,17 +146,17 @@ export class SshServer implements AsyncDisposable {
             "",
           ].join("\n"),
         );
-        proc = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", "pipe", "pipe"] });
+        argv = [SSHD, "-D", "-e", "-f", config];
       } else {
         const hostKey = path.join(dir, "dropbear_ed25519_host_key");
         await run("dropbearkey", ["-t", "ed25519", "-f", hostKey]);
-        proc = spawn(DROPBEAR, ["-F", "-E", "-p", `127.0.0.1:${port}`, "-r", hostKey, "-P", path.join(dir, "dropbear.pid")], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        argv = [DROPBEAR, "-F", "-E", "-p", `127.0.0.1:${port}`, "-r", hostKey, "-P", path.join(dir, "dropbear.pid")];
       }
-      proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-      proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-      const server = new SshServer(kind, port, dir, clientKeyFile, proc, () => out);
+      const append = (d: Buffer): void => {
+        out += d.toString();
+      };
+      const proc = spawnServer(argv, append);
+      const server = new SshServer(kind, port, dir, clientKeyFile, proc, () => out, argv, append);
       try {
         await waitForBanner(port, proc, () => out);
       } catch (err) {
@@ -192,6 +202,17 @@ export class SshServer implements AsyncDisposable {
         // already gone
       }
     }
+  }
+
+  /** Starts the server again after `crash()` (a reboot): same port, same host key. */
+  async restart(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.proc.once("exit", () => resolve()));
+      this.proc.kill("SIGKILL");
+      await exited;
+    }
+    this.proc = spawnServer(this.argv, this.append);
+    await waitForBanner(this.port, this.proc, this.output);
   }
 
   /** Kills the server (and the sessions it forked) and removes its temp files. */

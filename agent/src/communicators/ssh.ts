@@ -100,6 +100,8 @@ export class SshCommunicator {
   private client: Client | undefined;
   private hostKey: Buffer | undefined;
   private sftpSession: Promise<SFTPWrapper> | undefined;
+  private closed = false;
+  private log: ((text: string) => void) | undefined;
 
   private constructor(
     readonly options: SshOptions,
@@ -121,6 +123,7 @@ export class SshCommunicator {
       }
     }
     const comm = new SshCommunicator(options, privateKey);
+    comm.log = copts.log;
     await comm.reconnect(copts);
     return comm;
   }
@@ -146,7 +149,16 @@ export class SshCommunicator {
       attempt++;
       const remaining = deadline - Date.now();
       try {
-        this.client = await this.attempt(Math.max(1000, Math.min(remaining, 20_000)), copts.signal);
+        const client = await this.attempt(Math.max(1000, Math.min(remaining, 20_000)), copts.signal);
+        // A dropped connection is re-established on the next use (a guest that rebooted).
+        client.on("close", () => {
+          if (this.client === client) {
+            this.client = undefined;
+            this.sftpSession = undefined;
+          }
+        });
+        client.on("error", () => undefined);
+        this.client = client;
         copts.log?.(`Connected to SSH at ${this.address} (attempt ${attempt})`);
         return;
       } catch (err) {
@@ -237,7 +249,10 @@ export class SshCommunicator {
     });
   }
 
-  private requireClient(): Client {
+  /** The open connection; reconnects (same policy as `connect`) when the previous one dropped. */
+  private async requireClient(signal: AbortSignal): Promise<Client> {
+    if (this.closed) throw new BuildFailedError("ssh: the communicator is closed");
+    if (this.client === undefined) await this.reconnect({ signal, workDir: undefined, log: this.log });
     if (this.client === undefined) throw new BuildFailedError("ssh: the communicator is not connected");
     return this.client;
   }
@@ -246,8 +261,8 @@ export class SshCommunicator {
    * Runs a command and resolves to its exit status (2300218 when the connection dropped before it reported one).
    * Aborting the signal closes the channel and rejects.
    */
-  start(command: string, opts: StartOptions): Promise<number> {
-    const client = this.requireClient();
+  async start(command: string, opts: StartOptions): Promise<number> {
+    const client = await this.requireClient(opts.signal);
     return new Promise<number>((resolve, reject) => {
       if (opts.signal.aborted) return reject(abortError(opts.signal));
       const out = lineSplitter(opts.onStdout);
@@ -297,8 +312,8 @@ export class SshCommunicator {
     });
   }
 
-  private sftp(): Promise<SFTPWrapper> {
-    const client = this.requireClient();
+  private async sftp(signal: AbortSignal): Promise<SFTPWrapper> {
+    const client = await this.requireClient(signal);
     this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
       client.sftp((err, sftp) => {
         if (err) {
@@ -315,7 +330,7 @@ export class SshCommunicator {
 
   /** Uploads a local file (path) or a buffer to `remotePath` (a file path on the guest). */
   async upload(source: string | Buffer, remotePath: string, signal: AbortSignal, mode?: number): Promise<void> {
-    const sftp = await this.sftp();
+    const sftp = await this.sftp(signal);
     await withAbort(signal, (cb) => {
       if (typeof source === "string") sftp.fastPut(source, remotePath, mode !== undefined ? { mode } : {}, cb);
       else sftp.writeFile(remotePath, source, mode !== undefined ? { mode } : {}, cb);
@@ -327,7 +342,7 @@ export class SshCommunicator {
 
   /** Downloads `remotePath` to a local file path. */
   async download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {
-    const sftp = await this.sftp();
+    const sftp = await this.sftp(signal);
     await withAbort(signal, (cb) => sftp.fastGet(remotePath, localPath, cb)).catch((err: Error) => {
       if (signal.aborted) throw err;
       throw new BuildFailedError(`Download of ${remotePath} to ${localPath} failed: ${err.message}`, { cause: err });
@@ -348,6 +363,7 @@ export class SshCommunicator {
 
   /** Closes the connection (idempotent). */
   close(): void {
+    this.closed = true;
     this.closeClient();
   }
 }

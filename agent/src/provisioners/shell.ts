@@ -102,10 +102,8 @@ export async function runShell(config: ShellConfig, ctx: PluginContext): Promise
             'try adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
         );
       }
-      // The connection is gone: nothing more can run on it (reconnection is not implemented yet).
-      return;
-    }
-    if (!validCodes.includes(code)) {
+      // The connection is gone (a reboot): the communicator reconnects for the cleanup and the next script.
+    } else if (!validCodes.includes(code)) {
       throw new BuildFailedError(`Script exited with non-zero exit status: ${code}.Allowed exit codes are: ${goList(validCodes)}`);
     }
     if (!(config.skip_clean ?? false)) {
