@@ -46,23 +46,25 @@ describe.each(["openssh", "dropbear"] as const)("SSH communicator against %s", (
     expect((await run(comm, "false")).code).toBe(1);
   });
 
-  it("uploads a file and a buffer and downloads them back", async () => {
+  it.each(["scp", "sftp"])("uploads a file and a buffer and downloads them back over %s", async (method) => {
     server = await SshServer.start({ kind });
     const dir = await dirs.make();
     comm = await SshCommunicator.connect(
-      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password },
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password, ssh_file_transfer_method: method },
       { signal: signal() },
     );
     const local = path.join(dir, "in.bin");
     const data = Buffer.alloc(3 * 1024 * 1024 + 17, 0);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
     await writeFile(local, data);
-    const remote = `/tmp/kiln-ssh-test-${process.pid}-${kind}.bin`;
+    const remote = `/tmp/kiln-ssh-test-${process.pid}-${kind}-${method}.bin`;
     await comm.upload(local, remote, signal());
     await comm.download(remote, path.join(dir, "out.bin"), signal());
     expect((await readFile(path.join(dir, "out.bin"))).equals(data)).toBe(true);
     await comm.upload(Buffer.from("hello\n"), `${remote}.txt`, signal());
     expect((await run(comm, `cat ${remote}.txt; rm -f ${remote} ${remote}.txt`)).out).toEqual(["hello"]);
+    const missing = await comm.download(`${remote}.missing`, path.join(dir, "missing"), signal()).catch((e: unknown) => e as Error);
+    expect((missing as Error).message).toMatch(/^Download of .*\.missing to .* failed: .*(No such file|no such file)/i);
   });
 
   it("fails a wrong password with an error naming ssh_password", async () => {

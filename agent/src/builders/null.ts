@@ -80,6 +80,7 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
           ssh_timeout: config.ssh_timeout ?? config.ssh_wait_timeout,
           ssh_handshake_attempts: config.ssh_handshake_attempts,
           ssh_keep_alive_interval: config.ssh_keep_alive_interval,
+          ssh_file_transfer_method: config.ssh_file_transfer_method,
           pause_before_connecting: config.pause_before_connecting,
         },
         { signal: ctx.signal, workDir, log: debug },

@@ -4,7 +4,8 @@
  * communicator's later reconnects, runs commands with their output streamed line by line, and transfers files
  * over SFTP. A command whose connection drops before it reports an exit status exits with Packer's 2300218.
  */
-import { readFile } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
@@ -28,6 +29,8 @@ export interface SshOptions {
   readonly ssh_handshake_attempts?: number;
   /** Milliseconds; 5s by default, 0 or negative disables. */
   readonly ssh_keep_alive_interval?: number;
+  /** `scp` (Packer's default) or `sftp`. */
+  readonly ssh_file_transfer_method?: string;
   readonly pause_before_connecting?: number;
 }
 
@@ -328,13 +331,21 @@ export class SshCommunicator {
     return this.sftpSession;
   }
 
+  private get useSftp(): boolean {
+    return this.options.ssh_file_transfer_method === "sftp";
+  }
+
   /** Uploads a local file (path) or a buffer to `remotePath` (a file path on the guest). */
   async upload(source: string | Buffer, remotePath: string, signal: AbortSignal, mode?: number): Promise<void> {
-    const sftp = await this.sftp(signal);
-    await withAbort(signal, (cb) => {
-      if (typeof source === "string") sftp.fastPut(source, remotePath, mode !== undefined ? { mode } : {}, cb);
-      else sftp.writeFile(remotePath, source, mode !== undefined ? { mode } : {}, cb);
-    }).catch((err: Error) => {
+    const transfer = this.useSftp
+      ? this.sftp(signal).then((sftp) =>
+          withAbort(signal, (cb) => {
+            if (typeof source === "string") sftp.fastPut(source, remotePath, mode !== undefined ? { mode } : {}, cb);
+            else sftp.writeFile(remotePath, source, mode !== undefined ? { mode } : {}, cb);
+          }),
+        )
+      : this.requireClient(signal).then((client) => scpUpload(client, source, remotePath, mode ?? 0o644, signal));
+    await transfer.catch((err: Error) => {
       if (signal.aborted) throw err;
       throw new BuildFailedError(`Upload of ${typeof source === "string" ? source : "content"} to ${remotePath} failed: ${err.message}`, { cause: err });
     });
@@ -342,8 +353,10 @@ export class SshCommunicator {
 
   /** Downloads `remotePath` to a local file path. */
   async download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {
-    const sftp = await this.sftp(signal);
-    await withAbort(signal, (cb) => sftp.fastGet(remotePath, localPath, cb)).catch((err: Error) => {
+    const transfer = this.useSftp
+      ? this.sftp(signal).then((sftp) => withAbort(signal, (cb) => sftp.fastGet(remotePath, localPath, cb)))
+      : this.requireClient(signal).then((client) => scpDownload(client, remotePath, localPath, signal));
+    await transfer.catch((err: Error) => {
       if (signal.aborted) throw err;
       throw new BuildFailedError(`Download of ${remotePath} to ${localPath} failed: ${err.message}`, { cause: err });
     });
@@ -379,4 +392,173 @@ function withAbort(signal: AbortSignal, op: (cb: (err?: Error | null) => void) =
       else resolve();
     });
   });
+}
+
+/** Single-quotes a word for the remote shell. */
+function quote(s: string): string {
+  return `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** Reads the scp protocol's replies from a channel: acks (`\0`), errors (`\1`/`\2` + text) and header lines. */
+class ScpReader {
+  private buf = Buffer.alloc(0);
+  private waiter: (() => void) | undefined;
+  private ended = false;
+  private stderr = "";
+  onData?: (d: Buffer) => void;
+
+  constructor(channel: ClientChannel) {
+    channel.on("data", (d: Buffer) => {
+      if (this.onData) return this.onData(d);
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake();
+    });
+    channel.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    channel.on("close", () => {
+      this.ended = true;
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  private async need(test: () => boolean): Promise<void> {
+    while (!test()) {
+      if (this.ended) throw new Error(`scp: the remote side ended the transfer${this.stderr !== "" ? `: ${this.stderr.trim()}` : ""}`);
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+
+  /** One line (without the newline). */
+  async line(): Promise<string> {
+    await this.need(() => this.buf.includes(0x0a));
+    const nl = this.buf.indexOf(0x0a);
+    const line = this.buf.subarray(0, nl).toString();
+    this.buf = this.buf.subarray(nl + 1);
+    return line;
+  }
+
+  /** Waits for an ack; throws the remote's message on an error reply. */
+  async ack(): Promise<void> {
+    await this.need(() => this.buf.length > 0);
+    const code = this.buf[0];
+    if (code === 0) {
+      this.buf = this.buf.subarray(1);
+      return;
+    }
+    const text = await this.line();
+    throw new Error(`scp: ${text.slice(1) || `error code ${String(code)}`}`);
+  }
+
+  /** Takes what is buffered (after the header), for the data phase. */
+  take(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    return b;
+  }
+}
+
+/** Ends our side and waits for the channel to close (servers may refuse a new session while one is open). */
+function endAndWait(channel: ClientChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    channel.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    channel.end();
+  });
+}
+
+function openExec(client: Client, command: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))));
+}
+
+function write(channel: ClientChannel, data: Buffer | string): Promise<void> {
+  return new Promise((resolve) => {
+    if (channel.write(data)) resolve();
+    else channel.once("drain", () => resolve());
+  });
+}
+
+/** Packer's scp upload: `scp -t <dir>`, one `C<mode> <size> <name>` record. */
+async function scpUpload(client: Client, source: string | Buffer, remotePath: string, mode: number, signal: AbortSignal): Promise<void> {
+  const channel = await openExec(client, `scp -t ${quote(path.posix.dirname(remotePath))}`);
+  const onAbort = (): void => void channel.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new ScpReader(channel);
+    await reader.ack();
+    const size = typeof source === "string" ? (await stat(source)).size : source.length;
+    await write(channel, `C${(mode & 0o7777).toString(8).padStart(4, "0")} ${size} ${path.posix.basename(remotePath)}\n`);
+    await reader.ack();
+    if (typeof source === "string") {
+      for await (const chunk of createReadStream(source)) await write(channel, chunk as Buffer);
+    } else {
+      await write(channel, source);
+    }
+    await write(channel, Buffer.from([0]));
+    await reader.ack();
+    await endAndWait(channel);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** Packer's scp download: `scp -f <path>`, one `C` record streamed into the local file. */
+async function scpDownload(client: Client, remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {
+  const channel = await openExec(client, `scp -f ${quote(remotePath)}`);
+  const onAbort = (): void => void channel.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new ScpReader(channel);
+    await write(channel, Buffer.from([0]));
+    let header = await reader.line();
+    while (header.startsWith("T")) {
+      await write(channel, Buffer.from([0]));
+      header = await reader.line();
+    }
+    if (header.startsWith("\x01") || header.startsWith("\x02")) throw new Error(`scp: ${header.slice(1)}`);
+    const m = /^C[0-7]+ (\d+) /.exec(header);
+    if (!m) throw new Error(`scp: unexpected reply ${JSON.stringify(header)}`);
+    const size = Number(m[1]);
+    const out = createWriteStream(localPath);
+    let received = 0;
+    let tail = Buffer.alloc(0);
+    const done = new Promise<void>((resolve, reject) => {
+      const feed = (d: Buffer): void => {
+        const want = size - received;
+        const body = d.subarray(0, Math.max(0, want));
+        received += body.length;
+        if (body.length > 0 && !out.write(body)) {
+          channel.pause();
+          out.once("drain", () => channel.resume());
+        }
+        if (d.length > body.length) tail = Buffer.concat([tail, d.subarray(body.length)]);
+        if (received >= size && tail.length > 0) {
+          reader.onData = undefined;
+          if (tail[0] !== 0) reject(new Error(`scp: ${tail.subarray(1).toString().trim()}`));
+          else out.end(() => resolve());
+        }
+      };
+      reader.onData = feed;
+      channel.once("close", () => reject(new Error(`scp: the connection closed after ${received} of ${size} bytes`)));
+      out.once("error", reject);
+      const early = reader.take();
+      void write(channel, Buffer.from([0])).then(() => {
+        if (early.length > 0) feed(early);
+      });
+    });
+    await done;
+    await write(channel, Buffer.from([0]));
+    await endAndWait(channel);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) throw abortError(signal);
+  }
 }
