@@ -88,6 +88,31 @@ describe("SSH communicator (openssh only)", () => {
     expect(await run(comm, "id -un")).toEqual({ code: 0, out: ["kilntest"], err: [] });
   });
 
+  it("names ssh_private_key_file for a key the server refuses and for a file that is not a key", async () => {
+    server = await SshServer.start({ kind: "openssh" });
+    const dir = await dirs.make();
+    const other = path.join(dir, "other_key");
+    const { execFile } = await import("node:child_process");
+    await new Promise((r) => execFile("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other], r));
+    const base = { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_handshake_attempts: 2 };
+    const refused = await SshCommunicator.connect({ ...base, ssh_private_key_file: other }, { signal: signal() }).catch((e: unknown) => e as Error);
+    expect((refused as Error).message).toMatch(/authentication as "kilntest" .* failed.*check ssh_username and ssh_private_key_file$/);
+    await writeFile(path.join(dir, "not_a_key"), "hello\n");
+    const invalid = await SshCommunicator.connect({ ...base, ssh_private_key_file: "not_a_key" }, { signal: signal(), workDir: dir }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((invalid as Error).message).toMatch(/^ssh_private_key_file is invalid: .*not_a_key: /);
+  });
+
+  it("runs commands with a pty when ssh_pty is set", async () => {
+    server = await SshServer.start({ kind: "openssh" });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password, ssh_pty: true },
+      { signal: signal() },
+    );
+    expect((await run(comm, "test -t 0 && echo tty || echo notty")).out).toEqual(["tty"]);
+  });
+
   it("gives up on an unreachable port after ssh_timeout, naming it", async () => {
     const port = await freePort();
     const started = Date.now();

@@ -126,6 +126,22 @@ describe("shell provisioner over SSH", () => {
     }
   }, 30_000);
 
+  it("cancels a running remote command promptly", async () => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    let cancel = (): void => undefined;
+    const ctx = recordingContext(dir, {
+      onLog: (l) => {
+        if (l.text === "sleeping") cancel();
+      },
+    });
+    cancel = () => ctx.cancel();
+    const started = Date.now();
+    const outcome = await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: ["echo sleeping", "sleep 30"] }]), "n"), ctx);
+    expect(outcome.state).toBe("cancelled");
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it("reports a missing script as Packer does, before connecting", async () => {
     const dir = await dirs.make();
     const ctx = recordingContext(dir);

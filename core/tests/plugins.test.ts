@@ -140,6 +140,11 @@ describe("plugins - file and null builders", () => {
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b" })).toEqual([
       "ssh_bastion_password or ssh_bastion_private_key_file must be specified",
+      "ssh_bastion_host is not supported by kiln yet: remove it or build with Packer",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_ciphers: ["aes128-ctr"] })).toEqual([
+      "ssh_proxy_host is not supported by kiln yet: remove it or build with Packer",
+      "ssh_ciphers is not supported by kiln yet: remove it or build with Packer",
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_timeout: "2s", ssh_handshake_attempts: 3 })).toEqual([]);
     const winrm = v({ communicator: "winrm", winrm_host: "h", winrm_username: "u", winrm_password: "p" });

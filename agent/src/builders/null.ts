@@ -81,6 +81,8 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
           ssh_handshake_attempts: config.ssh_handshake_attempts,
           ssh_keep_alive_interval: config.ssh_keep_alive_interval,
           ssh_file_transfer_method: config.ssh_file_transfer_method,
+          ssh_agent_auth: config.ssh_agent_auth,
+          ssh_pty: config.ssh_pty,
           pause_before_connecting: config.pause_before_connecting,
         },
         { signal: ctx.signal, workDir, log: debug },

@@ -29,6 +29,10 @@ export interface SshOptions {
   readonly ssh_handshake_attempts?: number;
   /** Milliseconds; 5s by default, 0 or negative disables. */
   readonly ssh_keep_alive_interval?: number;
+  /** Authenticate with the keys of the agent at $SSH_AUTH_SOCK. */
+  readonly ssh_agent_auth?: boolean;
+  /** Request a pseudo-terminal for commands. */
+  readonly ssh_pty?: boolean;
   /** `scp` (Packer's default) or `sftp`. */
   readonly ssh_file_transfer_method?: string;
   readonly pause_before_connecting?: number;
@@ -123,6 +127,10 @@ export class SshCommunicator {
         privateKey = await readFile(file);
       } catch (err) {
         throw new BuildFailedError(`Error reading ssh_private_key_file ${file}: ${(err as Error).message}`, { cause: err });
+      }
+      const parsed = ssh2.utils.parseKey(privateKey);
+      if (parsed instanceof Error) {
+        throw new BuildFailedError(`ssh_private_key_file is invalid: ${file}: ${parsed.message}`, { cause: parsed });
       }
     }
     const comm = new SshCommunicator(options, privateKey);
@@ -244,6 +252,14 @@ export class SshCommunicator {
       };
       if (o.ssh_password !== undefined) config.password = o.ssh_password;
       if (this.privateKey !== undefined) config.privateKey = this.privateKey;
+      if (o.ssh_agent_auth === true) {
+        const sock = process.env["SSH_AUTH_SOCK"];
+        if (sock === undefined || sock === "") {
+          finish(new BuildFailedError("ssh_agent_auth is set but SSH_AUTH_SOCK is not: start an ssh-agent for the kiln agent"));
+          return;
+        }
+        config.agent = sock;
+      }
       try {
         client.connect(config);
       } catch (err) {
@@ -290,7 +306,7 @@ export class SshCommunicator {
       opts.signal.addEventListener("abort", onAbort, { once: true });
       client.once("close", onClientClose);
       try {
-        client.exec(command, (e, stream) => {
+        client.exec(command, { pty: this.options.ssh_pty === true }, (e, stream) => {
           if (e) {
             // A channel that cannot be opened on a dying connection is a disconnect too.
             done(/not connected|No response|closed/i.test(e.message) ? CMD_DISCONNECT : e);

@@ -8,6 +8,18 @@ import { definePluginSchema, type CompiledConfig } from "./schema.js";
 
 export const NULL_BUILDER_ID = "fnoeding.null";
 
+/** SSH options Packer accepts that kiln's communicator does not implement yet: refused rather than ignored. */
+const SSH_OPTIONS_NOT_RUN = [
+  "ssh_bastion_host",
+  "ssh_proxy_host",
+  "ssh_certificate_file",
+  "ssh_ciphers",
+  "ssh_key_exchange_algorithms",
+  "ssh_local_tunnels",
+  "ssh_remote_tunnels",
+  "ssh_read_write_timeout",
+] as const;
+
 export const nullBuilderSchema = definePluginSchema({
   kind: "builder",
   type: "null",
@@ -30,6 +42,12 @@ export const nullBuilderSchema = definePluginSchema({
     if ((c.ssh_username ?? "") === "") problems.push("a Username must be specified, please reference your communicator documentation");
     if (!(c.ssh_agent_auth ?? false) && (c.ssh_password ?? "") === "" && (c.ssh_private_key_file ?? "") === "") {
       problems.push("one authentication method must be specified, please reference your\ncommunicator documentation");
+    }
+    for (const key of SSH_OPTIONS_NOT_RUN) {
+      const v = c[key];
+      if (v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0)) {
+        problems.push(`${key} is not supported by kiln yet: remove it or build with Packer`);
+      }
     }
     return { problems };
   },
