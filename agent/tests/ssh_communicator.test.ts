@@ -104,6 +104,54 @@ describe("SSH communicator (openssh only)", () => {
     expect((invalid as Error).message).toMatch(/^ssh_private_key_file is invalid: .*not_a_key: /);
   });
 
+  it("streams a command that prints 50 MB line by line", async () => {
+    server = await SshServer.start({ kind: "openssh" });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password },
+      { signal: signal() },
+    );
+    let lines = 0;
+    let bytes = 0;
+    let last = "";
+    const started = Date.now();
+    // 500,000 lines of 99 characters plus the newline: 50 MB.
+    const code = await comm.start("yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -n 500000; echo end", {
+      signal: signal(),
+      onStdout: (l) => {
+        lines++;
+        bytes += l.length + 1;
+        last = l;
+      },
+    });
+    expect(code).toBe(0);
+    expect(lines).toBe(500_001);
+    expect(bytes).toBe(500_000 * 100 + 4);
+    expect(last).toBe("end");
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
+
+  it.each(["scp", "sftp"])("uploads a 100 MiB file over %s intact", async (method) => {
+    server = await SshServer.start({ kind: "openssh" });
+    const dir = await dirs.make();
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password, ssh_file_transfer_method: method },
+      { signal: signal() },
+    );
+    const local = path.join(dir, "big.bin");
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 131) & 0xff;
+    await writeFile(local, Buffer.concat(Array.from({ length: 100 }, () => chunk)));
+    const { createHash } = await import("node:crypto");
+    const want = createHash("sha256").update(await readFile(local)).digest("hex");
+    const remote = `/tmp/kiln-ssh-big-${process.pid}-${method}.bin`;
+    const started = Date.now();
+    await comm.upload(local, remote, signal());
+    const elapsed = Date.now() - started;
+    const r = await run(comm, `sha256sum ${remote} | cut -d' ' -f1; rm -f ${remote}`);
+    expect(r.out).toEqual([want]);
+    expect(elapsed).toBeLessThan(30_000);
+  }, 60_000);
+
   it("runs commands with a pty when ssh_pty is set", async () => {
     server = await SshServer.start({ kind: "openssh" });
     comm = await SshCommunicator.connect(

@@ -80,11 +80,13 @@ function lineSplitter(emit: ((line: string) => void) | undefined): { push(d: Buf
     push(d) {
       if (!emit) return;
       pending += decoder.decode(d, { stream: true });
+      let start = 0;
       let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        emit(pending.slice(0, nl).replace(/\r$/, ""));
-        pending = pending.slice(nl + 1);
+      while ((nl = pending.indexOf("\n", start)) >= 0) {
+        emit(pending.slice(start, nl).replace(/\r$/, ""));
+        start = nl + 1;
       }
+      if (start > 0) pending = pending.slice(start);
     },
     flush() {
       if (!emit) return;
