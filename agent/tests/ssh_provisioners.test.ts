@@ -181,6 +181,36 @@ describe("file provisioner over SSH", () => {
   });
 });
 
+describe("file provisioner: directories", () => {
+  it.each(["scp", "sftp"])("uploads a tree of 1,000 small files with Packer's trailing-slash rule (ssh_file_transfer_method %s; trees go over SFTP)", async (method) => {
+    server = await SshServer.start();
+    const dir = await dirs.make();
+    const { mkdir } = await import("node:fs/promises");
+    for (let d = 0; d < 10; d++) {
+      await mkdir(path.join(dir, "tree", `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) await writeFile(path.join(dir, "tree", `d${d}`, `f${f}.txt`), `${d}/${f}\n`);
+    }
+    const remote = unique();
+    const ctx = recordingContext(dir);
+    const job = planTemplateJob(
+      sshTemplate(
+        server,
+        [
+          { type: "file", source: "tree", destination: `${remote}/a` },
+          { type: "file", source: "tree/", destination: `${remote}/b` },
+          { type: "shell", inline: [`find ${remote}/a -type f | wc -l`, `find ${remote}/b -type f | wc -l`, `cat ${remote}/a/tree/d3/f42.txt ${remote}/b/d9/f99.txt`, `rm -rf ${remote}`] },
+        ],
+        { ssh_file_transfer_method: method },
+      ),
+      "n",
+    );
+    const outcome = await runJob(job, ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    const out = ctx.logs.filter((l) => l.level === "message").map((l) => l.text.trim());
+    expect(out).toEqual(["1000", "1000", "3/42", "9/99"]);
+  }, 60_000);
+});
+
 describe("end to end: null builder + shell + file over key auth", () => {
   it("runs a build against the test sshd", async () => {
     server = await SshServer.start();

@@ -1,3 +1,5 @@
+import type { TreeEntry } from "./ssh.js";
+
 /** What provisioners use to reach the machine being built (Packer's `packersdk.Communicator`). */
 
 export interface CommandOptions {
@@ -11,6 +13,8 @@ export interface Communicator {
   start(command: string, opts: CommandOptions): Promise<number>;
   /** Uploads a local file (path) or a buffer to a file path on the guest. */
   upload(source: string | Buffer, remotePath: string, signal: AbortSignal, mode?: number): Promise<void>;
+  /** Uploads a tree of directories and files into the existing directory `remoteDir`. */
+  uploadTree(remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void>;
   /** Downloads a file from the guest to a local file path. */
   download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void>;
 }

@@ -369,6 +369,36 @@ export class SshCommunicator {
     });
   }
 
+  /**
+   * Uploads a tree into the existing directory `remoteDir`: directories are created in one command, then the files
+   * go over SFTP whatever ssh_file_transfer_method says (a recursive scp session is not implemented yet).
+   */
+  async uploadTree(remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void> {
+    const dirs: string[] = [];
+    const files: { local: string; remote: string; mode: number }[] = [];
+    const walk = (list: readonly TreeEntry[], at: string): void => {
+      for (const e of list) {
+        const r = path.posix.join(at, e.name);
+        if (e.kind === "dir") {
+          dirs.push(r);
+          walk(e.entries, r);
+        } else files.push({ local: e.local, remote: r, mode: e.mode });
+      }
+    };
+    walk(entries, remoteDir);
+    if (dirs.length > 0) {
+      const code = await this.start(`mkdir -p ${dirs.map(quote).join(" ")}`, { signal });
+      if (code !== 0) throw new BuildFailedError(`Error creating directories under ${remoteDir}: exit status ${code}`);
+    }
+    const sftp = await this.sftp(signal);
+    for (const f of files) {
+      await withAbort(signal, (cb) => sftp.fastPut(f.local, f.remote, { mode: f.mode }, cb)).catch((err: Error) => {
+        if (signal.aborted) throw err;
+        throw new BuildFailedError(`Upload of ${f.local} to ${f.remote} failed: ${err.message}`, { cause: err });
+      });
+    }
+  }
+
   /** Downloads `remotePath` to a local file path. */
   async download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {
     const transfer = this.useSftp
@@ -527,6 +557,11 @@ async function scpUpload(client: Client, source: string | Buffer, remotePath: st
     if (signal.aborted) throw abortError(signal);
   }
 }
+
+/** One entry of a tree upload: a directory or a file. */
+export type TreeEntry =
+  | { readonly kind: "dir"; readonly name: string; readonly mode: number; readonly entries: readonly TreeEntry[] }
+  | { readonly kind: "file"; readonly name: string; readonly mode: number; readonly local: string; readonly size: number };
 
 /** Packer's scp download: `scp -f <path>`, one `C` record streamed into the local file. */
 async function scpDownload(client: Client, remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {

@@ -3,11 +3,42 @@
  * `destination` on the machine, or downloads them from it. A destination ending in `/` is a directory the files
  * keep their base names in.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { BuildFailedError, fileProvisionerSchema, type FileProvisionerConfig } from "../../../core/src/mod.js";
+import type { Communicator } from "../communicators/communicator.js";
+import type { TreeEntry } from "../communicators/ssh.js";
 import { prepareWithSchema, type PluginContext, type PrepareContext, type ProvisionerDefinition } from "../plugin_api.js";
 import { goPathError } from "../util/go_text.js";
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+async function readTree(dir: string): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const l = path.join(dir, entry.name);
+    const st = await stat(l);
+    if (st.isDirectory()) out.push({ kind: "dir", name: entry.name, mode: st.mode & 0o777, entries: await readTree(l) });
+    else if (st.isFile()) out.push({ kind: "file", name: entry.name, mode: st.mode & 0o777, local: l, size: st.size });
+  }
+  return out;
+}
+
+/**
+ * Packer's directory upload (rsync's trailing-slash rule): `dir/` copies the directory's contents into
+ * `destination`, `dir` copies the directory itself (so `destination/dir/...`). `destination` is created first.
+ */
+async function uploadDir(comm: Communicator, ctx: PluginContext, src: string, local: string, destination: string): Promise<void> {
+  ctx.log("say", `Uploading ${src} => ${destination}`);
+  const code = await comm.start(`mkdir -p ${shellQuote(destination)}`, { signal: ctx.signal, onStderr: (l) => ctx.log("error", l) });
+  if (code !== 0) throw new BuildFailedError(`Error creating ${destination} on the remote machine: exit status ${code}`);
+  const st = await stat(local);
+  const tree = await readTree(local);
+  const entries: TreeEntry[] = src.endsWith("/") ? tree : [{ kind: "dir", name: path.basename(local), mode: st.mode & 0o777, entries: tree }];
+  await comm.uploadTree(destination, entries, ctx.signal);
+}
 
 function targetFor(destination: string, source: string, isDir: boolean): string {
   return isDir ? `${destination}${path.posix.basename(source)}` : destination;
@@ -45,7 +76,10 @@ export async function runFile(config: FileProvisionerConfig, ctx: PluginContext)
     const info = await stat(local).catch((err: unknown) => {
       throw new BuildFailedError(`Bad source '${src}': ${goPathError("stat", src, err)}`, { cause: err });
     });
-    if (info.isDirectory()) throw new BuildFailedError(`Uploading directories (${src}) is not supported by kiln yet`);
+    if (info.isDirectory()) {
+      await uploadDir(comm, ctx, src, local, destination);
+      continue;
+    }
     const multiple = sources.length > 1;
     const target = targetFor(destination, src, destination.endsWith("/") || multiple);
     ctx.log("say", `Uploading ${src} => ${target}`);
