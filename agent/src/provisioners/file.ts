@@ -1,7 +1,7 @@
 /**
- * The `file` provisioner (Packer 1.6.6's provisioner/file), for single files: uploads `sources` (or `content`) to
- * `destination` on the machine, or downloads them from it. A destination ending in `/` is a directory the files
- * keep their base names in.
+ * The `file` provisioner (Packer 1.6.6's provisioner/file): uploads `sources` (files or directories, with rsync's
+ * trailing-slash rule) or `content` to `destination` on the machine, or downloads files from it. A destination
+ * ending in `/` is a directory the files keep their base names in. Directory downloads are not implemented yet.
  */
 import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
