@@ -3,13 +3,14 @@
  * each script is uploaded to `remote_path`, made executable and run through `execute_command` (`{{.Vars}}`,
  * `{{.Path}}`) on the machine; its output is streamed line by line; the remote file is removed unless `skip_clean`.
  */
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { BuildFailedError, ensureKilnError, shellProvisionerSchema, type ShellConfig } from "../../../core/src/mod.js";
 import { CMD_DISCONNECT } from "../communicators/ssh.js";
 import type { Communicator } from "../communicators/communicator.js";
 import { prepareWithSchema, type PluginContext, type PrepareContext, type ProvisionerDefinition } from "../plugin_api.js";
 import { goList, goPathError } from "../util/go_text.js";
+import { checkScriptsExist } from "./shell_local.js";
 
 const HTTP_ADDR_NOT_IMPLEMENTED = "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER";
 
@@ -114,14 +115,7 @@ export async function runShell(config: ShellConfig, ctx: PluginContext): Promise
 }
 
 async function checkShellScripts(config: ShellConfig, ctx: PrepareContext): Promise<string[]> {
-  const problems: string[] = [];
-  for (const script of config.scripts ?? []) {
-    try {
-      await stat(path.resolve(ctx.workDir, script));
-    } catch (err) {
-      problems.push(`Bad script '${script}': ${goPathError("stat", script, err)}`);
-    }
-  }
+  const problems = await checkScriptsExist(config, ctx);
   if (config.use_env_var_file ?? false) problems.push("use_env_var_file is not supported by kiln yet");
   return problems;
 }
