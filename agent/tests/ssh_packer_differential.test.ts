@@ -4,7 +4,7 @@
  * must be the same.
  */
 import { execFile } from "node:child_process";
-import { access, writeFile } from "node:fs/promises";
+import { access, chmod, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SshServer } from "../../test/src/mod.js";
@@ -44,17 +44,21 @@ describe("SSH provisioning: kiln vs packer 1.6.6", () => {
     server = await SshServer.start();
     const s = server;
     const remote = `/tmp/kiln-diff-${process.pid}`;
+    // Packer leaves a failed script behind in remote_folder: give both tools a folder this test removes.
+    const remoteFolder = await dirs.make("kiln-sshdiff-remote-");
+    await chmod(remoteFolder, 0o777);
     const template = (dir: string): Record<string, unknown> => ({
       builders: [{ type: "null", name: "n", ssh_host: s.host, ssh_port: s.port, ssh_username: s.username, ssh_password: s.password }],
       provisioners: [
         { type: "file", source: "in.txt", destination: `${remote}-${path.basename(dir)}.txt` },
         {
           type: "shell",
+          remote_folder: remoteFolder,
           environment_vars: ["A=it's", "B=2"],
           inline: [`cat ${remote}-${path.basename(dir)}.txt`, `rm -f ${remote}-${path.basename(dir)}.txt`, 'echo "$A $B $PACKER_BUILD_NAME $PACKER_BUILDER_TYPE"', "env | grep -c ^PACKER_HTTP_ADDR= || true"],
         },
-        { type: "shell", script: "s.sh" },
-        { type: "shell", inline: ["echo last", "exit 7"] },
+        { type: "shell", script: "s.sh", remote_folder: remoteFolder },
+        { type: "shell", inline: ["echo last", "exit 7"], remote_folder: remoteFolder },
       ],
     });
     const results = [];

@@ -12,6 +12,9 @@ import { prepareWithSchema, type PluginContext, type PrepareContext, type Provis
 import { goList, goPathError } from "../util/go_text.js";
 import { checkScriptsExist } from "./shell_local.js";
 
+/** How long removing an uploaded script may take, even after the job was cancelled. */
+const REMOTE_CLEANUP_TIMEOUT_MS = 10_000;
+
 const HTTP_ADDR_NOT_IMPLEMENTED = "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER";
 
 /** A tiny `fmt.Sprintf` for `env_var_format`: `%s` takes the next argument, `%%` is a percent sign. */
@@ -82,34 +85,43 @@ export async function runShell(config: ShellConfig, ctx: PluginContext): Promise
     } catch (err) {
       throw new BuildFailedError(`Error processing command: ${ensureKilnError(err).message}`, { cause: err });
     }
+    let uploaded = false;
+    let failed = true;
     try {
-      await comm.upload(body, remotePath, ctx.signal);
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      throw new BuildFailedError(`Error uploading script: ${ensureKilnError(err).message}`, { cause: err });
-    }
-    const chmod = await comm.start(`chmod 0755 ${shellQuote(remotePath)}`, { signal: ctx.signal });
-    if (chmod !== 0) throw new BuildFailedError(`Error chmodding script file to 0755 in remote machine: exit status ${chmod}`);
-    const code = await comm.start(command, {
-      signal: ctx.signal,
-      onStdout: (line) => ctx.log("message", line),
-      onStderr: (line) => ctx.log("error", line),
-    });
-    ctx.heartbeat();
-    if (code === CMD_DISCONNECT) {
-      if (!(config.expect_disconnect ?? false) && !validCodes.includes(code)) {
-        throw new BuildFailedError(
-          "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can " +
-            'try adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
-        );
+      try {
+        await comm.upload(body, remotePath, ctx.signal);
+        uploaded = true;
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        throw new BuildFailedError(`Error uploading script: ${ensureKilnError(err).message}`, { cause: err });
       }
-      // The connection is gone (a reboot): the communicator reconnects for the cleanup and the next script.
-    } else if (!validCodes.includes(code)) {
-      throw new BuildFailedError(`Script exited with non-zero exit status: ${code}.Allowed exit codes are: ${goList(validCodes)}`);
-    }
-    if (!(config.skip_clean ?? false)) {
-      const rm = await comm.start(`rm -f ${shellQuote(remotePath)}`, { signal: ctx.signal });
-      if (rm !== 0) throw new BuildFailedError(`Error removing temporary script at ${remotePath}: exit status ${rm}`);
+      const chmod = await comm.start(`chmod 0755 ${shellQuote(remotePath)}`, { signal: ctx.signal });
+      if (chmod !== 0) throw new BuildFailedError(`Error chmodding script file to 0755 in remote machine: exit status ${chmod}`);
+      const code = await comm.start(command, {
+        signal: ctx.signal,
+        onStdout: (line) => ctx.log("message", line),
+        onStderr: (line) => ctx.log("error", line),
+      });
+      ctx.heartbeat();
+      if (code === CMD_DISCONNECT) {
+        if (!(config.expect_disconnect ?? false) && !validCodes.includes(code)) {
+          throw new BuildFailedError(
+            "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can " +
+              'try adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
+          );
+        }
+        // The connection is gone (a reboot): the communicator reconnects for the cleanup and the next script.
+      } else if (!validCodes.includes(code)) {
+        throw new BuildFailedError(`Script exited with non-zero exit status: ${code}.Allowed exit codes are: ${goList(validCodes)}`);
+      }
+      failed = false;
+    } finally {
+      // Packer leaves the script behind when it fails; kiln removes it either way (a host reused for builds, and
+      // tests, must not collect them), with its own short deadline since the job's signal may be aborted.
+      if (uploaded && !(config.skip_clean ?? false)) {
+        const rm = await comm.start(`rm -f ${shellQuote(remotePath)}`, { signal: AbortSignal.timeout(REMOTE_CLEANUP_TIMEOUT_MS) }).catch(() => -1);
+        if (rm !== 0 && !failed) throw new BuildFailedError(`Error removing temporary script at ${remotePath}: exit status ${rm}`);
+      }
     }
   }
 }
