@@ -3,7 +3,7 @@
  * attempt, and once kiln's attempt limit is spent the job fails with AGENT_LOST and its message goes to KILN_DEAD.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DEAD_STREAM, JOB_MAX_ATTEMPTS } from "../../core/src/mod.js";
+import { DEAD_STREAM, JOBS_STREAM, JOB_MAX_ATTEMPTS, ensureJobConsumer } from "../../core/src/mod.js";
 import { TestFarm, until, watchToEnd } from "../src/mod.js";
 
 const LEASE_MS = 1_500;
@@ -50,5 +50,35 @@ describe("farm - lost agents and the dead-letter path", () => {
     const jsm = farm.coordinators[0]?.service.farm.jsm;
     const dead = await jsm?.streams.getMessage(DEAD_STREAM, { last_by_subj: `kiln.dead.${id}.j0` });
     expect(dead?.subject).toBe(`kiln.dead.${id}.j0`);
+  });
+
+  it("dead-letters a job JetStream gave up on (max_deliver reached), and fails it with AGENT_LOST", async () => {
+    const client = await farm.addCoordinator();
+    const submitted = await client.submit({
+      template_json: JSON.stringify({ builders: [{ type: "null", name: "refused", communicator: "none" }] }),
+      template_name: "t.json",
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
+    });
+    const id = submitted.build?.id ?? "";
+    // Play agents that take the job and hand it back every time, on a consumer that allows two deliveries.
+    const handles = farm.coordinators[0]?.service.farm;
+    if (!handles) throw new Error("no coordinator");
+    const consumerName = await ensureJobConsumer(handles.jsm, "any", "null", 1_000, 2);
+    const consumer = await handles.js.consumers.get(JOBS_STREAM, consumerName);
+    for (let delivery = 1; delivery <= 2; delivery++) {
+      const msg = await consumer.next({ expires: 5_000 });
+      expect(msg?.info.deliveryCount).toBe(delivery);
+      msg?.nak();
+    }
+    // The server notices the limit when it next tries to deliver: a waiting pull gets nothing, and the advisory fires.
+    expect(await consumer.next({ expires: 2_000 })).toBeNull();
+    const { status } = await watchToEnd(client, id);
+    expect(status.build?.state).toBe("BUILD_STATE_FAILED");
+    expect(status.jobs[0]?.failure?.code).toBe("ERROR_CODE_AGENT_LOST");
+    const dead = await handles.jsm.streams.getMessage(DEAD_STREAM, { last_by_subj: `kiln.dead.${id}.j0` });
+    expect(dead?.subject).toBe(`kiln.dead.${id}.j0`);
+    // The job left the work queue.
+    expect((await handles.jsm.streams.info(JOBS_STREAM)).state.messages).toBe(0);
   });
 });

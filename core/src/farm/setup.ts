@@ -83,7 +83,13 @@ export async function openFarm(nc: NatsConnection): Promise<FarmHandles> {
  * Ensures the one durable pull consumer of a routing subject exists. `ackWaitMs` is the job lease; it is fixed by
  * whoever creates the consumer first, so a farm sets it the same everywhere (the default, unless testing).
  */
-export async function ensureJobConsumer(jsm: JetStreamManager, datacenter: string, builderType: string, ackWaitMs = JOB_ACK_WAIT_MS): Promise<string> {
+export async function ensureJobConsumer(
+  jsm: JetStreamManager,
+  datacenter: string,
+  builderType: string,
+  ackWaitMs = JOB_ACK_WAIT_MS,
+  maxDeliver = JOB_MAX_DELIVER,
+): Promise<string> {
   const name = jobConsumerName(datacenter, builderType);
   try {
     await jsm.consumers.info(JOBS_STREAM, name);
@@ -95,7 +101,7 @@ export async function ensureJobConsumer(jsm: JetStreamManager, datacenter: strin
         filter_subject: subjects.job(datacenter, builderType),
         ack_policy: AckPolicy.Explicit,
         ack_wait: ackWaitMs * 1e6,
-        max_deliver: JOB_MAX_DELIVER,
+        max_deliver: maxDeliver,
         max_ack_pending: -1,
       });
     } catch (addErr) {
