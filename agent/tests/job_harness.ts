@@ -6,6 +6,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
+import { SshServer } from "../../test/src/mod.js";
 import { codecs, type Artifact, type Job__Output } from "../../proto/src/mod.js";
 import type { JobRunContext, LogLevel } from "../src/run_types.js";
 
@@ -149,4 +151,24 @@ export function planTemplateJob(template: Json, name: string, options: PlanOptio
       template_uuid: "0f0f0f0f-0000-4000-8000-000000000002",
     },
   });
+}
+
+/**
+ * For a test file that starts SSH servers and temp dirs: returns them and stops / removes every one after each test.
+ */
+export function useSshTestResources(): { dirs: TempDirs; startSshServer: (options?: Parameters<typeof SshServer.start>[0]) => Promise<SshServer> } {
+  const dirs = new TempDirs();
+  const servers: SshServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await dirs.cleanup();
+  });
+  return {
+    dirs,
+    startSshServer: async (options) => {
+      const server = await SshServer.start(options);
+      servers.push(server);
+      return server;
+    },
+  };
 }

@@ -1,19 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { SshServer, freePort } from "../../test/src/mod.js";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
 
-const dirs = new TempDirs();
-let server: SshServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-  await dirs.cleanup();
-});
+const { dirs, startSshServer } = useSshTestResources();
 
 describe("null builder with communicator ssh", () => {
   it("connects to the host, runs the provisioners and closes the connection", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     const ctx = recordingContext(dir);
     const template = {

@@ -6,19 +6,12 @@
 import { execFile } from "node:child_process";
 import { access, chmod, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { SshServer } from "../../test/src/mod.js";
+import { describe, expect, it } from "vitest";
 import { runJob } from "../src/runner.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
 
 const PACKER = "/usr/bin/packer";
-const dirs = new TempDirs();
-let server: SshServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-  await dirs.cleanup();
-});
+const { dirs, startSshServer } = useSshTestResources();
 
 /** Runs `packer build -color=false` and returns the remote output lines (`    n: x`) and the error, if any. */
 async function packerBuild(dir: string, template: Record<string, unknown>): Promise<{ lines: string[]; error?: string }> {
@@ -41,7 +34,7 @@ async function packerBuild(dir: string, template: Record<string, unknown>): Prom
 
 describe("SSH provisioning: kiln vs packer 1.6.6", () => {
   it("prints the same remote output and fails with the same message", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const s = server;
     const remote = `/tmp/kiln-diff-${process.pid}`;
     // Packer leaves a failed script behind in remote_folder: give both tools a folder this test removes.

@@ -1,17 +1,11 @@
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { SshServer } from "../../test/src/mod.js";
+import { describe, expect, it } from "vitest";
+import type { SshServer } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
 
-const dirs = new TempDirs();
-let server: SshServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-  await dirs.cleanup();
-});
+const { dirs, startSshServer } = useSshTestResources();
 
 function sshTemplate(s: SshServer, provisioners: Record<string, unknown>[], builder: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -24,7 +18,7 @@ const unique = (): string => `/tmp/kiln-prov-${process.pid}-${Math.random().toSt
 
 describe("shell provisioner over SSH", () => {
   it("runs inline lines with the shebang and environment, streaming output, and removes the remote script", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     const ctx = recordingContext(dir);
     const remote = `${unique()}.sh`;
@@ -53,7 +47,7 @@ describe("shell provisioner over SSH", () => {
   });
 
   it("stops at a failing inline line (sh -e) with Packer's exit-status message; valid_exit_codes allows it", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     const ctx = recordingContext(dir);
     const outcome = await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: ["echo before", "exit 3", "echo after"] }]), "n"), ctx);
@@ -67,7 +61,7 @@ describe("shell provisioner over SSH", () => {
   });
 
   it("uploads and runs scripts in order with execute_command", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     await writeFile(path.join(dir, "one.sh"), "#!/bin/sh\necho one $A\n");
     await writeFile(path.join(dir, "two.sh"), "#!/bin/sh\necho two $A $(basename $0)\nexit 0\n");
@@ -88,7 +82,7 @@ describe("shell provisioner over SSH", () => {
 
   it("a dropped connection fails with Packer's hint; with expect_disconnect the next provisioner reconnects after the reboot", async () => {
     for (const expectDisconnect of [false, true]) {
-      server = await SshServer.start();
+      const server = await startSshServer();
       const s = server;
       const dir = await dirs.make();
       let rebooted: Promise<void> = Promise.resolve();
@@ -121,13 +115,11 @@ describe("shell provisioner over SSH", () => {
             'adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
         );
       }
-      await s.stop();
-      server = undefined;
     }
   }, 30_000);
 
   it("cancels a running remote command promptly", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     let cancel = (): void => undefined;
     const ctx = recordingContext(dir, {
@@ -153,7 +145,7 @@ describe("shell provisioner over SSH", () => {
 
 describe("file provisioner over SSH", () => {
   it("uploads a file and content, then downloads them back (round trip)", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) & 0xff));
     await writeFile(path.join(dir, "payload.bin"), data);
@@ -183,7 +175,7 @@ describe("file provisioner over SSH", () => {
 
 describe("file provisioner: directories", () => {
   it.each(["scp", "sftp"])("uploads a tree of 1,000 small files with Packer's trailing-slash rule (ssh_file_transfer_method %s; trees go over SFTP)", async (method) => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     const { mkdir } = await import("node:fs/promises");
     for (let d = 0; d < 10; d++) {
@@ -213,7 +205,7 @@ describe("file provisioner: directories", () => {
 
 describe("end to end: null builder + shell + file over key auth", () => {
   it("runs a build against the test sshd", async () => {
-    server = await SshServer.start();
+    const server = await startSshServer();
     const dir = await dirs.make();
     await writeFile(path.join(dir, "motd"), "built by kiln\n");
     const remote = unique();

@@ -4,6 +4,7 @@ import {
   BUILD_PLACEHOLDER_MSG, MAX_EXEC_DEPTH, TemplateEngineError, basicPlaceholderData, hasTemplateSyntax,
   interpolateValue, parseTemplateText, render, type EngineContext,
 } from "../src/template/engine/mod.js";
+import { seededRandom } from "../../test/src/mod.js";
 
 /** Go's reference time, 2006-01-02T15:04:05.123Z: formatting it with a layout gives the layout back. */
 const REF_MS = Date.UTC(2006, 0, 2, 15, 4, 5, 123);
@@ -424,16 +425,7 @@ describe("engine - interpolateValue", () => {
 
 // --- property test ---------------------------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRandom;
 
 const ATOMS = [
   "{{", "}}", "{{- ", " -}}", "{{/*", "*/}}", "if", "else", "end", "range", "with", "define", "template", "block",

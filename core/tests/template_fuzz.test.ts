@@ -22,18 +22,9 @@ import {
 } from "../src/template/mod.js";
 import { JsonDuplicateKeyError, JsonNumberRangeError, JsonSyntaxError, parseJsonBytes, toPlain } from "../src/template/json_parser.js";
 import { InvalidTemplateError } from "../src/errors.js";
+import { seededRandom } from "../../test/src/mod.js";
 
-/** mulberry32: small, fast, good enough to shuffle test inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 class Gen {
   constructor(readonly rnd: () => number) {}
