@@ -7,8 +7,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { NatsServer } from "../../core/src/mod.js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectFarm, NatsServer } from "../../core/src/mod.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 
@@ -38,11 +38,11 @@ export class EmbeddedFarm implements AsyncDisposable {
     const connections: NatsConnection[] = [];
     const workDir = await mkdtemp(path.join(tmpdir(), "kiln-agent-"));
     try {
-      const coordinatorNc = await connect({ servers: nats.url, name: "kiln-embedded-coordinator" });
+      const coordinatorNc = await connectFarm({ servers: nats.url, name: "kiln-embedded-coordinator" });
       connections.push(coordinatorNc);
       const service = await CoordinatorService.open(coordinatorNc);
       const grpc = await CoordinatorGrpcServer.start(service, options.listen ?? "127.0.0.1:0");
-      const agentNc = await connect({ servers: nats.url, name: "kiln-embedded-agent" });
+      const agentNc = await connectFarm({ servers: nats.url, name: "kiln-embedded-agent" });
       connections.push(agentNc);
       const agent = await Agent.start(agentNc, {
         name: "local",

@@ -43,6 +43,11 @@ export class NatsServer implements AsyncDisposable {
     private readonly tempDir: string,
   ) {}
 
+  /** The server's process id (benchmarks read its CPU time). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
     const tempDir = await mkdtemp(path.join(tmpdir(), "kiln-nats-"));
     const storeDir = options.storeDir ?? path.join(tempDir, "jetstream");

@@ -123,6 +123,28 @@ describe("farm - end to end", () => {
     expect(rest.map((e) => e.seq)).toEqual(first.events.filter((e) => Number(e.seq) > Number(middle?.seq)).map((e) => e.seq));
   });
 
+  it("delivers every log line of a chatty job, in order, before the job's result", async () => {
+    // Most events travel unacknowledged and every 32nd with an acknowledgement: 500 lines cross that boundary often.
+    const client = await farm.addCoordinator();
+    await farm.addAgent({ name: "a", builderTypes: ["null"] });
+    const submitted = await client.submit({
+      template_json: template([{ type: "null", name: "chatty", communicator: "none" }], {
+        provisioners: [{ type: "shell-local", inline: ["i=1; while [ $i -le 500 ]; do echo \"line $i\"; i=$((i+1)); done"] }],
+      }),
+      template_name: "t.json",
+      local_cwd: farm.workspace,
+      local_template_dir: farm.workspace,
+    });
+    const { status, events } = await watchToEnd(client, submitted.build?.id ?? "");
+    expect(status.build?.state).toBe("BUILD_STATE_SUCCEEDED");
+    const lines = events.map((e) => e.log?.text ?? "").filter((t) => /^line \d+$/.test(t));
+    expect(lines).toEqual(Array.from({ length: 500 }, (_, i) => `line ${i + 1}`));
+    const lastLine = events.findIndex((e) => e.log?.text === "line 500");
+    const result = events.findIndex((e) => e.result);
+    expect(lastLine).toBeLessThan(result);
+    expect(new Set(events.map((e) => e.seq)).size).toBe(events.length);
+  });
+
   it("serves one build from several coordinators: submit through one, watch and cancel through another", async () => {
     const a = await farm.addCoordinator();
     const b = await farm.addCoordinator();

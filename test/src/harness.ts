@@ -6,8 +6,8 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { NatsServer } from "../../core/src/mod.js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectFarm, NatsServer } from "../../core/src/mod.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent, type AgentOptions } from "../../agent/src/mod.js";
 import { CoordinatorConnection } from "../../cli/src/mod.js";
@@ -42,7 +42,7 @@ export class TestFarm implements AsyncDisposable {
   }
 
   async addCoordinator(): Promise<CoordinatorConnection> {
-    const nc = await connect({ servers: this.nats.url, name: `test-coordinator-${this.coordinators.length}` });
+    const nc = await connectFarm({ servers: this.nats.url, name: `test-coordinator-${this.coordinators.length}` });
     const service = await CoordinatorService.open(nc, { log: (l) => this.logs.push(`coordinator: ${l}`) });
     const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0");
     this.coordinators.push({ service, server, nc });
@@ -58,7 +58,7 @@ export class TestFarm implements AsyncDisposable {
   }
 
   async addAgent(options: TestAgentOptions): Promise<Agent> {
-    const nc = await connect({ servers: this.nats.url, name: `test-agent-${options.name}` });
+    const nc = await connectFarm({ servers: this.nats.url, name: `test-agent-${options.name}` });
     const agent = await Agent.start(nc, {
       workDir: path.join(this.dir, "agents", options.name),
       acceptLocalWorkspaces: true,

@@ -16,9 +16,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as tar from "tar";
-import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../../proto/src/mod.js";
 import type { AgentInfo, Artifact, Job__Output, JobEvent, JobRecord__Output } from "../../../proto/src/mod.js";
 import {
@@ -41,7 +41,6 @@ import {
   inSpan,
   openFarm,
   tracer,
-  publishEvent,
   queuedJobRecord,
   settleBuild,
   subjectToken,
@@ -103,6 +102,7 @@ export class Agent implements AsyncDisposable {
   private readonly pulls = new Set<{ stop(err?: Error): void }>();
   private loopDone: Promise<unknown> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private cancelSub: Subscription | undefined;
   private readonly startedAt = Date.now();
 
   private constructor(
@@ -138,6 +138,14 @@ export class Agent implements AsyncDisposable {
         routes.push({ key, consumer: await this.farm.js.consumers.get(JOBS_STREAM, consumerName) });
       }
     }
+    // One subscription for every build's cancel message rather than one per job: subscribing per job cost a SUB and
+    // an UNSUB on every job, for every agent.
+    this.cancelSub = this.nc.subscribe(subjects.cancelAny, {
+      callback: (_err, msg) => {
+        const buildId = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
+        for (const r of this.running.values()) if (r.job.build_id === buildId) r.abort.abort(new CancelledError());
+      },
+    });
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
@@ -227,68 +235,71 @@ export class Agent implements AsyncDisposable {
 
   private async executeTraced(job: Job__Output, msg: JsMsg, abort: AbortController, span: Span): Promise<void> {
     const { build_id: buildId, job_id: jobId } = job;
-    const cancelSub = this.nc.subscribe(subjects.cancel(buildId), {
-      callback: () => abort.abort(new CancelledError()),
-    });
-    try {
-      let attempt = 0;
-      const revision = Number(job.record_revision);
-      const asCreated = revision > 0 ? { record: codecs.JobRecord.normalize(queuedJobRecord(job)), revision } : undefined;
-      const claim = await this.store.updateJob(
-        buildId,
-        jobId,
-        (cur) => {
-          if (TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
-          attempt = cur.attempt + 1;
-          return { ...cur, state: "JOB_STATE_RUNNING", attempt, agent: this.name, started_at_ms: Date.now(), failure: null };
-        },
-        asCreated,
-      );
-      span.setAttribute("kiln.attempt", attempt);
-      if (!claim.changed) {
-        msg.ack(); // already finished or cancelled: the message is a leftover
-        return;
-      }
-      const events = new EventChannel(this.farm, job, attempt, sensitiveValues(job));
-      if (attempt > JOB_MAX_ATTEMPTS) {
-        const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
-        await this.finish(job, attempt, claim, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
-        await this.farm.js.publish(subjects.dead(buildId, jobId), msg.data);
-        msg.term("attempts exhausted");
-        return;
-      }
-      events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
-
-      const leaseMs = this.options.jobLeaseMs ?? JOB_ACK_WAIT_MS;
-      const lease = setInterval(() => {
-        msg.working();
-        // The cancel message is fire-and-forget; a job whose agent missed it (a reconnect) finds out here.
-        this.store.getBuild(buildId).then(
-          (b) => b?.cancel_requested && abort.abort(new CancelledError()),
-          () => undefined,
-        );
-      }, Math.min(MAX_LEASE_EXTEND_MS, leaseMs / 3));
-      let outcome: JobOutcome;
-      try {
-        const ctx = await this.prepareContext(job, events, abort.signal, () => msg.working(), span);
-        outcome = abort.signal.aborted
-          ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
-          : await runJob(job, ctx);
-      } catch (err) {
-        const failure = ensureKilnError(err);
-        outcome = { state: abort.signal.aborted ? "cancelled" : "failed", failure, artifacts: [], manifestEntries: [] };
-      } finally {
-        clearInterval(lease);
-      }
-      span.setAttribute("kiln.outcome", outcome.state);
-      if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
-      if (await this.finish(job, attempt, claim, events, outcome)) msg.ack();
-    } finally {
-      cancelSub.unsubscribe();
+    let attempt = 0;
+    const revision = Number(job.record_revision);
+    const asCreated = revision > 0 ? { record: codecs.JobRecord.normalize(queuedJobRecord(job)), revision } : undefined;
+    const claim = await this.store.updateJob(
+      buildId,
+      jobId,
+      (cur) => {
+        if (TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
+        attempt = cur.attempt + 1;
+        return { ...cur, state: "JOB_STATE_RUNNING", attempt, agent: this.name, started_at_ms: Date.now(), failure: null };
+      },
+      asCreated,
+    );
+    span.setAttribute("kiln.attempt", attempt);
+    if (!claim.changed) {
+      // Already finished or cancelled: the message is a leftover of an agent that died after recording the job's end
+      // and before acknowledging it, maybe before settling the build too; settling is idempotent, so finish that.
+      await settleBuild(this.store, this.farm.js, buildId).catch((err: unknown) => this.log(`settling build ${buildId}: ${ensureKilnError(err).message}`));
+      msg.ack();
+      return;
     }
+    const events = new EventChannel(this.nc, this.farm.js, job, attempt, sensitiveValues(job));
+    if (attempt > JOB_MAX_ATTEMPTS) {
+      const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
+      await this.finish(job, attempt, claim, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
+      await this.farm.js.publish(subjects.dead(buildId, jobId), msg.data);
+      msg.term("attempts exhausted");
+      return;
+    }
+    events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
+
+    const leaseMs = this.options.jobLeaseMs ?? JOB_ACK_WAIT_MS;
+    const lease = setInterval(() => {
+      msg.working();
+      // The cancel message is fire-and-forget; a job whose agent missed it (a reconnect) finds out here.
+      this.store.getBuild(buildId).then(
+        (b) => b?.cancel_requested && abort.abort(new CancelledError()),
+        () => undefined,
+      );
+    }, Math.min(MAX_LEASE_EXTEND_MS, leaseMs / 3));
+    // Steps report progress often; an in-progress ack a tenth of a lease apart keeps the lease just as safe.
+    let lastWorkingAt = Date.now();
+    const heartbeat = (): void => {
+      const now = Date.now();
+      if (now - lastWorkingAt < leaseMs / 10) return;
+      lastWorkingAt = now;
+      msg.working();
+    };
+    let outcome: JobOutcome;
+    try {
+      const ctx = await this.prepareContext(job, events, abort.signal, heartbeat, span);
+      outcome = abort.signal.aborted
+        ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
+        : await runJob(job, ctx);
+    } catch (err) {
+      const failure = ensureKilnError(err);
+      outcome = { state: abort.signal.aborted ? "cancelled" : "failed", failure, artifacts: [], manifestEntries: [] };
+    } finally {
+      clearInterval(lease);
+    }
+    span.setAttribute("kiln.outcome", outcome.state);
+    if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
+    if (await this.finish(job, attempt, claim, events, outcome)) msg.ack();
   }
 
-  /** Records the outcome if this attempt still owns the job. Returns false when a newer attempt took over. */
   /**
    * Reports the outcome and records it if this attempt still owns the job. The result event is stored before the job
    * record turns terminal: whoever settles the build publishes the build's final event only after every job record
@@ -303,8 +314,7 @@ export class Agent implements AsyncDisposable {
     const artifacts = scrubDeep(outcome.artifacts.map((a) => ({ ...a })), secrets);
     const manifestEntries = scrubDeep(outcome.manifestEntries.map((m) => ({ ...m })), secrets);
     const finishedAt = Date.now();
-    events.emit({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } });
-    await events.flush();
+    await events.store({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } });
     const { changed, record } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
       if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
       return {
@@ -320,7 +330,7 @@ export class Agent implements AsyncDisposable {
       this.log(`job ${job.build_id}/${job.job_id}: attempt ${attempt} was superseded by attempt ${record.attempt}; dropping its result`);
       return false;
     }
-    await settleBuild(this.store, this.farm.js, job.build_id);
+    await settleBuild(this.store, this.farm.js, job.build_id, [record]);
     return true;
   }
 
@@ -386,6 +396,7 @@ export class Agent implements AsyncDisposable {
     await all;
     clearTimeout(timer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.cancelSub?.unsubscribe();
     await this.farm.agents.delete(this.name).catch(() => undefined);
   }
 
@@ -411,20 +422,52 @@ function sensitiveValues(job: Job__Output): string[] {
 
 /**
  * Publishes a job's events in order, scrubbing sensitive values. Emit is fire-and-forget for the runner (so a slow
- * NATS never stalls a build step); flush waits until everything emitted is stored.
+ * NATS never stalls a build step). Most events go out as plain NATS publishes, which the events stream captures
+ * without a per-event acknowledgement; every ACK_EVERY-th event, and every `store`d one, is published through
+ * JetStream and acknowledged. The stream stores one connection's messages in order, so an acknowledged event proves
+ * that every event before it was processed, and `store` is how the job's result is known to be stored.
  */
 class EventChannel {
-  private chain: Promise<unknown> = Promise.resolve();
+  private static readonly ACK_EVERY = 32;
+  private sinceAck = 0;
+  private readonly acks: Promise<unknown>[] = [];
   private failed: unknown;
 
   constructor(
-    private readonly farm: FarmHandles,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
     private readonly job: Job__Output,
     private readonly attempt: number,
     private readonly secrets: readonly string[],
   ) {}
 
   emit(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): void {
+    const subject = subjects.events(this.job.build_id, this.job.job_id);
+    const data = codecs.JobEvent.encode(this.scrubbed(partial));
+    if (++this.sinceAck < EventChannel.ACK_EVERY) {
+      this.nc.publish(subject, data);
+      return;
+    }
+    this.sinceAck = 0;
+    // js.publish sends synchronously; only its acknowledgement is awaited later, so order is kept.
+    this.acks.push(this.js.publish(subject, data).catch((err: unknown) => (this.failed ??= err)));
+    if (this.acks.length > 64) void this.settleAcks();
+  }
+
+  /** Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. */
+  async store(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): Promise<void> {
+    this.sinceAck = EventChannel.ACK_EVERY - 1;
+    this.emit(partial);
+    await this.settleAcks();
+    if (this.failed) throw this.failed;
+  }
+
+  private async settleAcks(): Promise<void> {
+    const pending = this.acks.splice(0);
+    await Promise.all(pending);
+  }
+
+  private scrubbed(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): JobEvent {
     const event: JobEvent = {
       ...partial,
       build_id: this.job.build_id,
@@ -433,13 +476,7 @@ class EventChannel {
       attempt: this.attempt,
       time_ms: Date.now(),
     };
-    const scrubbed = scrubDeep(event, this.secrets);
-    this.chain = this.chain.then(() => publishEvent(this.farm.js, scrubbed)).catch((err: unknown) => (this.failed ??= err));
-  }
-
-  async flush(): Promise<void> {
-    await this.chain;
-    if (this.failed) throw this.failed;
+    return scrubDeep(event, this.secrets);
   }
 }
 

@@ -5,9 +5,9 @@
 import { hostname } from "node:os";
 import path from "node:path";
 import { mkdir } from "node:fs/promises";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { AgentInfo__Output } from "../../../proto/src/mod.js";
-import { InvalidArgumentError, UnavailableError } from "../../../core/src/mod.js";
+import { connectFarm, InvalidArgumentError, UnavailableError } from "../../../core/src/mod.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../../coordinator/src/mod.js";
 import { Agent } from "../../../agent/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
@@ -21,7 +21,7 @@ async function connectNats(url: string | undefined, name: string): Promise<NatsC
   const servers = url ?? process.env["KILN_NATS"];
   if (!servers) throw new InvalidArgumentError(`--nats URL is required (or set KILN_NATS), e.g. --nats nats://127.0.0.1:4222`);
   try {
-    return await connect({ servers: servers.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 1_000 });
+    return await connectFarm({ servers: servers.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 1_000 });
   } catch (err) {
     throw new UnavailableError(`cannot connect to NATS at ${servers}: ${(err as Error).message}. Is nats-server running with JetStream enabled?`, { cause: err });
   }

@@ -86,12 +86,18 @@ export interface SettleResult {
  * Brings the build record in line with its jobs: RUNNING once a job runs, terminal once all are, and releases held
  * jobs while the build runs fewer than its parallel limit. Safe to call from anywhere, any number of times.
  */
-export async function settleBuild(store: FarmStore, js: JetStreamClient, buildId: string): Promise<SettleResult> {
+export async function settleBuild(
+  store: FarmStore,
+  js: JetStreamClient,
+  buildId: string,
+  /** Job records the caller has just written (its CAS result): they are not read again. */
+  justWritten: readonly JobRecord__Output[] = [],
+): Promise<SettleResult> {
   const known = await store.getBuildEntry(buildId);
   if (!known) throw new NotFoundError(`no build with id ${buildId}`);
   const before = known.record;
   if (TERMINAL_BUILD_STATES.has(before.state)) return { build: before, finished: false };
-  const jobs = await store.getJobs(before);
+  const jobs = await store.getJobs(before, justWritten);
   const allTerminal = jobs.length === before.job_ids.length && jobs.every((j) => TERMINAL_JOB_STATES.has(j.state));
   const anyStarted = jobs.some((j) => j.state !== "JOB_STATE_QUEUED" && j.state !== "JOB_STATE_WAITING");
   let released: string[] = [];

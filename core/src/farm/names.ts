@@ -32,6 +32,8 @@ export const subjects = {
   events: (buildId: string, jobId: string): string => `kiln.events.${buildId}.${jobId}`,
   buildEvents: (buildId: string): string => `kiln.events.${buildId}.>`,
   cancel: (buildId: string): string => `kiln.cancel.${buildId}`,
+  /** Every build's cancel subject; the build id is the subject's last token. */
+  cancelAny: "kiln.cancel.*",
   dead: (buildId: string, jobId: string): string => `kiln.dead.${buildId}.${jobId}`,
 } as const;
 

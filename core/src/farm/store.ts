@@ -84,8 +84,9 @@ export class FarmStore {
     return codecs.JobRecord.decode(entry.value);
   }
 
-  async getJobs(build: BuildRecord__Output): Promise<JobRecord__Output[]> {
-    const jobs = await Promise.all(build.job_ids.map((id) => this.getJob(build.id, id)));
+  /** The build's job records, in the build's order; `known` records are taken as they are instead of read. */
+  async getJobs(build: BuildRecord__Output, known: readonly JobRecord__Output[] = []): Promise<JobRecord__Output[]> {
+    const jobs = await Promise.all(build.job_ids.map((id) => known.find((j) => j.job_id === id) ?? this.getJob(build.id, id)));
     return jobs.filter((j): j is JobRecord__Output => j !== null);
   }
 
