@@ -22,7 +22,7 @@ Available commands are:
     builds       list builds (--json)
     logs         show a build's log (-f to follow)
     cancel       cancel a build
-    agents       list live agents (--json)
+    agents       list live agents (--json); agents drain NAME: let an agent finish its jobs and leave
     version      print the version
 `;
 
