@@ -41,6 +41,8 @@ export interface PluginContext {
    * context plus dot data (`{{.Script}}`). @throws when the text is not a valid template
    */
   render(text: string, data?: Readonly<Record<string, unknown>>): string;
+  /** Waits until the build is continued (`kiln continue`); absent where nothing could continue it. */
+  pause?(note: string, signal: AbortSignal): Promise<void>;
 }
 
 /** The same context with another signal (a provisioner's timeout, a cleanup that must outlive a cancel). */
@@ -54,6 +56,7 @@ export function withSignal(ctx: PluginContext, signal: AbortSignal): PluginConte
     log: (level, text) => ctx.log(level, text),
     heartbeat: () => ctx.heartbeat(),
     render: (text, data) => ctx.render(text, data),
+    pause: ctx.pause?.bind(ctx),
   };
 }
 

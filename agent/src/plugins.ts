@@ -9,6 +9,7 @@ import { nullBuilder } from "./builders/null.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
+import { breakpointProvisioner } from "./provisioners/breakpoint.js";
 import { artificePostProcessor } from "./postprocessors/artifice.js";
 import { checksumPostProcessor } from "./postprocessors/checksum.js";
 import { compressPostProcessor } from "./postprocessors/compress.js";
@@ -16,7 +17,7 @@ import { manifestPostProcessor } from "./postprocessors/manifest.js";
 import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
 
 export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder];
-export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner];
+export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, breakpointProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,
   checksumPostProcessor,

@@ -62,6 +62,7 @@ function pluginContextFor(
     log: (level, text) => step.log(level, text),
     heartbeat: () => step.heartbeat(),
     render: (text, data) => render(text, runPassContext(compiled, data)),
+    pause: ctx.pause?.bind(ctx),
   };
 }
 

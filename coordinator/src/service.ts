@@ -29,6 +29,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   TERMINAL_BUILD_STATES,
+  UNCHANGED,
   contextFromCarrier,
   openFarm,
   inSpan,
@@ -216,6 +217,16 @@ export class CoordinatorService {
       queuedJobsEndAs: "JOB_STATE_CANCELLED",
       failure: { code: ErrorCode.Cancelled, message: "Build was cancelled.", retryable: false },
     });
+    return this.status(buildId);
+  }
+
+  /** Lets the build's jobs paused at a breakpoint go on (`kiln continue`). */
+  async continueBuild(buildId: string): Promise<BuildStatus__Output> {
+    const { record } = await this.store.updateBuild(buildId, (b) =>
+      TERMINAL_BUILD_STATES.has(b.state) ? UNCHANGED : { ...b, continue_count: b.continue_count + 1 },
+    );
+    if (TERMINAL_BUILD_STATES.has(record.state)) throw new InvalidArgumentError(`build ${buildId} has already ended; there is nothing to continue`);
+    this.nc.publish(subjects.continue(buildId));
     return this.status(buildId);
   }
 

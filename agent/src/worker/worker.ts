@@ -64,6 +64,9 @@ function retryDelayMs(attempt: number): number {
   return Math.round(base * (0.5 + Math.random()));
 }
 
+/** How often a job paused at a breakpoint checks the build's continue count, in case it missed the message. */
+const CONTINUE_POLL_MS = 2_000;
+
 /** In-progress acks are sent this often while a job runs: a third of the lease, at most 5 s. */
 const MAX_LEASE_EXTEND_MS = 5_000;
 /**
@@ -456,7 +459,40 @@ export class Agent implements AsyncDisposable {
       },
       artifact: (artifact: Artifact) => events.emit({ artifact }),
       heartbeat,
+      pause: async (note: string, pauseSignal: AbortSignal) => {
+        events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt: events.attempt, paused: true, pause_note: note } });
+        events.emit({ log: { text: `Paused. To continue, press Enter in kiln build's terminal or run: kiln continue ${job.build_id}`, level: "LEVEL_SAY" } });
+        await this.waitForContinue(job.build_id, pauseSignal);
+        events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt: events.attempt, paused: false } });
+      },
     };
+  }
+
+  /**
+   * Resolves when the build is continued after this call: on the continue message, or — should the message be missed
+   * (a reconnect) — when a poll sees the build's continue count grow.
+   */
+  private async waitForContinue(buildId: string, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    let release: () => void = () => undefined;
+    const continued = new Promise<void>((resolve) => (release = resolve));
+    const sub = this.nc.subscribe(subjects.continue(buildId), { callback: () => release() });
+    const onAbort = (): void => release();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const countNow = async (): Promise<number> => (await this.store.getBuild(buildId))?.continue_count ?? 0;
+    let before = Number.POSITIVE_INFINITY;
+    const poll = setInterval(() => {
+      countNow().then((n) => n > before && release(), () => undefined);
+    }, CONTINUE_POLL_MS);
+    try {
+      before = await countNow();
+      await continued;
+    } finally {
+      clearInterval(poll);
+      sub.unsubscribe();
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (signal.aborted) throw cancellationOf(signal);
   }
 
   private async unpackBundle(objectName: string, dir: string, signal: AbortSignal): Promise<void> {
@@ -544,7 +580,7 @@ class EventChannel {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly job: Job__Output,
-    private readonly attempt: number,
+    readonly attempt: number,
     private readonly secrets: readonly string[],
   ) {}
 

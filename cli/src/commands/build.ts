@@ -4,6 +4,7 @@
  * environment; the coordinator receives resolved variables. Without a coordinator the embedded farm runs in-process.
  */
 import path from "node:path";
+import { createInterface } from "node:readline";
 import type { BuildStatus__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { InvalidArgumentError, assertValid, parseGoDuration, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
@@ -158,6 +159,20 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
 }
 
 /**
+ * At a breakpoint, with a terminal on stdin, Packer's "Press enter to continue." works as in Packer: Enter sends
+ * `kiln continue` for the build. Without a terminal the agent's message says how to continue it.
+ */
+function offerContinue(client: CoordinatorConnection, buildId: string, name: string, ui: PackerUi, io: CliIo): void {
+  if (!process.stdin.isTTY) return;
+  ui.say(name, "Press enter to continue.");
+  const rl = createInterface({ input: process.stdin });
+  rl.once("line", () => {
+    rl.close();
+    client.continueBuild(buildId).catch((err: unknown) => io.stderr(`kiln: continue failed: ${String(err)}\n`));
+  });
+}
+
+/**
  * Renders the build's events until it ends. The first Ctrl-C cancels the build and keeps following it so cleanup is
  * shown; a second one stops waiting. A dropped stream (a coordinator restart) is resumed from the last event seen.
  */
@@ -178,7 +193,10 @@ async function followBuild(client: CoordinatorConnection, buildId: string, ui: P
   try {
     const ended = await followBuildEvents(client, buildId, {
       signal: stopWaiting.signal,
-      onEvent: (event) => renderer.render(event),
+      onEvent: (event) => {
+        renderer.render(event);
+        if (event.state?.paused) offerContinue(client, buildId, event.name, ui, io);
+      },
       onInterruption: (reason, retryInMs) => io.stderr(`kiln: lost the coordinator (${reason}); retrying in ${(retryInMs / 1000).toFixed(1)} s...\n`),
       onResumed: (afterMs) => io.stderr(`kiln: reconnected after ${(afterMs / 1000).toFixed(1)} s; resuming the build's events where they stopped\n`),
     });

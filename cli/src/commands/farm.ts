@@ -169,6 +169,17 @@ export async function logsCommand(argv: readonly string[], io: CliIo): Promise<n
   });
 }
 
+export async function continueCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("continue", argv, COORDINATOR_FLAG);
+  const buildId = args.positional[0];
+  if (!buildId || args.positional.length > 1) throw new InvalidArgumentError("kiln continue: expected a build id: kiln continue BUILD");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "continue", async (client) => {
+    await client.continueBuild(buildId);
+    io.stdout(`build ${buildId}: jobs paused at a breakpoint go on\n`);
+    return 0;
+  });
+}
+
 export async function cancelCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs("cancel", argv, COORDINATOR_FLAG);
   const buildId = args.positional[0];

@@ -29,6 +29,7 @@ export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./bu
 export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
 export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";
+export { breakpointProvisionerSchema, type BreakpointProvisionerConfig } from "./provisioner_breakpoint.js";
 export { shellProvisionerSchema, SHELL_DEFAULT_EXECUTE_COMMAND, type ShellConfig } from "./provisioner_shell.js";
 export { fileProvisionerSchema, type FileProvisionerConfig } from "./provisioner_file.js";
 export { shellLocalPostProcessorSchema, type ShellLocalPostProcessorConfig } from "./post_processor_shell_local.js";

@@ -12,6 +12,8 @@ export interface StateChange {
   'agent'?: (string);
   'attempt'?: (number);
   'retry_in_ms'?: (number | string | Long);
+  'paused'?: (boolean);
+  'pause_note'?: (string);
 }
 
 export interface StateChange__Output {
@@ -21,4 +23,6 @@ export interface StateChange__Output {
   'agent': (string);
   'attempt': (number);
   'retry_in_ms': (string);
+  'paused': (boolean);
+  'pause_note': (string);
 }
