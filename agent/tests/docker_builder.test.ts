@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { list as listTar } from "tar";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
-import { DockerDaemon, DockerRegistry, IMAGE_USER } from "../../test/src/mod.js";
+import { DockerDaemon, DockerRegistry, IMAGE_USER, runPacker } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
@@ -242,10 +242,14 @@ describe("docker builder on a real engine", () => {
     const imageId = outcome.artifacts[0]?.id ?? "";
     await daemon.docker.getImage(imageId).remove({ force: true });
     const pulled = await build({
-      builders: [{ type: "docker", name: "p", image: `${repo}:v1`, discard: true }],
+      // login goes through the engine's auth check and the pull's credentials (this registry accepts anyone).
+      builders: [
+        { type: "docker", name: "p", image: `${repo}:v1`, discard: true, login: true, login_server: registry.address, login_username: "u", login_password: "p" },
+      ],
       provisioners: [{ type: "shell", inline: ["cat /msg.txt"] }],
     }, "p");
     expect(pulled.outcome.failure?.message).toBeUndefined();
+    expect(pulled.ctx.lines()).toContain("Logging in...");
     expect(pulled.ctx.lines()).toContain(`Pulling Docker image: ${repo}:v1`);
     expect(pulled.ctx.lines()).toContain("pushed and pulled");
     await daemon.docker.getImage(`${repo}:v1`).remove({ force: true });
@@ -308,4 +312,83 @@ describe("docker builder on a real engine", () => {
     expect(outcome.failure?.code).toBe(ErrorCode.Unavailable);
     expect(outcome.failure?.message).toMatch(/docker\.io/);
   }, 60_000);
+});
+
+describe("docker builder: kiln vs packer 1.6.6", () => {
+  it("commits an image with the same config and content as packer build (docker CLI) does", async () => {
+    const template = {
+      builders: [
+        {
+          type: "docker",
+          name: "d",
+          image: BASE,
+          pull: false,
+          commit: true,
+          author: "kiln <kiln@example.com>",
+          message: "differential",
+          changes: [
+            "ENV GREETING=hello",
+            "LABEL org.example.built-by=someone",
+            "WORKDIR /srv",
+            'ENTRYPOINT ["/bin/sh", "-c"]',
+            'CMD ["cat /srv/message.txt /srv/file.txt"]',
+            "EXPOSE 8080/udp",
+            "USER builder",
+            "VOLUME /data",
+            "ONBUILD RUN echo child",
+          ],
+        },
+      ],
+      provisioners: [
+        { type: "shell", inline: ["mkdir -p /srv", "echo provisioned by $PACKER_BUILD_NAME > /srv/message.txt"] },
+        { type: "file", source: "file.txt", destination: "/srv/file.txt" },
+      ],
+    };
+    const packerDir = await dirs.make("kiln-docker-packer-");
+    await writeFile(path.join(packerDir, "file.txt"), "from a file\n");
+    await writeFile(path.join(packerDir, "template.json"), JSON.stringify(template));
+    const packer = await runPacker(["build", "-color=false", "template.json"], { cwd: packerDir, env: { DOCKER_HOST: daemon.host }, timeoutMs: 90_000 });
+    const packerId = /Imported Docker image: (sha256:[0-9a-f]{64})/.exec(packer.stdout)?.[1];
+    expect(packerId, packer.stdout + packer.stderr).toBeDefined();
+
+    const dir = await dirs.make("kiln-docker-");
+    await writeFile(path.join(dir, "file.txt"), "from a file\n");
+    const ctx = recordingContext(dir);
+    const outcome = await runJob(planTemplateJob(template, "d"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    const kilnId = outcome.artifacts[0]?.id ?? "";
+
+    try {
+      const [p, k] = await Promise.all([daemon.docker.getImage(packerId ?? "").inspect(), daemon.docker.getImage(kilnId).inspect()]);
+      const view = (i: typeof p) => ({
+        Author: i.Author,
+        Comment: i.Comment,
+        Entrypoint: i.Config.Entrypoint,
+        Cmd: i.Config.Cmd,
+        Env: i.Config.Env,
+        Labels: i.Config.Labels,
+        WorkingDir: i.Config.WorkingDir,
+        User: i.Config.User,
+        ExposedPorts: i.Config.ExposedPorts,
+        Volumes: i.Config.Volumes,
+        OnBuild: i.Config.OnBuild,
+        Tty: i.Config.Tty,
+        OpenStdin: i.Config.OpenStdin,
+        StdinOnce: i.Config.StdinOnce,
+        AttachStdin: i.Config.AttachStdin,
+        AttachStdout: i.Config.AttachStdout,
+        AttachStderr: i.Config.AttachStderr,
+      });
+      expect(view(k)).toEqual(view(p));
+      expect(view(k).User).toBe("builder");
+      const [packerOut, kilnOut] = [await runImage(packerId ?? ""), await runImage(kilnId)];
+      expect(kilnOut).toBe(packerOut);
+      expect(kilnOut).toBe("provisioned by d\nfrom a file\n");
+      // The same files, modes and owners (mtimes differ).
+      const listing = "cd / && find srv packer-files | sort | xargs stat -c '%n %a %u %g %s'";
+      expect(await runImage(kilnId, [listing])).toBe(await runImage(packerId ?? "", [listing]));
+    } finally {
+      await Promise.all([packerId ?? "", kilnId].map((id) => daemon.docker.getImage(id).remove().catch(() => undefined)));
+    }
+  }, 180_000);
 });
