@@ -149,18 +149,21 @@ describe("docker builder on a real engine", () => {
           image: BASE,
           pull: false,
           discard: true,
-          run_command: ["-d", "-i", "-t", "-u", IMAGE_USER.name, "--env", "FROM_RUN=yes", "--entrypoint=/bin/sh", "--", "{{.Image}}"],
+          platform: "linux/amd64",
+          tmpfs: ["/scratch:size=1m"],
+          run_command: ["-dit", "-u", IMAGE_USER.name, "--env", "FROM_RUN=yes", "--hostname=kilnhost", "-w", "/home", "--entrypoint=/bin/sh", "--", "{{.Image}}"],
         },
       ],
       provisioners: [
         { type: "file", content: "x", destination: "/tmp/owned.txt" },
-        { type: "shell", inline: ["echo uid=$(id -u) owner=$(stat -c %u /tmp/owned.txt) env=$FROM_RUN"] },
+        { type: "shell", inline: ["echo uid=$(id -u) owner=$(stat -c %u /tmp/owned.txt) env=$FROM_RUN", "echo $(hostname) $(pwd) $(stat -f -c %T /scratch)"] },
       ],
     };
     const { outcome, ctx } = await build(template);
     expect(outcome.failure?.message).toBeUndefined();
     expect(ctx.lines()).toContain(`uid=${IMAGE_USER.uid} owner=${IMAGE_USER.uid} env=yes`);
-    expect(ctx.lines()).toContain(`Run command: docker run -d -i -t -u ${IMAGE_USER.name} --env FROM_RUN=yes --entrypoint=/bin/sh -- ${BASE}`);
+    expect(ctx.lines()).toContain("kilnhost /home tmpfs");
+    expect(ctx.lines()).toContain(`Run command: docker run --tmpfs /scratch:size=1m -dit -u ${IMAGE_USER.name} --env FROM_RUN=yes --hostname=kilnhost -w /home --entrypoint=/bin/sh -- ${BASE}`);
     expect(outcome.artifacts[0]).toMatchObject({ builder_id: "packer.docker", id: "Container", files: [] });
 
     const asRoot = await build({ ...template, builders: [{ ...template.builders[0], exec_user: "root", fix_upload_owner: false }] });

@@ -66,14 +66,17 @@ export function dockerImageArtifact(engine: Engine, builderId: string, id: strin
 }
 
 /** The create request for the build container: `run_command` (rendered) plus the builder's own options. */
-export function containerCreateOptions(config: DockerBuilderConfig, spec: DockerRunSpec): Docker.ContainerCreateOptions & { platform?: string } {
+export function containerCreateOptions(config: DockerBuilderConfig, spec: DockerRunSpec): { query: Record<string, string>; body: Docker.ContainerCreateOptions } {
   const binds = [...Object.entries(config.volumes ?? {}).map(([host, guest]) => `${host}:${guest}`), ...spec.binds];
   const devices = [...(config.device ?? []).map(parseDevice), ...spec.devices].filter((d): d is DockerRunSpec["devices"][number] => typeof d !== "string");
   const tmpfs: Record<string, string> = {};
   for (const t of config.tmpfs ?? []) addTmpfs(tmpfs, t);
   Object.assign(tmpfs, spec.tmpfs);
   const platform = spec.platform ?? config.platform;
-  return {
+  const query: Record<string, string> = {};
+  if (spec.name !== undefined) query.name = spec.name;
+  if (platform !== undefined && platform !== "") query.platform = platform;
+  const body: Docker.ContainerCreateOptions = {
     Image: spec.image,
     ...(spec.cmd !== undefined ? { Cmd: spec.cmd } : {}),
     ...(spec.entrypoint !== undefined ? { Entrypoint: spec.entrypoint } : {}),
@@ -105,9 +108,8 @@ export function containerCreateOptions(config: DockerBuilderConfig, spec: Docker
       ...(spec.init !== undefined ? { Init: spec.init } : {}),
       ReadonlyRootfs: spec.readOnly,
     },
-    ...(spec.name !== undefined ? { name: spec.name } : {}),
-    ...(platform !== undefined && platform !== "" ? { platform } : {}),
   };
+  return { query, body };
 }
 
 /** The `docker run ...` line Packer prints, for the same container. */
@@ -170,7 +172,8 @@ function runStep(config: DockerBuilderConfig, ctxRender: BuilderContext["render"
       const options = containerCreateOptions(config, parsed.spec);
       try {
         // Not raced against the signal: a create the engine completes must be known so cleanup can remove it.
-        const container = await engine.docker.createContainer(options);
+        // Explicit query and body: dockerode would otherwise also send the whole body as query parameters.
+        const container = await engine.docker.createContainer({ _query: options.query, _body: options.body } as unknown as Docker.ContainerCreateOptions);
         state.containerId = container.id;
         const dir = config.container_dir.replace(/^\/+|\/+$/g, "");
         if (dir !== "" && !/^[a-zA-Z]:/.test(dir)) {
@@ -192,6 +195,7 @@ function runStep(config: DockerBuilderConfig, ctxRender: BuilderContext["render"
     async cleanup(state, _outcome, ctx) {
       const id = state.containerId;
       if (id === undefined || state.engine === undefined) return;
+      ctx.log("say", `Killing the container: ${id}`);
       try {
         await state.engine.docker.getContainer(id).remove({ force: true, v: true });
       } catch (err) {
@@ -239,12 +243,14 @@ function commitStep(config: DockerBuilderConfig): Step<DockerBuilderState> {
       ctx.log("say", "Committing the container");
       try {
         // Not raced against the signal, for the same reason as the create.
-        const result = (await engine.docker.getContainer(state.containerId as string).commit({
+        const query = {
+          container: state.containerId as string,
           ...(config.author ? { author: config.author } : {}),
           ...(config.message ? { comment: config.message } : {}),
           ...((config.changes ?? []).length > 0 ? { changes: [...(config.changes ?? [])] } : {}),
           pause: true,
-        })) as { Id?: string };
+        };
+        const result = (await engine.docker.getContainer(state.containerId as string).commit({ _query: query, _body: {} })) as { Id?: string };
         state.imageId = result.Id ?? "";
       } catch (err) {
         throw engineError(engine, "Error committing container", err);
