@@ -2,12 +2,14 @@
  * The docker builder, communicator and post-processors against a real, private dockerd (and a real local registry):
  * every build's container is gone afterwards and no dangling image is left, on success, failure and cancel.
  */
-import { readFile, stat, writeFile, mkdir } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { list as listTar } from "tar";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
-import { DockerDaemon, DockerRegistry, IMAGE_USER, runPacker } from "../../test/src/mod.js";
+import { DockerDaemon, DockerRegistry, IMAGE_USER, SshServer, runPacker, until } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
@@ -15,7 +17,12 @@ const BASE = "kiln-base:1";
 const dirs = new TempDirs();
 let daemon: DockerDaemon;
 let registry: DockerRegistry;
-const savedEnv = { DOCKER_HOST: process.env.DOCKER_HOST, DOCKER_TLS_VERIFY: process.env.DOCKER_TLS_VERIFY, DOCKER_CERT_PATH: process.env.DOCKER_CERT_PATH };
+const savedEnv = {
+  DOCKER_HOST: process.env.DOCKER_HOST,
+  DOCKER_TLS_VERIFY: process.env.DOCKER_TLS_VERIFY,
+  DOCKER_CERT_PATH: process.env.DOCKER_CERT_PATH,
+  SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK,
+};
 
 function setEnv(env: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(env)) {
@@ -36,7 +43,7 @@ afterAll(async () => {
 }, 60_000);
 
 afterEach(async () => {
-  setEnv({ DOCKER_HOST: daemon.host, DOCKER_TLS_VERIFY: undefined, DOCKER_CERT_PATH: undefined });
+  setEnv({ DOCKER_HOST: daemon.host, DOCKER_TLS_VERIFY: undefined, DOCKER_CERT_PATH: undefined, SSH_AUTH_SOCK: savedEnv.SSH_AUTH_SOCK });
   await dirs.cleanup();
   // Leave nothing behind: no build container, no dangling image, whatever the test did.
   expect(await daemon.leftovers()).toEqual({ containers: [], danglingImages: [] });
@@ -306,6 +313,38 @@ describe("docker builder on a real engine", () => {
     setEnv({ DOCKER_TLS_VERIFY: undefined, DOCKER_CERT_PATH: undefined });
     const refused = await build({ builders: [{ type: "docker", name: "d", image: BASE, pull: false, discard: true }] });
     expect(refused.outcome.state).toBe("failed");
+  }, 120_000);
+
+  it("drives a remote engine over SSH (DOCKER_HOST=ssh://, keys from the ssh-agent, dial-stdio on the remote)", async () => {
+    // The "remote" is this host's sshd, as the test user, whose docker CLI (docker.io) dials the private engine.
+    await chmod(daemon.dir, 0o711);
+    await chmod(daemon.socketPath, 0o666);
+    const server = await SshServer.start({ extraConfig: [`SetEnv DOCKER_HOST=${daemon.host}`] });
+    const dir = await dirs.make("kiln-docker-ssh-");
+    const agentSocket = path.join(dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", agentSocket], { stdio: "ignore" });
+    try {
+      await until(async () => (existsSync(agentSocket) ? true : undefined), "the ssh-agent socket", 10_000);
+      await new Promise<void>((resolve, reject) =>
+        spawn("ssh-add", [server.clientKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: agentSocket }, stdio: "ignore" }).once("exit", (code) =>
+          code === 0 ? resolve() : reject(new Error(`ssh-add exited ${code}`)),
+        ),
+      );
+      setEnv({ DOCKER_HOST: `ssh://${server.username}@${server.host}:${server.port}`, SSH_AUTH_SOCK: agentSocket });
+      const { outcome, ctx } = await build({
+        builders: [{ type: "docker", name: "d", image: BASE, pull: false, discard: true }],
+        provisioners: [
+          { type: "file", content: "over ssh", destination: "/tmp/ssh.txt" },
+          { type: "shell", inline: ["cat /tmp/ssh.txt"] },
+        ],
+      });
+      expect(outcome.failure?.message).toBeUndefined();
+      expect(ctx.lines()).toContain("over ssh");
+    } finally {
+      agent.kill();
+      await server.stop();
+      await chmod(daemon.socketPath, 0o660).catch(() => undefined);
+    }
   }, 120_000);
 
   it("fails with UNAVAILABLE naming the package when no engine answers", async () => {
