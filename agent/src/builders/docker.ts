@@ -215,11 +215,16 @@ function connectStep(config: DockerBuilderConfig): Step<DockerBuilderState> {
       const engine = state.engine as Engine;
       const id = state.containerId as string;
       let user = "";
+      let ip = "";
       try {
-        user = (await engine.docker.getContainer(id).inspect({ abortSignal: ctx.signal } as Record<string, unknown>)).Config.User ?? "";
+        const info = await engine.docker.getContainer(id).inspect({ abortSignal: ctx.signal } as Record<string, unknown>);
+        user = info.Config.User ?? "";
+        // The first network's address (empty with no network), as `docker inspect` shows it.
+        ip = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? "";
       } catch (err) {
         throw engineError(engine, `Error inspecting container ${id}`, err, ctx.signal);
       }
+      ctx.log("say", `Using docker communicator to connect: ${ip}`);
       state.communicator = new DockerCommunicator(engine, id, {
         execUser: config.exec_user,
         fixUploadOwner: config.fix_upload_owner,
