@@ -11,7 +11,10 @@ fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin)
+# docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
+# busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
+# openssl: the TLS material for the remote-engine test.
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin docker.io busybox-static docker-registry openssl)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

@@ -6,6 +6,7 @@ import type { PluginKind } from "../../core/src/mod.js";
 import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition } from "./plugin_api.js";
 import { fileBuilder } from "./builders/file.js";
 import { nullBuilder } from "./builders/null.js";
+import { dockerBuilder } from "./builders/docker.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
@@ -15,8 +16,14 @@ import { checksumPostProcessor } from "./postprocessors/checksum.js";
 import { compressPostProcessor } from "./postprocessors/compress.js";
 import { manifestPostProcessor } from "./postprocessors/manifest.js";
 import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
+import {
+  dockerImportPostProcessor,
+  dockerPushPostProcessor,
+  dockerSavePostProcessor,
+  dockerTagPostProcessor,
+} from "./postprocessors/docker.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder];
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, breakpointProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,
@@ -24,6 +31,10 @@ export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   compressPostProcessor,
   manifestPostProcessor,
   shellLocalPostProcessor,
+  dockerImportPostProcessor,
+  dockerTagPostProcessor,
+  dockerSavePostProcessor,
+  dockerPushPostProcessor,
 ];
 
 export function findBuilder(type: string): BuilderDefinition | undefined {

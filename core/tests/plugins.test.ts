@@ -10,9 +10,9 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["file", "null"],
+      builder: ["docker", "file", "null"],
       provisioner: ["breakpoint", "file", "shell", "shell-local"],
-      "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
+      "post-processor": ["artifice", "checksum", "compress", "docker-import", "docker-push", "docker-save", "docker-tag", "manifest", "shell-local"],
     });
     expect(Object.isFrozen(shippedPluginTypes().builder)).toBe(true);
   });

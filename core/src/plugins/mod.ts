@@ -52,3 +52,24 @@ export {
   type CompressPostProcessorConfig,
 } from "./post_processor_compress.js";
 export { artificePostProcessorSchema, ARTIFICE_BUILDER_ID, type ArtificePostProcessorConfig } from "./post_processor_artifice.js";
+export {
+  dockerBuilderSchema,
+  DOCKER_BUILDER_ID,
+  DOCKER_IMPORT_BUILDER_ID,
+  DOCKER_DEFAULT_RUN_COMMAND,
+  DOCKER_COMMIT_INSTRUCTIONS,
+  type DockerBuilderConfig,
+} from "./builder_docker.js";
+export { parseRunCommand, parseDevice, addTmpfs, SUPPORTED_RUN_FLAGS, type DockerRunSpec, type ParsedRunCommand } from "./docker_run_args.js";
+export {
+  dockerImportPostProcessorSchema,
+  dockerTagPostProcessorSchema,
+  dockerSavePostProcessorSchema,
+  dockerPushPostProcessorSchema,
+  DOCKER_TAG_BUILDER_ID,
+  DOCKER_SAVE_BUILDER_ID,
+  type DockerImportPostProcessorConfig,
+  type DockerTagPostProcessorConfig,
+  type DockerSavePostProcessorConfig,
+  type DockerPushPostProcessorConfig,
+} from "./post_processor_docker.js";

@@ -8,6 +8,13 @@ import { checksumPostProcessorSchema } from "./post_processor_checksum.js";
 import { compressPostProcessorSchema } from "./post_processor_compress.js";
 import { manifestPostProcessorSchema } from "./post_processor_manifest.js";
 import { nullBuilderSchema } from "./builder_null.js";
+import { dockerBuilderSchema } from "./builder_docker.js";
+import {
+  dockerImportPostProcessorSchema,
+  dockerPushPostProcessorSchema,
+  dockerSavePostProcessorSchema,
+  dockerTagPostProcessorSchema,
+} from "./post_processor_docker.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -26,6 +33,7 @@ import {
 const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
   nullBuilderSchema,
+  dockerBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
@@ -35,6 +43,10 @@ const schemas: readonly PluginSchema[] = [
   compressPostProcessorSchema,
   manifestPostProcessorSchema,
   shellLocalPostProcessorSchema,
+  dockerImportPostProcessorSchema,
+  dockerTagPostProcessorSchema,
+  dockerSavePostProcessorSchema,
+  dockerPushPostProcessorSchema,
 ] as readonly PluginSchema[];
 
 /**
