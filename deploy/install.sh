@@ -11,7 +11,11 @@ fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin)
+# qemu-system-x86, qemu-utils: the qemu builder (TCG where KVM does not work). linux-image-amd64, busybox-static,
+# openssh-sftp-server, xorriso, isolinux, syslinux-common: the tiny test guest (test/src/guest_image.ts) the VM
+# builder tests boot.
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client
+  qemu-system-x86 qemu-utils linux-image-amd64 busybox-static openssh-sftp-server xorriso isolinux syslinux-common)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
