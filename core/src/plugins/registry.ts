@@ -8,6 +8,7 @@ import { checksumPostProcessorSchema } from "./post_processor_checksum.js";
 import { compressPostProcessorSchema } from "./post_processor_compress.js";
 import { manifestPostProcessorSchema } from "./post_processor_manifest.js";
 import { nullBuilderSchema } from "./builder_null.js";
+import { qemuBuilderSchema } from "./builder_qemu.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -25,6 +26,7 @@ import {
 const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
   nullBuilderSchema,
+  qemuBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
