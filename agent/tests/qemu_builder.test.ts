@@ -3,18 +3,20 @@
  * at isolinux's prompt, SSH through the forwarded port, a shell provisioner writing to /dev/vda, shutdown_command,
  * and the image read back. Plus cancel, the shared source cache across two concurrent jobs, and bad input.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../core/src/mod.js";
 import { guestImage, tempDir, type GuestImage } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
+import { reapOrphanedQemu } from "../src/vm/reap.js";
 import { TempDirs, planTemplateJob, recordingContext, type RecordingContext } from "./job_harness.js";
 
 const run = promisify(execFile);
@@ -215,6 +217,36 @@ describe("qemu builder", () => {
     for (const re of [/net_bridge is not supported by kiln/, /floppy_files is not supported by kiln/, /invalid format, only 'qcow2' or 'raw'/,
       /unrecognized disk_interface type "floppy"/, /iso_checksum "sha256:abc" is invalid/, /disk_size "lots" is invalid/]) {
       expect(message).toMatch(re);
+    }
+  });
+
+  it("an agent starting after a crash kills the QEMU a dead agent process left and removes its run directory", async () => {
+    // A pid that is certainly dead: a child that has exited.
+    const deadPid = await new Promise<number>((resolve) => {
+      const p = spawn("true");
+      p.once("exit", () => resolve(p.pid as number));
+    });
+    const start = async (owner: number): Promise<{ pid: number; dir: string }> => {
+      const dir = path.join(tmpdir(), `kiln-qemu-${owner}-reaptest${Math.random().toString(36).slice(2, 8)}`);
+      await mkdir(dir);
+      const qemu = spawn("qemu-system-x86_64", ["-machine", "none", "-display", "none", "-nodefaults", "-qmp", `unix:${dir}/qmp.sock,server=on,wait=off`], { stdio: "ignore" });
+      for (let i = 0; i < 200 && !existsSync(path.join(dir, "qmp.sock")); i++) await new Promise((r) => setTimeout(r, 50));
+      return { pid: qemu.pid as number, dir };
+    };
+    const orphan = await start(deadPid);
+    const owned = await start(process.pid);
+    try {
+      const result = await reapOrphanedQemu();
+      expect(result.killed).toContain(orphan.pid);
+      expect(result.killed).not.toContain(owned.pid);
+      expect(result.removed).toContain(orphan.dir);
+      expect(existsSync(orphan.dir)).toBe(false);
+      expect(existsSync(owned.dir)).toBe(true);
+      expect(await qemuProcesses(`${orphan.dir}/`)).toEqual([]);
+      expect(await qemuProcesses(`${owned.dir}/`)).toHaveLength(1);
+    } finally {
+      process.kill(owned.pid, "SIGKILL");
+      await rm(owned.dir, { recursive: true, force: true });
     }
   });
 });

@@ -12,7 +12,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BuildFailedError, TimeoutError, ensureKilnError, formatGoDuration, type QemuBuilderConfig } from "../../../../core/src/mod.js";
@@ -20,6 +19,7 @@ import { SshCommunicator } from "../../communicators/ssh.js";
 import type { PipelineState, Step, StepContext } from "../../pipeline/mod.js";
 import { cancellationOf, sleep } from "../../util/abort.js";
 import { probeKvm } from "../../vm/accel.js";
+import { runDirPrefix } from "../../vm/reap.js";
 import { parseBootCommand, renderBootCommand } from "../../vm/boot_command.js";
 import type { HttpServerState } from "../../vm/http_server.js";
 import { reservePort, type PortReservation } from "../../vm/ports.js";
@@ -165,7 +165,8 @@ export function runDirStep(): Step<QemuState> {
   return {
     name: "run-dir",
     async run(_ctx, state) {
-      state.runDir = await mkdtemp(path.join(tmpdir(), "kiln-qemu-"));
+      // Named after this process, so an agent restarted after a crash can reap what this one leaves (vm/reap.ts).
+      state.runDir = await mkdtemp(runDirPrefix());
       return "continue";
     },
     async cleanup(state) {
