@@ -13,10 +13,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode } from "../../core/src/mod.js";
+import { ErrorCode, qemuBuilderSchema, validateWithSchema } from "../../core/src/mod.js";
 import { guestImage, tempDir, type GuestImage } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
 import { reapOrphanedQemu } from "../src/vm/reap.js";
+import { qemuArgs } from "../src/builders/qemu/steps.js";
+import { renderCore } from "../src/template.js";
 import { TempDirs, planTemplateJob, recordingContext, type RecordingContext } from "./job_harness.js";
 
 const run = promisify(execFile);
@@ -248,5 +250,30 @@ describe("qemu builder", () => {
       process.kill(owned.pid, "SIGKILL");
       await rm(owned.dir, { recursive: true, force: true });
     }
+  });
+
+  it("merges qemuargs over the defaults as Packer does, rendering their template values", () => {
+    const { compiled, problems } = validateWithSchema(qemuBuilderSchema, {
+      iso_url: "a.iso", iso_checksum: "none", ssh_username: "u", ssh_password: "p", headless: true, memory: 256, cpus: 2,
+      qemuargs: [["-m", "1024M"], ["-serial", "file:{{ .OutputDir }}/serial-{{ .Name }}-{{ .SSHHostPort }}.log"]],
+    });
+    expect(problems).toEqual([]);
+    const info = { workDir: "/w", buildName: "b", force: false,
+      render: (t: string, data: Readonly<Record<string, unknown>>) => renderCore(t, { userVariables: {}, packerVersion: "1.6.6", statics: { initTimeUnix: 0, initTimeMs: 0, uuid: "" }, data }) };
+    const args = qemuArgs(compiled as never, info, {
+      diskPaths: ["/w/out/packer-b"], outputDir: "/w/out", runDir: "/tmp/r", sourcePath: "/c/a.iso", accel: "tcg",
+      hostPort: { port: 3333, release: () => undefined }, vncPort: { port: 5905, release: () => undefined },
+    });
+    const joined = args.join(" ");
+    expect(joined).toContain("-machine type=pc,accel=tcg");
+    expect(joined).toContain("-netdev user,id=user.0,hostfwd=tcp:127.0.0.1:3333-:22");
+    expect(joined).toContain("-drive file=/w/out/packer-b,cache=writeback,discard=ignore,format=qcow2,detect-zeroes=off,if=virtio");
+    expect(joined).toContain("-cdrom /c/a.iso");
+    expect(joined).toContain("-vnc 127.0.0.1:5");
+    expect(joined).toContain("-smp cpus=2,sockets=2");
+    expect(args.filter((a) => a === "-m")).toHaveLength(1);
+    expect(joined).toContain("-m 1024M");
+    expect(joined).toContain("-serial file:/w/out/serial-packer-b-3333.log");
+    expect(joined).toContain("-qmp unix:/tmp/r/qmp.sock,server=on,wait=off");
   });
 });

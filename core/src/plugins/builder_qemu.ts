@@ -52,6 +52,7 @@ export const QEMU_NOT_RUN: Readonly<Record<string, string>> = {
   vnc_use_password: "kiln types boot_command over QMP; a VNC password is not supported yet",
   vnc_password: "kiln types boot_command over QMP; a VNC password is not supported yet",
   boot_keygroup_interval: "kiln types boot_command over QMP one key at a time: use boot_key_interval",
+  iso_skip_cache: "kiln always verifies sources into the agent's cache: remove iso_skip_cache",
   iso_target_path: "kiln keeps sources in the agent's shared cache: remove iso_target_path",
   iso_target_extension: "kiln keeps sources in the agent's shared cache: remove iso_target_extension",
   qmp_enable: "kiln always drives QEMU over its own QMP socket: remove qmp_enable/qmp_socket_path",

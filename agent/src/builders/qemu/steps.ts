@@ -322,14 +322,14 @@ export function qemuArgs(c: QemuBuilderConfig, info: QemuRunInfo, state: QemuSta
     }
   }
   for (const d of drives) add("-drive", d);
-  if (c.disk_image !== true && state.sourcePath !== undefined) add("-drive", `file=${state.sourcePath},media=cdrom,readonly=on`);
+  if (c.disk_image !== true && state.sourcePath !== undefined) add("-cdrom", state.sourcePath);
   if (state.cdPath !== undefined) add("-drive", `file=${state.cdPath},media=cdrom,readonly=on`);
   add("-boot", c.disk_image === true ? "c" : "once=d");
   add("-m", `${c.memory}M`);
   if (c.cpus > 1) add("-smp", `cpus=${c.cpus},sockets=${c.cpus}`);
   if ((c.firmware ?? "") !== "") add("-bios", path.resolve(info.workDir, c.firmware as string));
   if (state.vncPort !== undefined) add("-vnc", `${c.vnc_bind_address}:${state.vncPort.port - 5900}`);
-  add("-display", (c.display ?? "") !== "" ? (c.display as string) : "none");
+  if (c.use_default_display !== true) add("-display", (c.display ?? "") !== "" ? (c.display as string) : "none");
   add("-qmp", `unix:${path.join(state.runDir as string, "qmp.sock")},server=on,wait=off`);
 
   const data = {
