@@ -93,7 +93,7 @@ describe("qemu builder", () => {
         qemuBuilder({
           vm_name: vmName,
           output_directory: "out",
-          boot_wait: "3s",
+          boot_wait: "5s",
           boot_command: ["live kiln.marker={{ .Name }} kiln.http={{ .HTTPIP }}:{{ .HTTPPort }}<enter>"],
           http_content: { "/hello": "from-http" },
           qemuargs: [["-serial", `file:${path.join(dir, "serial.log")}`]],

@@ -181,7 +181,7 @@ async function benchQemuVersusPacker(): Promise<void> {
   const template = {
     builders: [{
       type: "qemu", iso_url: guest.iso, iso_checksum: "none", accelerator: "tcg", disk_size: "16M", memory: 256, headless: true,
-      output_directory: "out", vm_name: "disk.qcow2", boot_wait: "3s", boot_command: ["live<enter>"],
+      output_directory: "out", vm_name: "disk.qcow2", boot_wait: "5s", boot_command: ["live<enter>"],
       ssh_username: guest.username, ssh_password: guest.password, ssh_timeout: "4m", shutdown_command: "poweroff",
     }],
     provisioners: [{ type: "shell", inline: ["echo built | dd of=/dev/vda conv=sync 2>/dev/null", "sync"] }],

@@ -38,7 +38,7 @@ function template(iso: string): Record<string, unknown> {
         output_directory: "out",
         vm_name: "disk.qcow2",
         http_directory: "http",
-        boot_wait: "3s",
+        boot_wait: "5s",
         boot_command: ["live kiln.marker={{ .Name }} kiln.http={{ .HTTPIP }}:{{ .HTTPPort }}<enter>"],
         ssh_username: guest.username,
         ssh_password: guest.password,
