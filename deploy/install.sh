@@ -14,7 +14,12 @@ fi
 # docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
 # busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
 # openssl: the TLS material for the remote-engine test.
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin docker.io busybox-static docker-registry openssl)
+# qemu-system-x86, qemu-utils: the qemu builder (TCG where KVM does not work). linux-image-amd64, busybox-static,
+# openssh-sftp-server, xorriso, isolinux, syslinux-common: the tiny test guest (test/src/guest_image.ts) the VM
+# builder tests boot.
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client
+  docker.io busybox-static docker-registry openssl
+  qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

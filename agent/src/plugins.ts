@@ -7,6 +7,7 @@ import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition 
 import { fileBuilder } from "./builders/file.js";
 import { nullBuilder } from "./builders/null.js";
 import { dockerBuilder } from "./builders/docker.js";
+import { qemuBuilder } from "./builders/qemu/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
@@ -23,7 +24,7 @@ import {
   dockerTagPostProcessor,
 } from "./postprocessors/docker.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder];
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder, qemuBuilder];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, breakpointProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,

@@ -4,3 +4,4 @@ export { runKiln, runPacker, REPO_ROOT, PACKER, type ProcessResult } from "./cli
 export { SshServer, freePort, TEST_USER, TEST_PASSWORD, type SshServerOptions } from "./sshd.js";
 export { seededRandom } from "./random.js";
 export { DockerDaemon, DockerRegistry, IMAGE_USER, type DockerDaemonOptions, type TlsEndpoint } from "./dockerd.js";
+export { guestImage, GUEST_IP, GUEST_GATEWAY, GUEST_USER, GUEST_PASSWORD, GUEST_CMDLINE, type GuestImage } from "./guest_image.js";

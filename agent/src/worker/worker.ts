@@ -57,6 +57,7 @@ import { localBuilderTypes, runJob } from "../runner.js";
 import { cancellationOf, stoppedJobState } from "../util/abort.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
+import { reapOrphanedQemu } from "../vm/reap.js";
 
 /** Backoff before retry n (1-based): 1 s, 2 s, 4 s ... up to a minute, each with ±50% jitter. */
 function retryDelayMs(attempt: number): number {
@@ -151,6 +152,8 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
+    // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
+    if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {

@@ -27,6 +27,7 @@ export {
 export { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
 export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./builder_file.js";
 export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
+export { qemuBuilderSchema, QEMU_BUILDER_ID, QEMU_DEFAULTS, QEMU_NOT_RUN, type QemuBuilderConfig } from "./builder_qemu.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
 export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";
 export { breakpointProvisionerSchema, type BreakpointProvisionerConfig } from "./provisioner_breakpoint.js";

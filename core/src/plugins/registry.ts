@@ -15,6 +15,7 @@ import {
   dockerSavePostProcessorSchema,
   dockerTagPostProcessorSchema,
 } from "./post_processor_docker.js";
+import { qemuBuilderSchema } from "./builder_qemu.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -34,6 +35,7 @@ const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
   nullBuilderSchema,
   dockerBuilderSchema,
+  qemuBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
