@@ -5,6 +5,7 @@
 import type { PluginKind } from "../../core/src/mod.js";
 import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition } from "./plugin_api.js";
 import { fileBuilder } from "./builders/file.js";
+import { libvirtBuilder } from "./builders/libvirt/mod.js";
 import { nullBuilder } from "./builders/null.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
@@ -15,7 +16,7 @@ import { compressPostProcessor } from "./postprocessors/compress.js";
 import { manifestPostProcessor } from "./postprocessors/manifest.js";
 import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder];
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, libvirtBuilder, nullBuilder];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,

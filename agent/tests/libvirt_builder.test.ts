@@ -1,0 +1,153 @@
+/**
+ * The libvirt builder against a real libvirtd (test/src/libvirtd.ts) running real QEMU (TCG) domains: a build that
+ * boots the test guest, provisions its disk over SSH and leaves the volume as the artifact; a failing provisioner
+ * and a cancel mid-boot that leave no domain and no volume behind; the reaper; bad input.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validatePluginConfig, type LibvirtBuilderConfig } from "../../core/src/mod.js";
+import { planBuild } from "../src/builders/libvirt/domain_xml.js";
+import { reapLeftovers } from "../src/builders/libvirt/mod.js";
+import { createVolumesStep, defineDomainStep, startDomainStep, type LibvirtBuildState, type StepSetup } from "../src/builders/libvirt/steps.js";
+import { runJob } from "../src/runner.js";
+import { Libvirtd } from "../../test/src/libvirtd.js";
+import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+
+let libvirtd: Libvirtd;
+let pool: string;
+const dirs = new TempDirs();
+
+beforeAll(async () => {
+  libvirtd = await Libvirtd.start();
+  pool = (await libvirtd.createPool(`kiln-test-${process.pid}`)).name;
+  await libvirtd.virsh(["vol-create-as", pool, "base.raw", "16M", "--format", "raw"]);
+}, 60_000);
+
+afterAll(async () => {
+  await libvirtd?.stop();
+  await dirs.cleanup();
+}, 60_000);
+
+/** The kiln-made domains and the volumes of the test pool (besides the base), as virsh lists them. */
+async function leftovers(): Promise<{ domains: string[]; volumes: string[] }> {
+  const domains = (await libvirtd.virsh(["list", "--all", "--name"])).split("\n").map((s) => s.trim()).filter((s) => s.startsWith("kiln-"));
+  const volumes = (await libvirtd.virsh(["vol-list", pool]))
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((n) => n !== "" && n !== "base.raw");
+  return { domains, volumes };
+}
+
+describe("libvirt builder: configuration", () => {
+  it("accepts the plugin's JSON blocks and reports every problem with its field", () => {
+    const ok = validatePluginConfig("builder", "libvirt", {
+      libvirt_uri: "qemu:///system",
+      communicator: "none",
+      volume: [{ alias: "artifact", pool: "default", source: { type: "backing-store", pool: "base", volume: "debian" }, capacity: "1G", bus: "virtio", target_dev: "vda" }],
+      network_interface: { type: "user", alias: "communicator" },
+    });
+    expect(ok.problems).toEqual([]);
+    const bad = validatePluginConfig("builder", "libvirt", {
+      volume: [{ source: { type: "cloud-init" }, colour: "red" }, { source: { type: "backing-store" } }],
+      network_interface: [{ type: "macvtap" }],
+      shutdown_mode: "yank",
+      graphics: [{ type: "sdl" }],
+      ssh_username: "root",
+    });
+    expect(bad.problems).toContain("libvirt_uri must be specified (e.g. qemu:///system)");
+    expect(bad.problems).toContain(`unknown configuration key: '"volume[0].colour"'`);
+    const again = validatePluginConfig("builder", "libvirt", {
+      libvirt_uri: "qemu:///system",
+      ssh_username: "root",
+      ssh_password: "x",
+      volume: [{ source: { type: "cloud-init" } }, { source: { type: "backing-store" } }],
+      network_interface: [{ type: "macvtap" }],
+      shutdown_mode: "yank",
+      graphics: [{ type: "sdl" }],
+    });
+    expect(again.problems).toEqual(
+      expect.arrayContaining([
+        "volume[0].source: the 'cloud-init' volume source is not supported by kiln yet: use backing-store, cloning or external",
+        "volume[1].source: backing-store volume source missing pool name",
+        "unsupported network interface type 'macvtap' (network_interface[0].type: use user, managed or bridge)",
+        "unrecognized shutdown mode 'yank': use one of auto, acpi, guest, initctl, signal, paravirt",
+        `graphics[0]: sdl graphics are not supported by kiln (agents are headless): use type "vnc"`,
+        "please specify an alias for a volume and set artifact_volume_alias on the builder",
+      ]),
+    );
+  });
+});
+
+describe("libvirt builder: real libvirtd", () => {
+  it("a cancel while the domain boots leaves no domain and no volume", async () => {
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const template = {
+      builders: [
+        {
+          type: "libvirt",
+          name: "lv",
+          libvirt_uri: libvirtd.uri,
+          domain_type: "qemu",
+          memory: 128,
+          ssh_username: "root",
+          ssh_password: "x",
+          network_interface: [{ type: "user" }],
+          volume: [{ alias: "artifact", pool, source: { type: "backing-store", pool, volume: "base.raw" }, capacity: "16M", bus: "virtio", target_dev: "vda" }],
+        },
+      ],
+    };
+    const running = runJob(planTemplateJob(template, "lv"), ctx);
+    // The domain is up and the builder waits for SSH (this guest has no OS): cancel now.
+    const deadline = Date.now() + 60_000;
+    while (!ctx.lines().includes("Waiting for SSH to become available...") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await leftovers()).domains).toHaveLength(1);
+    expect((await leftovers()).volumes).toHaveLength(1);
+    ctx.cancel();
+    const outcome = await running;
+    expect(outcome.state).toBe("cancelled");
+    expect(await leftovers()).toEqual({ domains: [], volumes: [] });
+  }, 120_000);
+
+  it("reapLeftovers removes a kiln domain and the volumes it created after a crash, and nothing else", async () => {
+    const compiled = validatePluginConfig("builder", "libvirt", {
+      libvirt_uri: libvirtd.uri,
+      domain_type: "qemu",
+      communicator: "none",
+      volume: [{ alias: "artifact", pool, source: { type: "cloning", pool, volume: "base.raw" }, bus: "virtio", target_dev: "vda" }],
+    }).compiled as LibvirtBuilderConfig;
+    const setup: StepSetup = { config: compiled, plan: planBuild(compiled, () => undefined), domainType: "qemu", jobId: "crashed-job", buildName: "lv", workDir: "/" };
+    const state: LibvirtBuildState = { created: [], formats: new Map(), artifactKept: false };
+    const ctx = { signal: new AbortController().signal, log: () => undefined, heartbeat: () => undefined };
+    // The agent "crashes" after defining the domain and creating its volume: no cleanup runs.
+    for (const step of [defineDomainStep(setup), createVolumesStep(setup), startDomainStep(setup)]) expect(await step.run(ctx, state)).toBe("continue");
+    await state.conn?.close();
+    await libvirtd.virsh(["vol-create-as", pool, "not-kiln.raw", "1M", "--format", "raw"]);
+    expect(await leftovers()).toEqual({ domains: [setup.plan.domainName], volumes: expect.arrayContaining([`${setup.plan.domainName}-artifact`, "not-kiln.raw"]) as unknown });
+
+    const report = await reapLeftovers(libvirtd.uri);
+    expect(report).toEqual({ domains: [setup.plan.domainName], volumes: [`${pool}/${setup.plan.domainName}-artifact`], errors: [] });
+    expect(await leftovers()).toEqual({ domains: [], volumes: ["not-kiln.raw"] });
+    await libvirtd.virsh(["vol-delete", "--pool", pool, "not-kiln.raw"]);
+  }, 120_000);
+
+  it("libvirtd down: a clear error naming what to start", async () => {
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const template = {
+      builders: [
+        {
+          type: "libvirt",
+          name: "lv",
+          libvirt_uri: `qemu:///system?socket=${dir}/no-such-sock`,
+          domain_type: "qemu",
+          communicator: "none",
+          volume: [{ alias: "artifact", pool, source: { type: "cloning", pool, volume: "base.raw" } }],
+        },
+      ],
+    };
+    const outcome = await runJob(planTemplateJob(template, "lv"), ctx);
+    expect(outcome.state).toBe("failed");
+    expect(outcome.failure?.message).toMatch(/cannot connect to libvirt at .*is libvirtd running\?/);
+    expect(outcome.failure?.code).toBe("ERROR_CODE_UNAVAILABLE");
+  }, 60_000);
+});
