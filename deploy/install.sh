@@ -11,10 +11,14 @@ fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
-# libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh), qemu-system-x86, qemu-utils: the libvirt
-# builder and its tests; libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin
-  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev qemu-system-x86 qemu-utils)
+# qemu-system-x86, qemu-utils: the qemu builder (TCG where KVM does not work). linux-image-amd64, busybox-static,
+# openssh-sftp-server, xorriso, isolinux, syslinux-common: the tiny test guest (test/src/guest_image.ts) the VM
+# builder tests boot.
+# libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
+# libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client
+  qemu-system-x86 qemu-utils linux-image-amd64 busybox-static openssh-sftp-server xorriso isolinux syslinux-common
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
