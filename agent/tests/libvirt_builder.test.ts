@@ -9,18 +9,27 @@ import { planBuild } from "../src/builders/libvirt/domain_xml.js";
 import { reapLeftovers } from "../src/builders/libvirt/mod.js";
 import { createVolumesStep, defineDomainStep, startDomainStep, type LibvirtBuildState, type StepSetup } from "../src/builders/libvirt/steps.js";
 import { runJob } from "../src/runner.js";
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { guestImage, type GuestImage } from "../../test/src/guest_image.js";
 import { Libvirtd } from "../../test/src/libvirtd.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
+const run = promisify(execFile);
+
 let libvirtd: Libvirtd;
+let guest: GuestImage;
 let pool: string;
 const dirs = new TempDirs();
 
 beforeAll(async () => {
+  guest = await guestImage();
   libvirtd = await Libvirtd.start();
   pool = (await libvirtd.createPool(`kiln-test-${process.pid}`)).name;
   await libvirtd.virsh(["vol-create-as", pool, "base.raw", "16M", "--format", "raw"]);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await libvirtd?.stop();
@@ -77,7 +86,78 @@ describe("libvirt builder: configuration", () => {
   });
 });
 
+/** A build of the test guest: direct kernel boot, user network with an SSH forward, the artifact a qcow2 over base.raw. */
+function guestBuilder(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: "libvirt",
+    name: "lv",
+    libvirt_uri: libvirtd.uri,
+    domain_type: "qemu",
+    memory: 256,
+    kernel: guest.kernel,
+    initrd: guest.initrd,
+    cmdline: "console=ttyS0,115200 quiet",
+    ssh_username: guest.username,
+    ssh_password: guest.password,
+    ssh_timeout: "3m",
+    shutdown_command: "poweroff",
+    shutdown_timeout: "1m",
+    network_interface: [{ type: "user", alias: "communicator" }],
+    volume: [{ alias: "artifact", pool, source: { type: "backing-store", pool, volume: "base.raw" }, capacity: "16M", bus: "virtio", target_dev: "vda" }],
+    ...extra,
+  };
+}
+
 describe("libvirt builder: real libvirtd", () => {
+  it("boots the guest, provisions its disk over SSH, shuts down and leaves the volume as the artifact", async () => {
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const marker = `kiln-libvirt-${process.pid}-${Date.now()}`;
+    const template = {
+      builders: [guestBuilder({ export_path: "disk.qcow2" })],
+      provisioners: [
+        { type: "shell", inline: [`printf '%s' '${marker}' | dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null`, "echo provisioned {{build `ID`}}"] },
+      ],
+    };
+    const outcome = await runJob(planTemplateJob(template, "lv"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(outcome.state).toBe("succeeded");
+    expect(ctx.lines()).toContain("Connected to SSH!");
+    expect(ctx.lines().some((l) => /^provisioned kiln-[0-9a-f]+$/.test(l))).toBe(true);
+    expect(ctx.lines()).toContain("Domain stopped");
+    expect(ctx.lines().filter((l) => l.includes("destroying it"))).toEqual([]); // powered off by the guest itself
+    const artifact = ctx.artifacts[0];
+    expect(artifact?.builder_id).toBe("thomasklein94.libvirt");
+    const volume = artifact?.state?.volume ?? "";
+    expect(artifact?.id).toBe(`${pool}/${volume}`);
+
+    // The domain is gone; the artifact volume stays in the pool, a qcow2 over base.raw holding what the guest wrote.
+    expect(await leftovers()).toEqual({ domains: [], volumes: [volume] });
+    const volPath = (await libvirtd.virsh(["vol-path", "--pool", pool, volume])).trim();
+    const info = JSON.parse((await run("qemu-img", ["info", "--output=json", volPath])).stdout) as { format: string; "backing-filename"?: string };
+    expect(info.format).toBe("qcow2");
+    expect(info["backing-filename"]).toMatch(/base\.raw$/);
+    const raw = path.join(dir, "disk.raw");
+    await run("qemu-img", ["convert", "-O", "raw", volPath, raw]);
+    const bytes = await readFile(raw);
+    expect(bytes.subarray(2048 * 512, 2048 * 512 + marker.length).toString()).toBe(marker);
+    // export_path: the volume downloaded next to the job.
+    const exported = JSON.parse((await run("qemu-img", ["info", "--output=json", path.join(dir, "disk.qcow2")])).stdout) as { format: string };
+    expect(exported.format).toBe("qcow2");
+    await libvirtd.virsh(["vol-delete", "--pool", pool, volume]);
+  }, 240_000);
+
+  it("a failing provisioner leaves no domain and no volume", async () => {
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const template = { builders: [guestBuilder()], provisioners: [{ type: "shell", inline: ["echo about to fail", "exit 3"] }] };
+    const outcome = await runJob(planTemplateJob(template, "lv"), ctx);
+    expect(outcome.state).toBe("failed");
+    expect(outcome.failure?.message).toMatch(/exit status 3|non-zero exit status: 3/);
+    expect(ctx.lines()).toContain("about to fail");
+    expect(await leftovers()).toEqual({ domains: [], volumes: [] });
+  }, 240_000);
+
   it("a cancel while the domain boots leaves no domain and no volume", async () => {
     const dir = await dirs.make();
     const ctx = recordingContext(dir);
