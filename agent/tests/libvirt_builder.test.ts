@@ -10,7 +10,7 @@ import { reapLeftovers } from "../src/builders/libvirt/mod.js";
 import { createVolumesStep, defineDomainStep, startDomainStep, type LibvirtBuildState, type StepSetup } from "../src/builders/libvirt/steps.js";
 import { runJob } from "../src/runner.js";
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { guestImage, type GuestImage } from "../../test/src/guest_image.js";
@@ -29,6 +29,10 @@ beforeAll(async () => {
   libvirtd = await Libvirtd.start();
   pool = (await libvirtd.createPool(`kiln-test-${process.pid}`)).name;
   await libvirtd.virsh(["vol-create-as", pool, "base.raw", "16M", "--format", "raw"]);
+  // The ISO that stops at isolinux's boot: prompt, as an existing volume (attached, never deleted by a build).
+  const { size } = await stat(guest.iso);
+  await libvirtd.virsh(["vol-create-as", pool, "prompt.iso", String(size), "--format", "raw"]);
+  await libvirtd.virsh(["vol-upload", "--pool", pool, "prompt.iso", guest.iso]);
 }, 180_000);
 
 afterAll(async () => {
@@ -42,7 +46,7 @@ async function leftovers(): Promise<{ domains: string[]; volumes: string[] }> {
   const volumes = (await libvirtd.virsh(["vol-list", pool]))
     .split("\n")
     .map((l) => l.trim().split(/\s+/)[0] ?? "")
-    .filter((n) => n !== "" && n !== "base.raw");
+    .filter((n) => n !== "" && n !== "base.raw" && n !== "prompt.iso");
   return { domains, volumes };
 }
 
@@ -147,15 +151,38 @@ describe("libvirt builder: real libvirtd", () => {
     await libvirtd.virsh(["vol-delete", "--pool", pool, volume]);
   }, 240_000);
 
-  it("a failing provisioner leaves no domain and no volume", async () => {
+  // One boot serves two checks (TCG boots are the slow part of CI): boot_command reaches the guest, and a failing
+  // provisioner leaves no domain and no volume behind.
+  it("types boot_command into the guest's boot prompt; a failing provisioner then leaves no domain and no volume", async () => {
     const dir = await dirs.make();
     const ctx = recordingContext(dir);
-    const template = { builders: [guestBuilder()], provisioners: [{ type: "shell", inline: ["echo about to fail", "exit 3"] }] };
+    const token = `kiln.typed=${process.pid}`;
+    const template = {
+      builders: [
+        guestBuilder({
+          kernel: undefined,
+          initrd: undefined,
+          cmdline: undefined,
+          boot_devices: ["cdrom", "hd"],
+          boot_wait: "4s",
+          // isolinux waits at `boot:`; what is typed there reaches the kernel's command line.
+          boot_command: [`live ${token}<enter>`],
+          volume: [
+            { pool, name: "prompt.iso", device: "cdrom", bus: "ide", target_dev: "hdc" },
+            { alias: "artifact", pool, source: { type: "backing-store", pool, volume: "base.raw" }, capacity: "16M", bus: "virtio", target_dev: "vda" },
+          ],
+        }),
+      ],
+      provisioners: [{ type: "shell", inline: ["cat /proc/cmdline", "exit 3"] }],
+    };
     const outcome = await runJob(planTemplateJob(template, "lv"), ctx);
+    expect(ctx.lines()).toContain("Typing the boot command...");
+    expect(ctx.lines().some((l) => l.includes(token))).toBe(true);
     expect(outcome.state).toBe("failed");
     expect(outcome.failure?.message).toMatch(/exit status 3|non-zero exit status: 3/);
-    expect(ctx.lines()).toContain("about to fail");
     expect(await leftovers()).toEqual({ domains: [], volumes: [] });
+    // The existing ISO volume was only attached: it is still there.
+    expect(await libvirtd.virsh(["vol-list", pool])).toContain("prompt.iso");
   }, 240_000);
 
   it("a cancel while the domain boots leaves no domain and no volume", async () => {

@@ -3,7 +3,8 @@
  * packer-plugin-libvirt, in its JSON form, so templates written for it translate directly: `volume`,
  * `network_interface` and `graphics` are lists of blocks (`"volume": [{ "pool": "default", "source": { ... } }]`).
  *
- * kiln extensions, all optional: `kernel`/`initrd`/`cmdline` (libvirt's direct kernel boot), `shutdown_command`
+ * kiln extensions, all optional: `kernel`/`initrd`/`cmdline` (libvirt's direct kernel boot), a volume's `device`
+ * (`cdrom` for installer ISOs) and `format`, `shutdown_command`
  * (Packer's usual guest command, run before libvirt's shutdown), `export_path` (also copy the artifact volume to a
  * file). What the plugin accepts but kiln does not run (cloud-init volume sources, UEFI loaders and NVRAM, SDL
  * graphics) is refused with a message, never silently ignored.
@@ -38,6 +39,7 @@ const VOLUME_FIELDS = {
   bus: { type: "string" },
   alias: { type: "string" },
   format: { type: "string", description: "kiln extension: qcow2 or raw for volumes kiln creates" },
+  device: { type: "string", description: "kiln extension: disk (default) or cdrom" },
 } as const satisfies FieldSpecs;
 
 const NETWORK_INTERFACE_FIELDS = {
@@ -184,6 +186,7 @@ function checkVolume(v: LibvirtVolumeConfig, i: number): string[] {
   const where = `volume[${i}]`;
   if (v.alias !== undefined && !ALIAS.test(v.alias)) problems.push(`${where}.alias '${v.alias}' may only contain [a-zA-Z0-9_-]`);
   if (v.format !== undefined && !["qcow2", "raw"].includes(v.format)) problems.push(`${where}.format must be qcow2 or raw, not '${v.format}'`);
+  if (v.device !== undefined && !["disk", "cdrom"].includes(v.device)) problems.push(`${where}.device must be disk or cdrom, not '${v.device}'`);
   for (const key of ["size", "capacity"] as const) {
     const s = v[key];
     if (s !== undefined && s !== "" && !SIZE.test(s)) problems.push(`couldn't understand volume ${key} '${s}' (${where}): use a number with an optional unit, e.g. 10G`);

@@ -31,6 +31,7 @@ export interface VolumePlan {
   readonly targetDev: string;
   readonly bus: string;
   readonly readonly: boolean;
+  readonly device: "disk" | "cdrom";
   readonly capacity?: string;
   readonly allocation?: string;
   readonly format?: "qcow2" | "raw";
@@ -88,7 +89,7 @@ export function planBuild(c: LibvirtBuilderConfig, warn: (text: string) => void)
     const allocation = (v.size ?? "") !== "" ? v.size : undefined;
     const format = (v.format as "qcow2" | "raw" | undefined) ?? (type === "external" ? undefined : type !== undefined ? "qcow2" : undefined);
     const artifact = artifactAlias !== undefined ? alias === artifactAlias : volumesIn.length === 1;
-    return { pool, name, alias: alias === undefined ? undefined : `ua-${alias}`, targetDev, bus, readonly: v.readonly ?? false, capacity, allocation, format, source, artifact };
+    return { pool, name, alias: alias === undefined ? undefined : `ua-${alias}`, targetDev, bus, readonly: v.readonly ?? false, device: v.device === "cdrom" ? "cdrom" : "disk", capacity, allocation, format, source, artifact };
   });
   const nicsIn = c.network_interface ?? [];
   const commAlias = (c.communicator_interface ?? "") !== "" ? c.communicator_interface : nicsIn.some((n) => n.alias === "communicator") ? "communicator" : undefined;
@@ -188,8 +189,8 @@ export function domainXml(input: DomainXmlInput): string {
     for (const v of plan.volumes) {
       const fmt = input.diskFormats.get(`${v.pool}/${v.name}`) ?? "raw";
       devices.push(
-        `<disk type='volume' device='disk'><driver name='qemu' type='${e(fmt)}'/><source pool='${e(v.pool)}' volume='${e(v.name)}'/>` +
-          `<target dev='${e(v.targetDev)}' bus='${e(v.bus)}'/>${v.readonly ? "<readonly/>" : ""}${v.alias !== undefined ? `<alias name='${e(v.alias)}'/>` : ""}</disk>`,
+        `<disk type='volume' device='${v.device}'><driver name='qemu' type='${e(fmt)}'/><source pool='${e(v.pool)}' volume='${e(v.name)}'/>` +
+          `<target dev='${e(v.targetDev)}' bus='${e(v.bus)}'/>${v.readonly || v.device === "cdrom" ? "<readonly/>" : ""}${v.alias !== undefined ? `<alias name='${e(v.alias)}'/>` : ""}</disk>`,
       );
     }
     plan.interfaces.forEach((n, i) => {

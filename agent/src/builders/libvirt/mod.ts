@@ -14,6 +14,7 @@ import { goPathError } from "../../util/go_text.js";
 import { planBuild } from "./domain_xml.js";
 import { libvirtAvailable, runVirsh } from "./libvirt.js";
 import {
+  bootCommandStep,
   connectStep,
   createVolumesStep,
   defineDomainStep,
@@ -118,6 +119,7 @@ export const libvirtBuilder: BuilderDefinition = {
             defineDomainStep(setup),
             createVolumesStep(setup),
             startDomainStep(setup),
+            bootCommandStep(setup, (text, data) => ctx.render(text, data)),
             connectStep(setup),
             provisionStep<LibvirtBuildState>(ctx.hook, { hookData, communicator: () => state.communicator }),
             shutdownStep(setup),

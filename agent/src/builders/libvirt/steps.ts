@@ -17,6 +17,7 @@ import { SshCommunicator } from "../../communicators/ssh.js";
 import type { Step } from "../../pipeline/mod.js";
 import type { PipelineState } from "../../pipeline/mod.js";
 import { sleep, throwIfCancelled } from "../../util/abort.js";
+import { linuxKeycode, parseBootCommand, renderBootCommand } from "../../vm/boot_command.js";
 import { domainXml, volumeXml, type BuildPlan, type KilnMark, type VolumePlan } from "./domain_xml.js";
 import { DomainState, LibvirtConnection, type LibvirtDomain } from "./libvirt.js";
 
@@ -100,7 +101,9 @@ export function defineDomainStep(setup: StepSetup): Step<LibvirtBuildState> {
 
 async function volumeFormat(conn: LibvirtConnection, pool: string, name: string, signal: AbortSignal): Promise<string> {
   const xml = await conn.virsh(["vol-dumpxml", "--pool", pool, name], signal);
-  return /<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ?? "raw";
+  const format = /<format type=['"]([\w-]+)['"]/.exec(xml)?.[1] ?? "raw";
+  // A dir pool reports ISO images as "iso": QEMU reads them as raw.
+  return format === "iso" ? "raw" : format;
 }
 
 async function volumeCapacityBytes(conn: LibvirtConnection, pool: string, name: string, signal: AbortSignal): Promise<string> {
@@ -361,6 +364,55 @@ export function keepArtifactStep(setup: StepSetup): Step<LibvirtBuildState> {
       }
       state.artifactKept = true;
       state.domain = await conn.define(xmlFor(setup, state, true));
+      return "continue";
+    },
+  };
+}
+
+/**
+ * Types `boot_command` after `boot_wait` through libvirt's send-key (Linux keycodes). send-key presses a chord and
+ * releases it after the hold time, so `<xOn>`/`<xOff>` are emulated: a held key joins every chord typed until it is
+ * released (`<leftAltOn><f2><leftAltOff>` sends alt+f2).
+ */
+export function bootCommandStep(setup: StepSetup, render: (text: string, data: Readonly<Record<string, unknown>>) => string): Step<LibvirtBuildState> {
+  return {
+    name: "boot-command",
+    async run(ctx, state) {
+      const c = setup.config;
+      const command = c.boot_command ?? [];
+      if (command.length === 0) return "continue";
+      const conn = state.conn;
+      if (conn === undefined) throw new BuildFailedError("internal: no libvirt connection");
+      const text = renderBootCommand(command, { HTTPIP: "", HTTPPort: "", Name: setup.plan.domainName }, render);
+      const actions = parseBootCommand(text);
+      const wait = c.boot_wait ?? 10_000;
+      if (wait > 0) {
+        ctx.log("say", `Waiting ${wait / 1000}s for boot...`);
+        await sleep(wait, ctx.signal);
+      }
+      ctx.log("say", "Typing the boot command...");
+      const hold = Math.max(c.key_hold_time ?? 0, 5);
+      const interval = c.boot_keygroup_interval ?? 0;
+      const held: string[] = [];
+      for (const action of actions) {
+        throwIfCancelled(ctx.signal);
+        if (action.type === "wait") {
+          await sleep(action.ms, ctx.signal);
+          continue;
+        }
+        if (action.type === "down") {
+          if (!held.includes(action.key)) held.push(action.key);
+          continue;
+        }
+        if (action.type === "up") {
+          const at = held.indexOf(action.key);
+          if (at >= 0) held.splice(at, 1);
+          continue;
+        }
+        const keys = [...held, ...action.keys.filter((k) => !held.includes(k))].map((k) => String(linuxKeycode(k)));
+        await conn.virsh(["send-key", setup.plan.domainName, "--codeset", "linux", "--holdtime", String(hold), ...keys], ctx.signal);
+        if (interval > 0) await sleep(interval, ctx.signal);
+      }
       return "continue";
     },
   };
