@@ -10,6 +10,7 @@ import { reapLeftovers } from "../src/builders/libvirt/mod.js";
 import { createVolumesStep, defineDomainStep, startDomainStep, type LibvirtBuildState, type StepSetup } from "../src/builders/libvirt/steps.js";
 import { runJob } from "../src/runner.js";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -184,6 +185,46 @@ describe("libvirt builder: real libvirtd", () => {
     // The existing ISO volume was only attached: it is still there.
     expect(await libvirtd.virsh(["vol-list", pool])).toContain("prompt.iso");
   }, 240_000);
+
+  it("an external volume source is verified against its checksum and uploaded; a mismatch leaves nothing", async () => {
+    const dir = await dirs.make();
+    const marker = `kiln-external-${process.pid}`;
+    const raw = path.join(dir, "src.raw");
+    await run("qemu-img", ["create", "-q", "-f", "raw", raw, "4M"]);
+    await run("sh", ["-c", `printf '%s' '${marker}' | dd of=${raw} bs=512 seek=100 conv=notrunc 2>/dev/null`]);
+    const image = path.join(dir, "src.qcow2");
+    await run("qemu-img", ["convert", "-O", "qcow2", raw, image]);
+    const sha = createHash("sha256").update(await readFile(image)).digest("hex");
+    const external = (checksum: string): Record<string, unknown> => ({
+      type: "libvirt",
+      name: "lv",
+      libvirt_uri: libvirtd.uri,
+      domain_type: "qemu",
+      memory: 64,
+      communicator: "none",
+      shutdown_timeout: "1s", // no OS to answer ACPI: destroyed after the timeout
+      volume: [{ pool, source: { type: "external", urls: [image], checksum }, capacity: "8M", bus: "virtio", target_dev: "vda" }],
+    });
+
+    const bad = recordingContext(dir);
+    const failed = await runJob(planTemplateJob({ builders: [external(`sha256:${"0".repeat(64)}`)] }, "lv"), bad);
+    expect(failed.state).toBe("failed");
+    expect(failed.failure?.message).toMatch(/checksum/i);
+    expect(await leftovers()).toEqual({ domains: [], volumes: [] });
+
+    const ctx = recordingContext(dir);
+    const outcome = await runJob(planTemplateJob({ builders: [external(`sha256:${sha}`)] }, "lv"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    const volume = ctx.artifacts[0]?.state?.volume ?? "";
+    expect(await leftovers()).toEqual({ domains: [], volumes: [volume] });
+    const volPath = (await libvirtd.virsh(["vol-path", "--pool", pool, volume])).trim();
+    const info = JSON.parse((await run("qemu-img", ["info", "--output=json", volPath])).stdout) as { format: string; "virtual-size": number };
+    expect(info).toMatchObject({ format: "qcow2", "virtual-size": 8 * 1024 * 1024 });
+    const back = path.join(dir, "back.raw");
+    await run("qemu-img", ["convert", "-O", "raw", volPath, back]);
+    expect((await readFile(back)).subarray(100 * 512, 100 * 512 + marker.length).toString()).toBe(marker);
+    await libvirtd.virsh(["vol-delete", "--pool", pool, volume]);
+  }, 120_000);
 
   it("a cancel while the domain boots leaves no domain and no volume", async () => {
     const dir = await dirs.make();

@@ -8,18 +8,23 @@
  * delete the volumes kiln created (the artifact volume only when the build did not succeed), undefine the domain.
  * `reapLeftovers` uses the same metadata after a crash.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { BuildFailedError, ensureKilnError, type LibvirtBuilderConfig } from "../../../../core/src/mod.js";
+import { promisify } from "node:util";
+import { BuildFailedError, UnavailableError, ensureKilnError, type LibvirtBuilderConfig } from "../../../../core/src/mod.js";
 import { SshCommunicator } from "../../communicators/ssh.js";
-import type { Step } from "../../pipeline/mod.js";
+import type { Step, StepContext } from "../../pipeline/mod.js";
 import type { PipelineState } from "../../pipeline/mod.js";
-import { sleep, throwIfCancelled } from "../../util/abort.js";
+import { cancellationOf, sleep, throwIfCancelled } from "../../util/abort.js";
 import { linuxKeycode, parseBootCommand, renderBootCommand } from "../../vm/boot_command.js";
+import { sharedSourceCache } from "../../vm/source_cache.js";
 import { domainXml, volumeXml, type BuildPlan, type KilnMark, type VolumePlan } from "./domain_xml.js";
 import { DomainState, LibvirtConnection, type LibvirtDomain } from "./libvirt.js";
+
+const execFileAsync = promisify(execFile);
 
 export interface LibvirtBuildState extends PipelineState {
   conn?: LibvirtConnection;
@@ -111,13 +116,45 @@ async function volumeCapacityBytes(conn: LibvirtConnection, pool: string, name: 
   return `${/<capacity unit=['"]bytes['"]>(\d+)</.exec(xml)?.[1] ?? "0"}`;
 }
 
-/** Creates one volume from its source. */
-async function createVolume(conn: LibvirtConnection, v: VolumePlan, signal: AbortSignal, tmp: string): Promise<void> {
+/** The image format `qemu-img info` sees in a file. */
+async function imageFormat(file: string, signal: AbortSignal): Promise<string> {
+  const { stdout } = await execFileAsync("qemu-img", ["info", "--output=json", file], { signal }).catch((err: unknown) => {
+    if (signal.aborted) throw cancellationOf(signal);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UnavailableError("qemu-img is not installed on this agent: apt-get install qemu-utils", { cause: err });
+    throw new BuildFailedError(`qemu-img info ${file}: ${(err as { stderr?: string }).stderr?.trim() ?? String(err)}`, { cause: err });
+  });
+  return (JSON.parse(stdout) as { format?: string }).format ?? "raw";
+}
+
+/** Downloads (through the agent's checksum-verified source cache) and uploads an external source into the pool. */
+async function createExternalVolume(conn: LibvirtConnection, v: VolumePlan, ctx: StepContext, workDir: string): Promise<void> {
   const src = v.source;
   if (src === undefined) return;
-  if (src.type === "external") {
-    throw new BuildFailedError(`volume ${v.pool}/${v.name}: the external volume source is not available on this agent yet`);
-  }
+  const checksum = src.checksum !== "" ? src.checksum : "none";
+  if (src.checksum === "") ctx.log("message", `Warning: volume ${v.pool}/${v.name}: no source checksum, the download is not verified`);
+  const fetched = await sharedSourceCache().fetch({
+    urls: src.urls,
+    checksum,
+    workDir,
+    signal: ctx.signal,
+    log: (text) => ctx.log("message", text),
+    extension: "img",
+  });
+  const format = await imageFormat(fetched.path, ctx.signal);
+  const { size } = await stat(fetched.path);
+  ctx.log("say", `Uploading ${path.basename(fetched.path)} (${format}, ${size} bytes) into ${v.pool}/${v.name}`);
+  await conn.virsh(["vol-create-as", v.pool, v.name, String(size), "--format", format], ctx.signal);
+  await conn.virsh(["vol-upload", "--pool", v.pool, v.name, fetched.path], ctx.signal);
+  if (v.capacity !== undefined) await conn.virsh(["vol-resize", "--pool", v.pool, v.name, v.capacity], ctx.signal);
+}
+
+/** Creates one volume from its source. */
+async function createVolume(conn: LibvirtConnection, v: VolumePlan, ctx: StepContext, tmp: string, workDir: string): Promise<void> {
+  const src = v.source;
+  if (src === undefined) return;
+  const signal = ctx.signal;
+  if (src.type === "external") return createExternalVolume(conn, v, ctx, workDir);
   const srcFormat = await volumeFormat(conn, src.pool, src.volume, signal);
   const format = v.format ?? "qcow2";
   if (src.type === "backing-store") {
@@ -160,7 +197,7 @@ export function createVolumesStep(setup: StepSetup): Step<LibvirtBuildState> {
           }
           ctx.log("say", `Preparing volume ${v.pool}/${v.name} (${v.source.type} of ${v.source.pool}/${v.source.volume})`);
           state.created.push(v); // before creating: a cancel half-way still deletes it
-          await createVolume(conn, v, ctx.signal, tmp);
+          await createVolume(conn, v, ctx, tmp, setup.workDir);
           state.formats.set(`${v.pool}/${v.name}`, await volumeFormat(conn, v.pool, v.name, ctx.signal));
         }
       } finally {
