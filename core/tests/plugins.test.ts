@@ -10,7 +10,7 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["file", "null"],
+      builder: ["file", "libvirt", "null"],
       provisioner: ["file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
     });

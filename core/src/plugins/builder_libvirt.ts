@@ -74,6 +74,8 @@ const SIZE = /^\d+\s*([kKMGT]i?[bB]?|[bB])?$/;
 export const libvirtBuilderSchema = definePluginSchema({
   kind: "builder",
   type: "libvirt",
+  // Rendered when typed, with {{ .Name }} (and empty {{ .HTTPIP }}/{{ .HTTPPort }}: the plugin serves no HTTP).
+  lateRenderedKeys: ["boot_command"],
   fields: {
     ...COMMUNICATOR_FIELDS,
     libvirt_uri: { type: "string", required: "libvirt_uri must be specified (e.g. qemu:///system)" },
