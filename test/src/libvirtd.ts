@@ -131,12 +131,13 @@ export class Libvirtd implements AsyncDisposable {
   }
 
   /**
-   * Removes the `kiln-` domains a failed test may have left (a private daemon keeps their definitions in
+   * Removes the `kiln-` domains a failed test may have left on a private daemon (it keeps their definitions in
    * /etc/libvirt/qemu and their QEMU processes outlive it), destroys the test pools, stops a private daemon, removes
    * the temp dir. Idempotent.
    */
   async stop(): Promise<void> {
-    const names = await virsh(this.uri, ["list", "--all", "--name"]).catch(() => "");
+    // Only on a private daemon: the system one may run real kiln builds.
+    const names = this.private_ ? await virsh(this.uri, ["list", "--all", "--name"]).catch(() => "") : "";
     for (const name of names.split("\n").map((s) => s.trim()).filter((s) => s.startsWith("kiln-"))) {
       await virsh(this.uri, ["destroy", name]).catch(() => undefined);
       await virsh(this.uri, ["undefine", name]).catch(() => undefined);
