@@ -18,6 +18,8 @@ export interface BuildInfo {
   /** `PACKER_RUN_UUID`, the manifest's `packer_run_uuid`. */
   readonly runUuid: string;
   readonly jobId: string;
+  /** `-force`: builders replace an existing output directory instead of failing. */
+  readonly force?: boolean;
 }
 
 /** What every plugin may use while it runs. */

@@ -7,6 +7,7 @@ import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition 
 import { fileBuilder } from "./builders/file.js";
 import { libvirtBuilder } from "./builders/libvirt/mod.js";
 import { nullBuilder } from "./builders/null.js";
+import { qemuBuilder } from "./builders/qemu/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
@@ -16,7 +17,7 @@ import { compressPostProcessor } from "./postprocessors/compress.js";
 import { manifestPostProcessor } from "./postprocessors/manifest.js";
 import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, libvirtBuilder, nullBuilder];
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, libvirtBuilder, nullBuilder, qemuBuilder];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,

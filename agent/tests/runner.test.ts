@@ -22,7 +22,8 @@ const FAIL = "Script exited with non-zero exit status: 4.Allowed exit codes are:
 
 describe("runner - capabilities", () => {
   it("advertises the builders this host can run", () => {
-    expect(localBuilderTypes()).toEqual(["file", "null"]);
+    // qemu when this host has qemu-system-x86_64 and qemu-img (deploy/install.sh installs them).
+    expect(localBuilderTypes()).toEqual(["file", "null", "qemu"]);
   });
 });
 

@@ -10,7 +10,7 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["file", "libvirt", "null"],
+      builder: ["file", "libvirt", "null", "qemu"],
       provisioner: ["file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
     });
@@ -18,7 +18,7 @@ describe("plugins - registry", () => {
   });
 
   it("reports an unknown type as Packer does", () => {
-    expect(validatePluginConfig("builder", "qemu", {}).problems).toEqual(["Unknown builder qemu"]);
+    expect(validatePluginConfig("builder", "vmware-iso", {}).problems).toEqual(["Unknown builder vmware-iso"]);
     expect(validatePluginConfig("provisioner", "foo", {}).problems).toEqual(["Unknown provisioner foo"]);
     expect(validatePluginConfig("post-processor", "foo", {}).problems).toEqual(["Unknown post-processor foo"]);
   });

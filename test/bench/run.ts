@@ -4,6 +4,8 @@
  *      manifest post-processors): median wall time of several runs each, and the ratio (target <= 1.0).
  *   2. A warm farm in one process (nats-server, a coordinator, 50 agents): submission-to-completion latency p50/p99
  *      of 1,000 trivial jobs, and jobs/s (targets: p50 < 20 ms, >= 500 jobs/s).
+ *   3. `kiln validate` over the corpus vs `packer validate` (target <= 0.5).
+ *   4. One qemu build of the test guest under TCG, kiln vs packer (target <= 0.8).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -13,7 +15,7 @@ import { connect } from "@nats-io/transport-node";
 import { NatsServer, codecsForBench, validateTemplate } from "./support.js";
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
-import { REPO_ROOT } from "../src/mod.js";
+import { REPO_ROOT, guestImage } from "../src/mod.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
@@ -170,9 +172,47 @@ async function benchValidateCorpus(): Promise<void> {
   console.log(`  packer: ${packerMs.toFixed(0)} ms   kiln: ${kilnMs.toFixed(0)} ms   ratio kiln/packer: ${(kilnMs / packerMs).toFixed(3)} (target <= 0.5)`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate runs one part (for profiling).
+/**
+ * One qemu build of the test guest (boot_command at isolinux's prompt, SSH, a shell provisioner, shutdown_command)
+ * through `packer build` and embedded `kiln build`, one after the other, TCG both (target ratio <= 0.8).
+ */
+async function benchQemuVersusPacker(): Promise<void> {
+  const guest = await guestImage();
+  const template = {
+    builders: [{
+      type: "qemu", iso_url: guest.iso, iso_checksum: "none", accelerator: "tcg", disk_size: "16M", memory: 256, headless: true,
+      output_directory: "out", vm_name: "disk.qcow2", boot_wait: "3s", boot_command: ["live<enter>"],
+      ssh_username: guest.username, ssh_password: guest.password, ssh_timeout: "4m", shutdown_command: "poweroff",
+    }],
+    provisioners: [{ type: "shell", inline: ["echo built | dd of=/dev/vda conv=sync 2>/dev/null", "sync"] }],
+  };
+  const kilnBin = path.join(REPO_ROOT, "dist", "cli", "src", "bin.js");
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  const packerTimes: number[] = [];
+  const kilnTimes: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const [tool, times] of [["packer", packerTimes], ["kiln", kilnTimes]] as const) {
+      const dir = await mkdtemp(path.join(tmpdir(), `kiln-bench-qemu-${tool}-`));
+      await writeFile(path.join(dir, "t.json"), JSON.stringify(template));
+      const env = { ...process.env, CHECKPOINT_DISABLE: "1", KILN_COORDINATOR: "", KILN_CACHE_DIR: path.join(dir, "cache"), PACKER_CACHE_DIR: path.join(dir, "cache") };
+      times.push(
+        tool === "packer"
+          ? await timeCommand("packer", ["build", "-color=false", "t.json"], dir, env)
+          : await timeCommand(process.execPath, [kilnBin, "build", "-color=false", "t.json"], dir, env),
+      );
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const p = median(packerTimes);
+  const k = median(kilnTimes);
+  console.log(`qemu build of the test guest under TCG: kiln build vs packer build (median of ${runs})`);
+  console.log(`  packer: ${p.toFixed(0)} ms   kiln: ${k.toFixed(0)} ms   ratio kiln/packer: ${(k / p).toFixed(2)} (target <= 0.8)`);
+}
+
+// KILN_BENCH_ONLY=packer|farm|validate|qemu runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") await benchWarmFarm();
 if (!only || only === "validate") await benchValidateCorpus();
+if (!only || only === "qemu") await benchQemuVersusPacker();
 process.exit(0);

@@ -52,6 +52,7 @@ import type { FarmHandles, Versioned } from "../../../core/src/mod.js";
 import { localBuilderTypes, runJob } from "../runner.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
+import { reapOrphanedQemu } from "../vm/reap.js";
 
 /** In-progress acks are sent this often while a job runs: a third of the lease, at most 5 s. */
 const MAX_LEASE_EXTEND_MS = 5_000;
@@ -130,6 +131,8 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
+    // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
+    if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {

@@ -38,6 +38,7 @@ export {
   type LibvirtInterfaceConfig,
   type LibvirtVolumeConfig,
 } from "./builder_libvirt.js";
+export { qemuBuilderSchema, QEMU_BUILDER_ID, QEMU_DEFAULTS, QEMU_NOT_RUN, type QemuBuilderConfig } from "./builder_qemu.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
 export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";
 export { shellProvisionerSchema, SHELL_DEFAULT_EXECUTE_COMMAND, type ShellConfig } from "./provisioner_shell.js";

@@ -9,6 +9,7 @@ import { compressPostProcessorSchema } from "./post_processor_compress.js";
 import { manifestPostProcessorSchema } from "./post_processor_manifest.js";
 import { libvirtBuilderSchema } from "./builder_libvirt.js";
 import { nullBuilderSchema } from "./builder_null.js";
+import { qemuBuilderSchema } from "./builder_qemu.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -27,6 +28,7 @@ const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
   libvirtBuilderSchema,
   nullBuilderSchema,
+  qemuBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,

@@ -42,8 +42,8 @@ export type FieldType = (typeof FieldType)[keyof typeof FieldType];
 /** One config key of a plugin. */
 export interface FieldSpec {
   readonly type: FieldType;
-  /** Element type of an `array` field. @default "string" */
-  readonly items?: "string" | "int";
+  /** Element type of an `array` field; `string-list` is a list of string lists (qemu's `qemuargs`). @default "string" */
+  readonly items?: "string" | "int" | "string-list";
   /**
    * The key must be set (not missing, not "", not an empty list). `true` reports `<key> must be specified`; a string
    * is the exact message Packer prints (e.g. the file builder's `target required`).
@@ -83,7 +83,9 @@ type ScalarValue<S extends FieldSpec> = S["type"] extends "string"
           : S["type"] extends "array"
             ? S["items"] extends "int"
               ? readonly number[]
-              : readonly string[]
+              : S["items"] extends "string-list"
+                ? readonly (readonly string[])[]
+                : readonly string[]
             : never;
 
 /**
@@ -253,7 +255,7 @@ class Decoder {
     return n.ok ? { ok: true, value: (n.value as number) / 1e6 } : n;
   }
 
-  array(name: string, v: unknown, items: "string" | "int"): Decoded {
+  array(name: string, v: unknown, items: "string" | "int" | "string-list"): Decoded {
     let list: unknown[];
     if (Array.isArray(v)) list = v;
     else if (typeof v === "object" && v !== null && Object.keys(v).length === 0) list = [];
@@ -261,7 +263,12 @@ class Decoder {
     const out: unknown[] = [];
     let ok = true;
     list.forEach((item, i) => {
-      const d = items === "int" ? this.int(`${name}[${i}]`, item) : this.string(`${name}[${i}]`, item);
+      const d =
+        items === "int"
+          ? this.int(`${name}[${i}]`, item)
+          : items === "string-list"
+            ? this.array(`${name}[${i}]`, item, "string")
+            : this.string(`${name}[${i}]`, item);
       if (d.ok) out.push(d.value);
       else ok = false;
     });
