@@ -235,7 +235,7 @@ describe("libvirt builder: real libvirtd", () => {
           type: "libvirt",
           name: "lv",
           libvirt_uri: libvirtd.uri,
-          domain_type: "qemu",
+          // domain_type unset: kvm only where a probe QEMU starts with KVM, else qemu with a warning.
           memory: 128,
           ssh_username: "root",
           ssh_password: "x",
@@ -250,6 +250,9 @@ describe("libvirt builder: real libvirtd", () => {
     while (!ctx.lines().includes("Waiting for SSH to become available...") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect((await leftovers()).domains).toHaveLength(1);
     expect((await leftovers()).volumes).toHaveLength(1);
+    const defined = ctx.lines().find((l) => l.startsWith("Defining domain "));
+    expect(defined).toMatch(/^Defining domain kiln-[0-9a-f]+ \(type (kvm|qemu)\)$/);
+    if (defined?.endsWith("(type qemu)") === true) expect(ctx.lines().some((l) => l.includes("TCG emulation"))).toBe(true);
     ctx.cancel();
     const outcome = await running;
     expect(outcome.state).toBe("cancelled");

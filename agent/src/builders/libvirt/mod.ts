@@ -2,7 +2,6 @@
  * The `libvirt` builder: packer-plugin-libvirt's configuration, run through libvirtd (see steps.ts for the
  * pipeline). Its artifact is the volume left in the pool (`pool/name`), plus the `export_path` file when set.
  */
-import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { BuildFailedError, LIBVIRT_BUILDER_ID, libvirtBuilderSchema, type LibvirtBuilderConfig } from "../../../../core/src/mod.js";
@@ -11,6 +10,7 @@ import { runPipeline, type Step } from "../../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../../plugin_api.js";
 import { provisionStep } from "../../steps/provision.js";
 import { goPathError } from "../../util/go_text.js";
+import { probeKvm } from "../../vm/accel.js";
 import { planBuild } from "./domain_xml.js";
 import { libvirtAvailable, runVirsh } from "./libvirt.js";
 import {
@@ -27,14 +27,21 @@ import {
 
 export { reapLeftovers, type ReapReport } from "./reap.js";
 
-/** `kvm` when the host has KVM and libvirt offers it for this URI, else `qemu` (TCG). */
-async function defaultDomainType(uri: string, signal: AbortSignal): Promise<"kvm" | "qemu"> {
-  if (!existsSync("/dev/kvm")) return "qemu";
+/**
+ * `kvm` when libvirt offers KVM and, for a libvirtd on this host, a child QEMU really starts with it (the shared
+ * probe: a `/dev/kvm` that hangs is never opened in the agent); else `qemu` (TCG).
+ */
+async function defaultDomainType(uri: string, signal: AbortSignal): Promise<{ type: "kvm" | "qemu"; reason?: string }> {
+  const local = /^[a-z0-9+]+:\/\/\//i.test(uri);
+  if (local) {
+    const probe = await probeKvm();
+    if (!probe.usable) return { type: "qemu", reason: probe.reason };
+  }
   try {
     await runVirsh(uri, ["domcapabilities", "--virttype", "kvm"], signal);
-    return "kvm";
-  } catch {
-    return "qemu";
+    return { type: "kvm" };
+  } catch (err) {
+    return { type: "qemu", reason: (err as Error).message };
   }
 }
 
@@ -95,8 +102,9 @@ export const libvirtBuilder: BuilderDefinition = {
           const plan = planBuild(resolved, warn);
           let domainType = compiled.domain_type as "kvm" | "qemu" | undefined;
           if (domainType === undefined) {
-            domainType = await defaultDomainType(compiled.libvirt_uri, ctx.signal);
-            if (domainType === "qemu") warn("no usable KVM on this host: the domain runs under QEMU's TCG emulation (slow)");
+            const found = await defaultDomainType(compiled.libvirt_uri, ctx.signal);
+            domainType = found.type;
+            if (domainType === "qemu") warn(`no usable KVM (${found.reason ?? "unknown"}): the domain runs under QEMU's TCG emulation (slow)`);
           }
           const setup: StepSetup = { config: resolved, plan, domainType, jobId: ctx.build.jobId, buildName: ctx.build.name, workDir: ctx.workDir };
           const state: LibvirtBuildState = { created: [], formats: new Map(), artifactKept: false };
