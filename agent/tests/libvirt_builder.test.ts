@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validatePluginConfig, type LibvirtBuilderConfig } from "../../core/src/mod.js";
-import { planBuild } from "../src/builders/libvirt/domain_xml.js";
+import { domainXml, parseMark, planBuild } from "../src/builders/libvirt/domain_xml.js";
 import { reapLeftovers } from "../src/builders/libvirt/mod.js";
 import { createVolumesStep, defineDomainStep, startDomainStep, type LibvirtBuildState, type StepSetup } from "../src/builders/libvirt/steps.js";
 import { runJob } from "../src/runner.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { guestImage, type GuestImage } from "../../test/src/guest_image.js";
@@ -280,6 +280,44 @@ describe("libvirt builder: real libvirtd", () => {
     expect(await leftovers()).toEqual({ domains: [], volumes: ["not-kiln.raw"] });
     await libvirtd.virsh(["vol-delete", "--pool", pool, "not-kiln.raw"]);
   }, 120_000);
+
+  it("generates domain XML that libvirt's schema accepts for the interfaces and devices CI cannot boot", async () => {
+    const dir = await dirs.make();
+    const compiled = validatePluginConfig("builder", "libvirt", {
+      libvirt_uri: libvirtd.uri,
+      communicator: "none",
+      cpu_mode: "host-model",
+      boot_devices: ["cdrom", "hd"],
+      graphics: [{ type: "vnc" }, { type: "vnc", port: 5999 }],
+      network_interface: [
+        { type: "managed", network: "default", alias: "communicator", mac: "52:54:00:aa:bb:cc" },
+        { type: "bridge", bridge: "br0", model: "e1000" },
+        { type: "user" },
+      ],
+      volume: [
+        { pool, name: "prompt.iso", device: "cdrom", bus: "sata", target_dev: "sdb" },
+        { alias: "artifact", pool, source: { type: "cloning", pool, volume: "base.raw" }, bus: "virtio", target_dev: "vda", readonly: false },
+      ],
+    }).compiled as LibvirtBuilderConfig;
+    const plan = planBuild(compiled, () => undefined);
+    const formats = new Map(plan.volumes.map((v) => [`${v.pool}/${v.name}`, "raw"]));
+    const mark = { jobId: "j-xml", buildName: "lv", volumes: [{ pool, name: "x", kept: false }] };
+    const xml = domainXml({ config: compiled, plan, domainType: "qemu", mark, diskFormats: formats, guestPort: 22 });
+    const file = path.join(dir, "domain.xml");
+    await writeFile(file, xml);
+    await libvirtd.virsh(["define", "--validate", file]);
+    try {
+      const stored = await libvirtd.virsh(["dumpxml", "--inactive", plan.domainName]);
+      expect(stored).toContain("<interface type='network'>");
+      expect(stored).toContain("<source bridge='br0'/>");
+      expect(stored).toContain("<mac address='52:54:00:aa:bb:cc'/>");
+      expect(stored).toMatch(/<graphics type='vnc' port='5999' autoport='no'/);
+      expect(stored).toMatch(/<disk type='volume' device='cdrom'>/);
+      expect(parseMark(stored)).toEqual(mark);
+    } finally {
+      await libvirtd.virsh(["undefine", plan.domainName]);
+    }
+  }, 60_000);
 
   it("libvirtd down: a clear error naming what to start", async () => {
     const dir = await dirs.make();
