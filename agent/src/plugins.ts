@@ -5,6 +5,7 @@
 import type { PluginKind } from "../../core/src/mod.js";
 import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition } from "./plugin_api.js";
 import { fileBuilder } from "./builders/file.js";
+import { libvirtBuilder } from "./builders/libvirt/mod.js";
 import { nullBuilder } from "./builders/null.js";
 import { dockerBuilder } from "./builders/docker.js";
 import { qemuBuilder } from "./builders/qemu/builder.js";
@@ -24,7 +25,7 @@ import {
   dockerTagPostProcessor,
 } from "./postprocessors/docker.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder, qemuBuilder];
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder, libvirtBuilder, qemuBuilder];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, breakpointProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,

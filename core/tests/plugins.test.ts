@@ -10,7 +10,7 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["docker", "file", "null", "qemu"],
+      builder: ["docker", "file", "libvirt", "null", "qemu"],
       provisioner: ["breakpoint", "file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "docker-import", "docker-push", "docker-save", "docker-tag", "manifest", "shell-local"],
     });

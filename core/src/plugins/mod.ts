@@ -14,6 +14,7 @@ export {
   type FieldSpecs,
   type PluginSchema,
   type CompiledConfig,
+  type BlockValue,
   type CheckResult,
   type ValidationResult,
 } from "./schema.js";
@@ -27,6 +28,16 @@ export {
 export { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
 export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./builder_file.js";
 export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
+export {
+  libvirtBuilderSchema,
+  LIBVIRT_BUILDER_ID,
+  LIBVIRT_NAME_PREFIX,
+  interfaceType,
+  volumeSourceType,
+  type LibvirtBuilderConfig,
+  type LibvirtInterfaceConfig,
+  type LibvirtVolumeConfig,
+} from "./builder_libvirt.js";
 export { qemuBuilderSchema, QEMU_BUILDER_ID, QEMU_DEFAULTS, QEMU_NOT_RUN, type QemuBuilderConfig } from "./builder_qemu.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
 export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";

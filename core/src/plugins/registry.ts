@@ -7,6 +7,7 @@ import { fileBuilderSchema } from "./builder_file.js";
 import { checksumPostProcessorSchema } from "./post_processor_checksum.js";
 import { compressPostProcessorSchema } from "./post_processor_compress.js";
 import { manifestPostProcessorSchema } from "./post_processor_manifest.js";
+import { libvirtBuilderSchema } from "./builder_libvirt.js";
 import { nullBuilderSchema } from "./builder_null.js";
 import { dockerBuilderSchema } from "./builder_docker.js";
 import {
@@ -33,6 +34,7 @@ import {
 // Widened once here: each schema keeps its precise type in its own module for the code that runs it.
 const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
+  libvirtBuilderSchema,
   nullBuilderSchema,
   dockerBuilderSchema,
   qemuBuilderSchema,

@@ -32,6 +32,10 @@ export const FieldType = {
   Map: "map",
   /** A Go duration ("5m", "1h30m"); compiled to milliseconds. */
   Duration: "duration",
+  /** A nested block (a Go struct field): an object decoded with its own `fields`. */
+  Block: "block",
+  /** A repeated nested block (a Go slice of structs, HCL's repeated `name { }`): a list of objects, each decoded with `fields`. */
+  Blocks: "blocks",
 } as const;
 export type FieldType = (typeof FieldType)[keyof typeof FieldType];
 
@@ -51,11 +55,22 @@ export interface FieldSpec {
   readonly deprecated?: string;
   /** One line for humans (docs, `kiln inspect`). */
   readonly description?: string;
+  /** The keys of a `block` / `blocks` field (squashed Go structs flattened into one list). */
+  readonly fields?: FieldSpecs;
 }
 
 export type FieldSpecs = Readonly<Record<string, FieldSpec>>;
 
-type FieldValue<S extends FieldSpec> = S["type"] extends "string"
+type FieldValue<S extends FieldSpec> = S extends { readonly type: "block"; readonly fields: infer B extends FieldSpecs }
+  ? BlockValue<B>
+  : S extends { readonly type: "blocks"; readonly fields: infer B extends FieldSpecs }
+    ? readonly BlockValue<B>[]
+    : ScalarValue<S>;
+
+/** A decoded nested block: its keys typed, each possibly unset (blocks get no defaults; their plugin applies them). */
+export type BlockValue<B extends FieldSpecs> = { readonly [K in keyof B]?: FieldValue<B[K]> };
+
+type ScalarValue<S extends FieldSpec> = S["type"] extends "string"
   ? string
   : S["type"] extends "bool"
     ? boolean
@@ -286,8 +301,47 @@ class Decoder {
     return ok ? { ok: true, value: out } : { ok: false };
   }
 
-  field(name: string, spec: FieldSpec, v: unknown): Decoded {
+  /** mapstructure's struct decoding: every key of the object against `fields`, unknown keys reported with their path. */
+  block(name: string, v: unknown, fields: FieldSpecs, unknown: string[]): Decoded {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      this.errors.push(`'${name}' expected a map, got '${goKindName(v)}'`);
+      return { ok: false };
+    }
+    const out: Record<string, unknown> = {};
+    let ok = true;
+    for (const [key, raw] of Object.entries(v)) {
+      const spec = fields[key];
+      if (spec === undefined) {
+        unknown.push(`unknown configuration key: '${JSON.stringify(`${name}.${key}`)}'`);
+        ok = false;
+        continue;
+      }
+      if (raw === null || raw === undefined) continue;
+      const d = this.field(`${name}.${key}`, spec, raw, unknown);
+      if (d.ok) out[key] = d.value;
+      else ok = false;
+    }
+    return ok ? { ok: true, value: out } : { ok: false };
+  }
+
+  blocks(name: string, v: unknown, fields: FieldSpecs, unknown: string[]): Decoded {
+    const list = Array.isArray(v) ? v : [v]; // a single block is lifted into a one-element list
+    const out: unknown[] = [];
+    let ok = true;
+    list.forEach((item, i) => {
+      const d = this.block(`${name}[${i}]`, item, fields, unknown);
+      if (d.ok) out.push(d.value);
+      else ok = false;
+    });
+    return ok ? { ok: true, value: out } : { ok: false };
+  }
+
+  field(name: string, spec: FieldSpec, v: unknown, unknown: string[]): Decoded {
     switch (spec.type) {
+      case "block":
+        return this.block(name, v, spec.fields ?? {}, unknown);
+      case "blocks":
+        return this.blocks(name, v, spec.fields ?? {}, unknown);
       case "string":
         return this.string(name, v);
       case "bool":
@@ -353,7 +407,7 @@ export function validateWithSchema<F extends FieldSpecs>(
       continue;
     }
     if (raw === null || raw === undefined) continue; // JSON null leaves Go's zero value
-    const d = decoder.field(key, spec, raw);
+    const d = decoder.field(key, spec, raw, unknown);
     if (d.ok) {
       values[key] = d.value;
       if (spec.deprecated !== undefined) warnings.push(`${key} is deprecated: ${spec.deprecated}`);
