@@ -147,6 +147,11 @@ describe("plugins - file and null builders", () => {
       "ssh_ciphers is not supported by kiln yet: remove it or build with Packer",
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_timeout: "2s", ssh_handshake_attempts: 3 })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_host_key_fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8" })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_host_key_fingerprint: "aa:bb", ssh_known_hosts_file: "k" })).toEqual([
+      "ssh_host_key_fingerprint ('aa:bb') is invalid: use the SHA256 form ssh-keygen -lf prints, e.g. SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+      "please specify either ssh_host_key_fingerprint or ssh_known_hosts_file, not both",
+    ]);
     const winrm = v({ communicator: "winrm", winrm_host: "h", winrm_username: "u", winrm_password: "p" });
     expect(winrm).toHaveLength(1);
     expect(winrm[0]).toMatch(/communicator "winrm" is not supported by kiln yet/);

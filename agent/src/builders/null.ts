@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { NULL_BUILDER_ID, nullBuilderSchema, type NullBuilderConfig } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
-import { SshCommunicator } from "../communicators/ssh.js";
+import { SshCommunicator, sshOptionsFromConfig } from "../communicators/ssh.js";
 import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
@@ -71,20 +71,7 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
         ctx.log("message", text);
       };
       state.communicator = await SshCommunicator.connect(
-        {
-          ssh_host: host,
-          ssh_port: config.ssh_port,
-          ssh_username: config.ssh_username ?? "",
-          ssh_password: config.ssh_password,
-          ssh_private_key_file: config.ssh_private_key_file,
-          ssh_timeout: config.ssh_timeout ?? config.ssh_wait_timeout,
-          ssh_handshake_attempts: config.ssh_handshake_attempts,
-          ssh_keep_alive_interval: config.ssh_keep_alive_interval,
-          ssh_file_transfer_method: config.ssh_file_transfer_method,
-          ssh_agent_auth: config.ssh_agent_auth,
-          ssh_pty: config.ssh_pty,
-          pause_before_connecting: config.pause_before_connecting,
-        },
+        sshOptionsFromConfig(config, host),
         { signal: ctx.signal, workDir, log: debug },
       );
       ctx.log("say", "Connected to SSH!");
@@ -99,14 +86,18 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
 
 /** The SDK's `ssh_private_key_file` check, done where the file is. */
 async function checkKeyFile(config: NullBuilderConfig, workDir: string): Promise<string[]> {
-  const file = config.ssh_private_key_file ?? "";
-  if (config.communicator !== "ssh" || file === "") return [];
-  try {
-    await stat(path.resolve(workDir, file));
-    return [];
-  } catch (err) {
-    return [`ssh_private_key_file is invalid: ${goPathError("stat", file, err)}`];
+  if (config.communicator !== "ssh") return [];
+  const problems: string[] = [];
+  for (const key of ["ssh_private_key_file", "ssh_known_hosts_file"] as const) {
+    const file = config[key] ?? "";
+    if (file === "") continue;
+    try {
+      await stat(path.resolve(workDir, file));
+    } catch (err) {
+      problems.push(`${key} is invalid: ${goPathError("stat", file, err)}`);
+    }
   }
+  return problems;
 }
 
 export const nullBuilder: BuilderDefinition = {

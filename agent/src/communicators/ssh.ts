@@ -9,7 +9,8 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
-import { BuildFailedError } from "../../../core/src/mod.js";
+import { BuildFailedError, HostKeyMismatchError, KilnError, type CommunicatorConfig } from "../../../core/src/mod.js";
+import { fingerprintPolicy, knownHostsPolicy, sha256Fingerprint, type HostKeyPolicy } from "./host_keys.js";
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
@@ -36,6 +37,30 @@ export interface SshOptions {
   /** `scp` (Packer's default) or `sftp`. */
   readonly ssh_file_transfer_method?: string;
   readonly pause_before_connecting?: number;
+  /** Pins the server's host key: `SHA256:…` as `ssh-keygen -lf` prints it (kiln extension). */
+  readonly ssh_host_key_fingerprint?: string;
+  /** Accepts only the host keys this OpenSSH known_hosts file lists for the host (kiln extension). */
+  readonly ssh_known_hosts_file?: string;
+}
+
+/** The communicator options of a compiled builder config; `host` is where the builder's machine listens. */
+export function sshOptionsFromConfig(c: CommunicatorConfig, host: string = c.ssh_host ?? ""): SshOptions {
+  return {
+    ssh_host: host,
+    ssh_port: c.ssh_port,
+    ssh_username: c.ssh_username ?? "",
+    ssh_password: c.ssh_password,
+    ssh_private_key_file: c.ssh_private_key_file,
+    ssh_timeout: c.ssh_timeout ?? c.ssh_wait_timeout,
+    ssh_handshake_attempts: c.ssh_handshake_attempts,
+    ssh_keep_alive_interval: c.ssh_keep_alive_interval,
+    ssh_file_transfer_method: c.ssh_file_transfer_method,
+    ssh_agent_auth: c.ssh_agent_auth,
+    ssh_pty: c.ssh_pty,
+    pause_before_connecting: c.pause_before_connecting,
+    ssh_host_key_fingerprint: c.ssh_host_key_fingerprint,
+    ssh_known_hosts_file: c.ssh_known_hosts_file,
+  };
 }
 
 export interface SshConnectOptions {
@@ -115,6 +140,7 @@ export class SshCommunicator {
   private constructor(
     readonly options: SshOptions,
     private readonly privateKey: Buffer | undefined,
+    private readonly hostKeyPolicy: HostKeyPolicy | undefined,
   ) {}
 
   /**
@@ -135,7 +161,20 @@ export class SshCommunicator {
         throw new BuildFailedError(`ssh_private_key_file is invalid: ${file}: ${parsed.message}`, { cause: parsed });
       }
     }
-    const comm = new SshCommunicator(options, privateKey);
+    let policy: HostKeyPolicy | undefined;
+    const address = `${options.ssh_host}:${options.ssh_port ?? 22}`;
+    if ((options.ssh_host_key_fingerprint ?? "") !== "") policy = fingerprintPolicy(address, options.ssh_host_key_fingerprint ?? "");
+    if ((options.ssh_known_hosts_file ?? "") !== "") {
+      const file = path.resolve(copts.workDir ?? process.cwd(), options.ssh_known_hosts_file ?? "");
+      let text: string;
+      try {
+        text = await readFile(file, "utf8");
+      } catch (err) {
+        throw new BuildFailedError(`Error reading ssh_known_hosts_file ${file}: ${(err as Error).message}`, { cause: err });
+      }
+      policy = knownHostsPolicy(file, text, options.ssh_host, options.ssh_port ?? 22);
+    }
+    const comm = new SshCommunicator(options, privateKey, policy);
     comm.log = copts.log;
     await comm.reconnect(copts);
     return comm;
@@ -178,7 +217,7 @@ export class SshCommunicator {
         if (copts.signal.aborted) throw abortError(copts.signal);
         lastError = err as Error;
         const handshake = (lastError as { level?: string }).level !== "client-socket" && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/.test(lastError.message);
-        if (lastError instanceof BuildFailedError) throw lastError;
+        if (lastError instanceof KilnError) throw lastError;
         if (handshake) handshakeFailures++;
         copts.log?.(`SSH attempt ${attempt} to ${this.address} failed: ${lastError.message}`);
         if (handshake && handshakeFailures >= maxHandshakes) {
@@ -213,7 +252,7 @@ export class SshCommunicator {
     return new Promise<Client>((resolve, reject) => {
       const client = new Client();
       let settled = false;
-      let mismatch: BuildFailedError | undefined;
+      let mismatch: HostKeyMismatchError | undefined;
       const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
@@ -241,14 +280,20 @@ export class SshCommunicator {
         readyTimeout,
         keepaliveInterval: keepAlive > 0 ? keepAlive : 0,
         keepaliveCountMax: 3,
-        // Accept-new: the first key is accepted, later reconnects of this communicator must present the same one.
+        // A pin (fingerprint, known_hosts) decides first; then accept-new: the first key is accepted, later
+        // reconnects of this communicator must present the same one.
         hostVerifier: (key: Buffer) => {
+          mismatch = this.hostKeyPolicy?.check(key);
+          if (mismatch !== undefined) return false;
           if (this.hostKey === undefined) {
             this.hostKey = Buffer.from(key);
             return true;
           }
           if (this.hostKey.equals(key)) return true;
-          mismatch = new BuildFailedError(`ssh: the host key of ${this.address} changed since the first connection`);
+          mismatch = new HostKeyMismatchError(
+            `ssh: the host key of ${this.address} changed since the first connection (was ${sha256Fingerprint(this.hostKey)}, ` +
+              `now ${sha256Fingerprint(key)}): refusing to reconnect to what may be another machine`,
+          );
           return false;
         },
       };

@@ -48,6 +48,8 @@ export const COMMUNICATOR_FIELDS = {
   ssh_local_tunnels: { type: "array" },
   ssh_public_key: { type: "array", items: "int" },
   ssh_private_key: { type: "array", items: "int" },
+  ssh_host_key_fingerprint: { type: "string", description: "kiln: pin the host key (SHA256:... as ssh-keygen -lf prints it)" },
+  ssh_known_hosts_file: { type: "string", description: "kiln: accept only the host keys this known_hosts file lists" },
   winrm_username: { type: "string" },
   winrm_password: { type: "string" },
   winrm_host: { type: "string" },
@@ -58,6 +60,9 @@ export const COMMUNICATOR_FIELDS = {
   winrm_insecure: { type: "bool" },
   winrm_use_ntlm: { type: "bool" },
 } as const satisfies FieldSpecs;
+
+/** `ssh_host_key_fingerprint`'s form: OpenSSH's SHA256 fingerprint (base64, padding optional). */
+export const SSH_FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
 /** The communicator part of a compiled builder config. */
 export type CommunicatorConfig = CompiledConfig<typeof COMMUNICATOR_FIELDS>;
@@ -79,6 +84,16 @@ export function checkSshCommunicator(c: CommunicatorConfig): string[] {
   const method = c.ssh_file_transfer_method ?? "";
   if (method !== "" && method !== "scp" && method !== "sftp") {
     problems.push(`ssh_file_transfer_method ('${method}') is invalid, valid methods: sftp, scp`);
+  }
+  const fingerprint = c.ssh_host_key_fingerprint ?? "";
+  if (fingerprint !== "" && !SSH_FINGERPRINT_PATTERN.test(fingerprint)) {
+    problems.push(
+      `ssh_host_key_fingerprint ('${fingerprint}') is invalid: use the SHA256 form ssh-keygen -lf prints, e.g. ` +
+        `SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8`,
+    );
+  }
+  if (fingerprint !== "" && (c.ssh_known_hosts_file ?? "") !== "") {
+    problems.push("please specify either ssh_host_key_fingerprint or ssh_known_hosts_file, not both");
   }
   if ((c.ssh_bastion_host ?? "") !== "" && (c.ssh_proxy_host ?? "") !== "") {
     problems.push("please specify either ssh_bastion_host or ssh_proxy_host, not both");
