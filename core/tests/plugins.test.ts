@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
+  checkTemporaryKeyPair,
   detectCompressFormat,
   formatGoDuration,
   parseGoDuration,
   shippedPluginTypes,
+  temporaryKeyPairSpec,
   validatePluginConfig,
+  type CommunicatorConfig,
 } from "../src/mod.js";
 
 describe("plugins - registry", () => {
@@ -152,6 +155,22 @@ describe("plugins - file and null builders", () => {
       "ssh_host_key_fingerprint ('aa:bb') is invalid: use the SHA256 form ssh-keygen -lf prints, e.g. SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
       "please specify either ssh_host_key_fingerprint or ssh_known_hosts_file, not both",
     ]);
+    const auth = { ssh_host: "h", ssh_username: "u", ssh_password: "p" };
+    expect(v({ ...auth, temporary_key_pair_type: "ed25519" })).toEqual([
+      "temporary_key_pair_type is not used by the null builder: it cannot put a temporary key on an existing host; use ssh_private_key_file",
+    ]);
+    const keyProblems = (c: Record<string, unknown>): string[] => checkTemporaryKeyPair(c as CommunicatorConfig);
+    expect(keyProblems({ temporary_key_pair_type: "rsa", temporary_key_pair_bits: 3072 })).toEqual([]);
+    expect(keyProblems({ temporary_key_pair_type: "ecdsa", temporary_key_pair_bits: 384 })).toEqual([]);
+    expect(keyProblems({ temporary_key_pair_type: "foo" })).toEqual(["temporary_key_pair_type ('foo') is invalid, valid types: rsa, ed25519, ecdsa"]);
+    expect(keyProblems({ temporary_key_pair_type: "dsa" })[0]).toMatch(/^temporary_key_pair_type dsa is not supported by kiln/);
+    expect(keyProblems({ temporary_key_pair_bits: 1024 })).toEqual(["temporary_key_pair_bits 1024 is invalid for rsa: use 2048 to 16384 (default 4096)"]);
+    expect(keyProblems({ temporary_key_pair_type: "ed25519", temporary_key_pair_bits: 256 })).toEqual([
+      "temporary_key_pair_bits does not apply to temporary_key_pair_type ed25519: remove it",
+    ]);
+    expect(keyProblems({ temporary_key_pair_type: "ecdsa", temporary_key_pair_bits: 100 })).toEqual(["temporary_key_pair_bits 100 is invalid for ecdsa: use 256, 384 or 521"]);
+    expect(temporaryKeyPairSpec({} as CommunicatorConfig)).toEqual({ type: "rsa", bits: 4096 });
+    expect(temporaryKeyPairSpec({ temporary_key_pair_type: "ecdsa" } as CommunicatorConfig)).toEqual({ type: "ecdsa", bits: 521 });
     const winrm = v({ communicator: "winrm", winrm_host: "h", winrm_username: "u", winrm_password: "p" });
     expect(winrm).toHaveLength(1);
     expect(winrm[0]).toMatch(/communicator "winrm" is not supported by kiln yet/);

@@ -25,6 +25,8 @@ export interface SshOptions {
   readonly ssh_username: string;
   readonly ssh_password?: string;
   readonly ssh_private_key_file?: string;
+  /** A private key in memory: the build's temporary key pair (Packer's `ssh_private_key`). */
+  readonly ssh_private_key?: Buffer;
   /** Milliseconds; 5m when neither this nor ssh_handshake_attempts is set. */
   readonly ssh_timeout?: number;
   readonly ssh_handshake_attempts?: number;
@@ -148,7 +150,7 @@ export class SshCommunicator {
    * authentication failures). @throws BuildFailedError naming the option to fix
    */
   static async connect(options: SshOptions, copts: SshConnectOptions): Promise<SshCommunicator> {
-    let privateKey: Buffer | undefined;
+    let privateKey: Buffer | undefined = options.ssh_private_key;
     if ((options.ssh_private_key_file ?? "") !== "") {
       const file = path.resolve(copts.workDir ?? process.cwd(), options.ssh_private_key_file ?? "");
       try {
@@ -222,7 +224,8 @@ export class SshCommunicator {
         copts.log?.(`SSH attempt ${attempt} to ${this.address} failed: ${lastError.message}`);
         if (handshake && handshakeFailures >= maxHandshakes) {
           if (isAuthFailure(lastError)) {
-            const what = this.privateKey !== undefined ? (o.ssh_password !== undefined ? "ssh_password or ssh_private_key_file" : "ssh_private_key_file") : "ssh_password";
+            const keyName = o.ssh_private_key !== undefined ? "the temporary key pair (did the builder inject SSHPublicKey?)" : "ssh_private_key_file";
+            const what = this.privateKey !== undefined ? (o.ssh_password !== undefined ? `ssh_password or ${keyName}` : keyName) : "ssh_password";
             throw new BuildFailedError(
               `ssh: authentication as "${o.ssh_username}" at ${this.address} failed after ${handshakeFailures} attempts ` +
                 `(ssh_handshake_attempts): ${lastError.message}; check ssh_username and ${what}`,

@@ -49,6 +49,11 @@ export const nullBuilderSchema = definePluginSchema({
         problems.push(`${key} is not supported by kiln yet: remove it or build with Packer`);
       }
     }
+    for (const key of ["temporary_key_pair_type", "temporary_key_pair_bits"] as const) {
+      if (c[key] !== undefined) {
+        problems.push(`${key} is not used by the null builder: it cannot put a temporary key on an existing host; use ssh_private_key_file`);
+      }
+    }
     return { problems };
   },
   decodeErrorsOnly: true,

@@ -24,7 +24,17 @@ export {
   formatGoDuration,
   formatGoDurationNs,
 } from "./duration.js";
-export { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES, SSH_FINGERPRINT_PATTERN, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
+export {
+  COMMUNICATOR_FIELDS,
+  COMMUNICATOR_TYPES,
+  SSH_FINGERPRINT_PATTERN,
+  checkSshCommunicator,
+  checkTemporaryKeyPair,
+  temporaryKeyPairSpec,
+  wantsTemporaryKeyPair,
+  type CommunicatorConfig,
+  type TemporaryKeyPairSpec,
+} from "./communicator.js";
 export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./builder_file.js";
 export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
