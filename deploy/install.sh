@@ -10,8 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
-# openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin)
+# openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports; microsocks: the
+# SOCKS5 proxy the ssh_proxy_* tests go through.
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin microsocks)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

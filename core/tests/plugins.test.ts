@@ -143,10 +143,18 @@ describe("plugins - file and null builders", () => {
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b" })).toEqual([
       "ssh_bastion_password or ssh_bastion_private_key_file must be specified",
-      "ssh_bastion_host is not supported by kiln yet: remove it or build with Packer",
+      "ssh_bastion_username must be specified with ssh_bastion_host",
     ]);
-    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_ciphers: ["aes128-ctr"] })).toEqual([
-      "ssh_proxy_host is not supported by kiln yet: remove it or build with Packer",
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b", ssh_bastion_username: "j", ssh_bastion_agent_auth: true, ssh_bastion_interactive: true })).toEqual([
+      "ssh_bastion_interactive needs ssh_bastion_password on kiln: builds run on agents without a terminal, so the keyboard-interactive prompts are answered with the password",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b", ssh_bastion_username: "j", ssh_bastion_password: "x" })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_proxy_port: 1081 })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_bastion_host: "b", ssh_bastion_username: "j", ssh_bastion_password: "x" })).toEqual([
+      "please specify either ssh_bastion_host or ssh_proxy_host, not both",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_certificate_file: "c", ssh_ciphers: ["aes128-ctr"] })).toEqual([
+      "ssh_bastion_certificate_file is not supported by kiln yet: remove it or build with Packer",
       "ssh_ciphers is not supported by kiln yet: remove it or build with Packer",
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_timeout: "2s", ssh_handshake_attempts: 3 })).toEqual([]);

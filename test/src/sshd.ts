@@ -20,7 +20,7 @@ export const TEST_PASSWORD = "kiln-test-password";
 
 export interface SshServerOptions {
   readonly kind?: "openssh" | "dropbear";
-  /** Extra lines for sshd_config (OpenSSH only). */
+  /** Extra lines for sshd_config (OpenSSH only); they win over the harness's defaults. */
   readonly extraConfig?: readonly string[];
   /** The port to listen on (a free one by default). */
   readonly port?: number;
@@ -187,6 +187,8 @@ export class SshServer implements AsyncDisposable {
         await writeFile(
           config,
           [
+            // First: sshd keeps the first value it reads for a keyword, so these override the defaults below.
+            ...(options.extraConfig ?? []),
             `Port ${port}`,
             "ListenAddress 127.0.0.1",
             `HostKey ${hostKey}`,
@@ -201,7 +203,6 @@ export class SshServer implements AsyncDisposable {
             "UseDNS no",
             "LogLevel VERBOSE",
             `Subsystem sftp internal-sftp`,
-            ...(options.extraConfig ?? []),
             "",
           ].join("\n"),
         );

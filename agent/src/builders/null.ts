@@ -88,7 +88,7 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
 async function checkKeyFile(config: NullBuilderConfig, workDir: string): Promise<string[]> {
   if (config.communicator !== "ssh") return [];
   const problems: string[] = [];
-  for (const key of ["ssh_private_key_file", "ssh_known_hosts_file"] as const) {
+  for (const key of ["ssh_private_key_file", "ssh_known_hosts_file", "ssh_bastion_private_key_file"] as const) {
     const file = config[key] ?? "";
     if (file === "") continue;
     try {

@@ -7,9 +7,11 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
 import { BuildFailedError, HostKeyMismatchError, KilnError, type CommunicatorConfig } from "../../../core/src/mod.js";
+import { socks5Connect } from "./socks5.js";
 import { fingerprintPolicy, knownHostsPolicy, sha256Fingerprint, type HostKeyPolicy } from "./host_keys.js";
 
 const { Client } = ssh2;
@@ -43,6 +45,22 @@ export interface SshOptions {
   readonly ssh_host_key_fingerprint?: string;
   /** Accepts only the host keys this OpenSSH known_hosts file lists for the host (kiln extension). */
   readonly ssh_known_hosts_file?: string;
+  /** A bastion (jump host) the connection is forwarded through (`direct-tcpip`, like `ssh -J`). */
+  readonly ssh_bastion_host?: string;
+  /** 22 by default. */
+  readonly ssh_bastion_port?: number;
+  readonly ssh_bastion_username?: string;
+  readonly ssh_bastion_password?: string;
+  readonly ssh_bastion_private_key_file?: string;
+  readonly ssh_bastion_agent_auth?: boolean;
+  /** Answer the bastion's keyboard-interactive prompts with ssh_bastion_password (there is no terminal on a farm). */
+  readonly ssh_bastion_interactive?: boolean;
+  /** A SOCKS5 proxy the connection goes through. */
+  readonly ssh_proxy_host?: string;
+  /** 1080 by default. */
+  readonly ssh_proxy_port?: number;
+  readonly ssh_proxy_username?: string;
+  readonly ssh_proxy_password?: string;
 }
 
 /** The communicator options of a compiled builder config; `host` is where the builder's machine listens. */
@@ -62,6 +80,17 @@ export function sshOptionsFromConfig(c: CommunicatorConfig, host: string = c.ssh
     pause_before_connecting: c.pause_before_connecting,
     ssh_host_key_fingerprint: c.ssh_host_key_fingerprint,
     ssh_known_hosts_file: c.ssh_known_hosts_file,
+    ssh_bastion_host: c.ssh_bastion_host,
+    ssh_bastion_port: c.ssh_bastion_port,
+    ssh_bastion_username: c.ssh_bastion_username,
+    ssh_bastion_password: c.ssh_bastion_password,
+    ssh_bastion_private_key_file: c.ssh_bastion_private_key_file,
+    ssh_bastion_agent_auth: c.ssh_bastion_agent_auth,
+    ssh_bastion_interactive: c.ssh_bastion_interactive,
+    ssh_proxy_host: c.ssh_proxy_host,
+    ssh_proxy_port: c.ssh_proxy_port,
+    ssh_proxy_username: c.ssh_proxy_username,
+    ssh_proxy_password: c.ssh_proxy_password,
   };
 }
 
@@ -124,6 +153,32 @@ function lineSplitter(emit: ((line: string) => void) | undefined): { push(d: Buf
   };
 }
 
+/** Reads and parses a private key file, naming the option in errors. */
+async function readKeyFile(option: string, name: string, workDir: string | undefined): Promise<Buffer> {
+  const file = path.resolve(workDir ?? process.cwd(), name);
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (err) {
+    throw new BuildFailedError(`Error reading ${option} ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new BuildFailedError(`${option} is invalid: ${file}: ${parsed.message}`, { cause: parsed });
+  return key;
+}
+
+/** An error of the hop in front of the guest (bastion or proxy), so the final message names the right options. */
+interface HopError extends Error {
+  level?: string;
+  hop?: "bastion" | "proxy";
+}
+
+/** The guest (or the hop to it) is not reachable yet: retried until ssh_timeout, not counted as a handshake. */
+function isConnectError(err: HopError): boolean {
+  if (err.level === "client-socket" || err.level === "proxy") return true;
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|Channel open failure/i.test(err.message);
+}
+
 function isAuthFailure(err: Error): boolean {
   return (err as { level?: string }).level === "client-authentication";
 }
@@ -137,12 +192,15 @@ export class SshCommunicator {
   private hostKey: Buffer | undefined;
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private closed = false;
+  /** Closes the bastion connection or proxy socket under a guest connection. */
+  private readonly hops = new Map<Client, () => void>();
   private log: ((text: string) => void) | undefined;
 
   private constructor(
     readonly options: SshOptions,
     private readonly privateKey: Buffer | undefined,
     private readonly hostKeyPolicy: HostKeyPolicy | undefined,
+    private readonly bastionKey: Buffer | undefined,
   ) {}
 
   /**
@@ -151,18 +209,11 @@ export class SshCommunicator {
    */
   static async connect(options: SshOptions, copts: SshConnectOptions): Promise<SshCommunicator> {
     let privateKey: Buffer | undefined = options.ssh_private_key;
-    if ((options.ssh_private_key_file ?? "") !== "") {
-      const file = path.resolve(copts.workDir ?? process.cwd(), options.ssh_private_key_file ?? "");
-      try {
-        privateKey = await readFile(file);
-      } catch (err) {
-        throw new BuildFailedError(`Error reading ssh_private_key_file ${file}: ${(err as Error).message}`, { cause: err });
-      }
-      const parsed = ssh2.utils.parseKey(privateKey);
-      if (parsed instanceof Error) {
-        throw new BuildFailedError(`ssh_private_key_file is invalid: ${file}: ${parsed.message}`, { cause: parsed });
-      }
-    }
+    if ((options.ssh_private_key_file ?? "") !== "") privateKey = await readKeyFile("ssh_private_key_file", options.ssh_private_key_file ?? "", copts.workDir);
+    const bastionKey =
+      (options.ssh_bastion_host ?? "") !== "" && (options.ssh_bastion_private_key_file ?? "") !== ""
+        ? await readKeyFile("ssh_bastion_private_key_file", options.ssh_bastion_private_key_file ?? "", copts.workDir)
+        : undefined;
     let policy: HostKeyPolicy | undefined;
     const address = `${options.ssh_host}:${options.ssh_port ?? 22}`;
     if ((options.ssh_host_key_fingerprint ?? "") !== "") policy = fingerprintPolicy(address, options.ssh_host_key_fingerprint ?? "");
@@ -176,7 +227,7 @@ export class SshCommunicator {
       }
       policy = knownHostsPolicy(file, text, options.ssh_host, options.ssh_port ?? 22);
     }
-    const comm = new SshCommunicator(options, privateKey, policy);
+    const comm = new SshCommunicator(options, privateKey, policy, bastionKey);
     comm.log = copts.log;
     await comm.reconnect(copts);
     return comm;
@@ -206,6 +257,7 @@ export class SshCommunicator {
         const client = await this.attempt(Math.max(1000, Math.min(remaining, 20_000)), copts.signal);
         // A dropped connection is re-established on the next use (a guest that rebooted).
         client.on("close", () => {
+          this.closeHop(client);
           if (this.client === client) {
             this.client = undefined;
             this.sftpSession = undefined;
@@ -218,11 +270,23 @@ export class SshCommunicator {
       } catch (err) {
         if (copts.signal.aborted) throw abortError(copts.signal);
         lastError = err as Error;
-        const handshake = (lastError as { level?: string }).level !== "client-socket" && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/.test(lastError.message);
+        const handshake = !isConnectError(lastError);
         if (lastError instanceof KilnError) throw lastError;
         if (handshake) handshakeFailures++;
         copts.log?.(`SSH attempt ${attempt} to ${this.address} failed: ${lastError.message}`);
         if (handshake && handshakeFailures >= maxHandshakes) {
+          const hop = (lastError as HopError).hop;
+          if (hop === "bastion" && isAuthFailure(lastError)) {
+            throw new BuildFailedError(
+              `ssh: authentication as "${o.ssh_bastion_username ?? ""}" to the bastion host ${this.bastionAddress} failed after ` +
+                `${handshakeFailures} attempts (ssh_handshake_attempts): ${lastError.message}; check ssh_bastion_username and ` +
+                `${this.bastionKey !== undefined ? "ssh_bastion_private_key_file" : o.ssh_bastion_agent_auth === true ? "ssh_bastion_agent_auth" : "ssh_bastion_password"}`,
+              { cause: lastError },
+            );
+          }
+          if (hop !== undefined) {
+            throw new BuildFailedError(`ssh: ${lastError.message} (failed ${handshakeFailures} times, ssh_handshake_attempts)`, { cause: lastError });
+          }
           if (isAuthFailure(lastError)) {
             const keyName = o.ssh_private_key !== undefined ? "the temporary key pair (did the builder inject SSHPublicKey?)" : "ssh_private_key_file";
             const what = this.privateKey !== undefined ? (o.ssh_password !== undefined ? `ssh_password or ${keyName}` : keyName) : "ssh_password";
@@ -250,7 +314,125 @@ export class SshCommunicator {
     }
   }
 
-  private attempt(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+  private get bastionAddress(): string {
+    return `${this.options.ssh_bastion_host ?? ""}:${this.options.ssh_bastion_port ?? 22}`;
+  }
+
+  /** One connection attempt: through the bastion or the proxy when configured, then the guest's handshake. */
+  private async attempt(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+    const hop = await this.openHop(readyTimeout, signal);
+    try {
+      const client = await this.handshake(readyTimeout, signal, hop?.sock);
+      if (hop) this.hops.set(client, hop.close);
+      return client;
+    } catch (err) {
+      hop?.close();
+      throw err;
+    }
+  }
+
+  /** Opens the stream to the guest's SSH port through the bastion (`direct-tcpip`) or the SOCKS5 proxy. */
+  private async openHop(readyTimeout: number, signal: AbortSignal): Promise<{ sock: Duplex; close(): void } | undefined> {
+    const o = this.options;
+    const port = o.ssh_port ?? 22;
+    if ((o.ssh_proxy_host ?? "") !== "") {
+      const sock = await socks5Connect({
+        proxyHost: o.ssh_proxy_host ?? "",
+        proxyPort: o.ssh_proxy_port ?? 1080,
+        username: o.ssh_proxy_username,
+        password: o.ssh_proxy_password,
+        host: o.ssh_host,
+        port,
+        timeoutMs: readyTimeout,
+        signal,
+      }).catch((err: HopError) => {
+        err.hop = "proxy";
+        throw err;
+      });
+      return { sock, close: () => sock.destroy() };
+    }
+    if ((o.ssh_bastion_host ?? "") === "") return undefined;
+    const bastion = await this.connectBastion(readyTimeout, signal);
+    const close = (): void => {
+      bastion.removeAllListeners();
+      bastion.on("error", () => undefined);
+      bastion.end();
+      bastion.destroy();
+    };
+    try {
+      const sock = await new Promise<ClientChannel>((resolve, reject) =>
+        bastion.forwardOut("127.0.0.1", 0, o.ssh_host, port, (err, stream) => (err ? reject(err) : resolve(stream))),
+      );
+      // The guest went away (EOF from the bastion): close the channel too, so the guest connection sees "close".
+      sock.once("end", () => sock.close());
+      return { sock, close };
+    } catch (err) {
+      close();
+      const e = new Error(`the bastion host ${this.bastionAddress} could not reach ${this.address}: ${(err as Error).message}`) as HopError;
+      e.level = "client-socket";
+      e.hop = "bastion";
+      throw e;
+    }
+  }
+
+  private connectBastion(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+    const o = this.options;
+    return new Promise<Client>((resolve, reject) => {
+      const bastion = new Client();
+      let settled = false;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        if (!err) return resolve(bastion);
+        bastion.removeAllListeners();
+        bastion.on("error", () => undefined);
+        bastion.destroy();
+        const e = err as HopError;
+        if (!signal.aborted) {
+          e.message = `bastion host ${this.bastionAddress}: ${e.message}`;
+          e.hop = "bastion";
+        }
+        reject(e);
+      };
+      const onAbort = (): void => finish(abortError(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      bastion.once("ready", () => finish());
+      bastion.on("error", (err) => finish(err));
+      bastion.once("close", () => finish(new Error("connection closed during handshake")));
+      const password = o.ssh_bastion_password;
+      const config: ConnectConfig = {
+        host: o.ssh_bastion_host ?? "",
+        port: o.ssh_bastion_port ?? 22,
+        username: o.ssh_bastion_username ?? "",
+        readyTimeout,
+        keepaliveInterval: (o.ssh_keep_alive_interval ?? 5000) > 0 ? (o.ssh_keep_alive_interval ?? 5000) : 0,
+        // Packer does not check the bastion's host key either.
+        hostVerifier: () => true,
+      };
+      if (password !== undefined && password !== "") config.password = password;
+      if (this.bastionKey !== undefined) config.privateKey = this.bastionKey;
+      if (o.ssh_bastion_interactive === true) {
+        config.tryKeyboard = true;
+        bastion.on("keyboard-interactive", (_name, _instructions, _lang, prompts, answer) => answer(prompts.map(() => password ?? "")));
+      }
+      if (o.ssh_bastion_agent_auth === true) {
+        const sock = process.env["SSH_AUTH_SOCK"];
+        if (sock === undefined || sock === "") {
+          finish(new BuildFailedError("ssh_bastion_agent_auth is set but SSH_AUTH_SOCK is not: start an ssh-agent for the kiln agent"));
+          return;
+        }
+        config.agent = sock;
+      }
+      try {
+        bastion.connect(config);
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+  }
+
+  private handshake(readyTimeout: number, signal: AbortSignal, sock: Duplex | undefined): Promise<Client> {
     const o = this.options;
     return new Promise<Client>((resolve, reject) => {
       const client = new Client();
@@ -300,6 +482,7 @@ export class SshCommunicator {
           return false;
         },
       };
+      if (sock !== undefined) config.sock = sock as ConnectConfig["sock"];
       if (o.ssh_password !== undefined) config.password = o.ssh_password;
       if (this.privateKey !== undefined) config.privateKey = this.privateKey;
       if (o.ssh_agent_auth === true) {
@@ -467,7 +650,13 @@ export class SshCommunicator {
       c.on("error", () => undefined);
       c.end();
       c.destroy();
+      this.closeHop(c);
     }
+  }
+
+  private closeHop(client: Client): void {
+    this.hops.get(client)?.();
+    this.hops.delete(client);
   }
 
   /** Closes the connection (idempotent). */

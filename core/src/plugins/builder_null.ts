@@ -10,9 +10,8 @@ export const NULL_BUILDER_ID = "fnoeding.null";
 
 /** SSH options Packer accepts that kiln's communicator does not implement yet: refused rather than ignored. */
 const SSH_OPTIONS_NOT_RUN = [
-  "ssh_bastion_host",
-  "ssh_proxy_host",
   "ssh_certificate_file",
+  "ssh_bastion_certificate_file",
   "ssh_ciphers",
   "ssh_key_exchange_algorithms",
   "ssh_local_tunnels",

@@ -142,6 +142,15 @@ export function checkSshCommunicator(c: CommunicatorConfig): string[] {
     problems.push("please specify either ssh_host_key_fingerprint or ssh_known_hosts_file, not both");
   }
   problems.push(...checkTemporaryKeyPair(c));
+  if ((c.ssh_bastion_host ?? "") !== "") {
+    if ((c.ssh_bastion_username ?? "") === "") problems.push("ssh_bastion_username must be specified with ssh_bastion_host");
+    if ((c.ssh_bastion_interactive ?? false) && (c.ssh_bastion_password ?? "") === "") {
+      problems.push(
+        "ssh_bastion_interactive needs ssh_bastion_password on kiln: builds run on agents without a terminal, so the " +
+          "keyboard-interactive prompts are answered with the password",
+      );
+    }
+  }
   if ((c.ssh_bastion_host ?? "") !== "" && (c.ssh_proxy_host ?? "") !== "") {
     problems.push("please specify either ssh_bastion_host or ssh_proxy_host, not both");
   }
