@@ -770,9 +770,12 @@ function write(channel: ClientChannel, data: Buffer | string): Promise<void> {
   });
 }
 
-/** Packer's scp upload: `scp -t <dir>`, one `C<mode> <size> <name>` record. */
+/**
+ * Packer's scp upload, one `C<mode> <size> <name>` record, but to `scp -t <file>` rather than Packer's
+ * `scp -t <dir>`: with a missing directory, scp would otherwise create a file named like the directory.
+ */
 async function scpUpload(client: Client, source: string | Buffer, remotePath: string, mode: number, signal: AbortSignal): Promise<void> {
-  const channel = await openExec(client, `scp -t ${quote(path.posix.dirname(remotePath))}`);
+  const channel = await openExec(client, `scp -t ${quote(remotePath)}`);
   const onAbort = (): void => void channel.close();
   signal.addEventListener("abort", onAbort, { once: true });
   try {
