@@ -313,6 +313,13 @@ describe("plugins - shell and file (Packer 1.6.6 wording)", () => {
       start_retry_timeout: 300_000,
     });
     expect(String(ok.compiled?.remote_path)).toMatch(/^\/tmp\/script_\d+\.sh$/);
+    expect(validatePluginConfig("provisioner", "shell", { inline: ["x"], use_env_var_file: true }).compiled).toMatchObject({
+      execute_command: "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}",
+      env_var_format: "export %s='%s'\n",
+    });
+    expect(file({ source: "/var/log/*.log", destination: "logs/", direction: "download" })).toEqual([
+      "source '/var/log/*.log': wildcards in download sources are not supported by kiln: download the directory (with a trailing slash) instead",
+    ]);
     expect(validatePluginConfig("provisioner", "shell", { inline: ["x"], remote_folder: "/var/tmp", remote_file: "f.sh" }).compiled?.remote_path).toBe(
       "/var/tmp/f.sh",
     );

@@ -5,7 +5,7 @@
  * over SFTP. A command whose connection drops before it reports an exit status exits with Packer's 2300218.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
@@ -397,7 +397,10 @@ export class SshCommunicator {
       };
       const onAbort = (): void => finish(abortError(signal));
       signal.addEventListener("abort", onAbort, { once: true });
-      bastion.once("ready", () => finish());
+      bastion.once("ready", () => {
+        bastion.setNoDelay(true);
+        finish();
+      });
       bastion.on("error", (err) => finish(err));
       bastion.once("close", () => finish(new Error("connection closed during handshake")));
       const password = o.ssh_bastion_password;
@@ -454,7 +457,11 @@ export class SshCommunicator {
       };
       const onAbort = (): void => finish(abortError(signal));
       signal.addEventListener("abort", onAbort, { once: true });
-      client.once("ready", () => finish());
+      client.once("ready", () => {
+        // scp's many small request/ack exchanges stall on Nagle + delayed ACKs (~40 ms each) otherwise.
+        client.setNoDelay(true);
+        finish();
+      });
       client.on("error", (err) => finish(err));
       client.once("close", () => finish(new Error("connection closed during handshake")));
       const keepAlive = o.ssh_keep_alive_interval ?? 5000;
@@ -601,10 +608,18 @@ export class SshCommunicator {
   }
 
   /**
-   * Uploads a tree into the existing directory `remoteDir`: directories are created in one command, then the files
-   * go over SFTP whatever ssh_file_transfer_method says (a recursive scp session is not implemented yet).
+   * Uploads a tree into the existing directory `remoteDir`: over one recursive scp session (`scp -rt`, `D`/`C`/`E`
+   * records), or with sftp (directories made in one command, then each file).
    */
   async uploadTree(remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void> {
+    if (!this.useSftp) {
+      const client = await this.requireClient(signal);
+      await scpUploadTree(client, remoteDir, entries, signal).catch((err: Error) => {
+        if (signal.aborted) throw err;
+        throw new BuildFailedError(`Upload of a directory tree to ${remoteDir} failed: ${err.message}`, { cause: err });
+      });
+      return;
+    }
     const dirs: string[] = [];
     const files: { local: string; remote: string; mode: number }[] = [];
     const walk = (list: readonly TreeEntry[], at: string): void => {
@@ -628,6 +643,18 @@ export class SshCommunicator {
         throw new BuildFailedError(`Upload of ${f.local} to ${f.remote} failed: ${err.message}`, { cause: err });
       });
     }
+  }
+
+  /** Downloads the directory `remoteDir` into `localDir` (which is created): `localDir/<basename>/...`, as `scp -r`. */
+  async downloadDir(remoteDir: string, localDir: string, signal: AbortSignal): Promise<void> {
+    await mkdir(localDir, { recursive: true });
+    const transfer = this.useSftp
+      ? this.sftp(signal).then((sftp) => sftpDownloadTree(sftp, remoteDir.replace(/\/+$/, "") || "/", path.join(localDir, path.posix.basename(remoteDir.replace(/\/+$/, ""))), signal))
+      : this.requireClient(signal).then((client) => scpDownloadTree(client, remoteDir, localDir, signal));
+    await transfer.catch((err: Error) => {
+      if (signal.aborted) throw err;
+      throw new BuildFailedError(`Download of the directory ${remoteDir} to ${localDir} failed: ${err.message}`, { cause: err });
+    });
   }
 
   /** Downloads `remotePath` to a local file path. */
@@ -737,6 +764,14 @@ class ScpReader {
     }
     const text = await this.line();
     throw new Error(`scp: ${text.slice(1) || `error code ${String(code)}`}`);
+  }
+
+  /** Up to `max` bytes of file data (waits for some). */
+  async chunk(max: number): Promise<Buffer> {
+    await this.need(() => this.buf.length > 0);
+    const b = this.buf.subarray(0, max);
+    this.buf = this.buf.subarray(b.length);
+    return b;
   }
 
   /** Takes what is buffered (after the header), for the data phase. */
@@ -853,5 +888,123 @@ async function scpDownload(client: Client, remotePath: string, localPath: string
   } finally {
     signal.removeEventListener("abort", onAbort);
     if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** Reads exactly `size` bytes of a file record into `localPath`, then the sender's status byte. */
+async function scpReceiveFile(reader: ScpReader, channel: ClientChannel, size: number, localPath: string): Promise<void> {
+  const out = createWriteStream(localPath);
+  const closed = new Promise<void>((resolve, reject) => {
+    out.once("close", resolve);
+    out.once("error", reject);
+  });
+  await write(channel, Buffer.from([0]));
+  let left = size;
+  while (left > 0) {
+    const chunk = await reader.chunk(left);
+    left -= chunk.length;
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
+  }
+  out.end();
+  await closed;
+  await reader.ack();
+}
+
+/** `scp -rf <remote>`: `D` records become directories under `localDir`, `C` records files, `E` ends a directory. */
+async function scpDownloadTree(client: Client, remote: string, localDir: string, signal: AbortSignal): Promise<void> {
+  const channel = await openExec(client, `scp -rf ${quote(remote.replace(/\/+$/, "") || "/")}`);
+  const onAbort = (): void => void channel.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new ScpReader(channel);
+    const stack = [localDir];
+    await write(channel, Buffer.from([0]));
+    for (;;) {
+      const header = await reader.line();
+      const kind = header[0];
+      if (kind === "\x01" || kind === "\x02") throw new Error(`scp: ${header.slice(1)}`);
+      if (kind === "T") {
+        await write(channel, Buffer.from([0]));
+        continue;
+      }
+      if (kind === "E") {
+        stack.pop();
+        await write(channel, Buffer.from([0]));
+        if (stack.length <= 1) break;
+        continue;
+      }
+      const m = /^([CD])([0-7]+) (\d+) (.+)$/.exec(header);
+      if (!m) throw new Error(`scp: unexpected reply ${JSON.stringify(header)}`);
+      const name = m[4] ?? "";
+      if (name === "." || name === ".." || name.includes("/")) throw new Error(`scp: refusing the entry name ${JSON.stringify(name)}`);
+      const target = path.join(...stack, name);
+      const mode = parseInt(m[2] ?? "644", 8) & 0o777;
+      if (m[1] === "D") {
+        await mkdir(target, { recursive: true, mode: mode | 0o700 });
+        stack.push(name);
+        await write(channel, Buffer.from([0]));
+      } else {
+        await scpReceiveFile(reader, channel, Number(m[3]), target);
+        await chmod(target, mode);
+        await write(channel, Buffer.from([0]));
+        // A single file (the source was not a directory) ends the transfer.
+        if (stack.length === 1) break;
+      }
+    }
+    await endAndWait(channel);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** `scp -rt <remoteDir>` with the tree as `D`/`C`/`E` records: one session for any number of files. */
+async function scpUploadTree(client: Client, remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void> {
+  const channel = await openExec(client, `scp -rt ${quote(remoteDir)}`);
+  const onAbort = (): void => void channel.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new ScpReader(channel);
+    await reader.ack();
+    const send = async (list: readonly TreeEntry[]): Promise<void> => {
+      for (const e of list) {
+        const mode = (e.mode & 0o7777).toString(8).padStart(4, "0");
+        if (e.kind === "dir") {
+          await write(channel, `D${mode} 0 ${e.name}\n`);
+          await reader.ack();
+          await send(e.entries);
+          await write(channel, "E\n");
+          await reader.ack();
+        } else {
+          const size = (await stat(e.local)).size;
+          await write(channel, `C${mode} ${size} ${e.name}\n`);
+          await reader.ack();
+          for await (const chunk of createReadStream(e.local)) await write(channel, chunk as Buffer);
+          await write(channel, Buffer.from([0]));
+          await reader.ack();
+        }
+      }
+    };
+    await send(entries);
+    await endAndWait(channel);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** Walks `remote` over SFTP into `local` (created), keeping file modes. */
+async function sftpDownloadTree(sftp: SFTPWrapper, remote: string, local: string, signal: AbortSignal): Promise<void> {
+  const list = await new Promise<ssh2.FileEntryWithStats[]>((resolve, reject) => sftp.readdir(remote, (err, l) => (err ? reject(err) : resolve(l))));
+  await mkdir(local, { recursive: true });
+  for (const e of list) {
+    if (signal.aborted) throw abortError(signal);
+    const r = path.posix.join(remote, e.filename);
+    const l = path.join(local, e.filename);
+    if (e.attrs.isDirectory()) await sftpDownloadTree(sftp, r, l, signal);
+    else if (e.attrs.isFile()) {
+      await withAbort(signal, (cb) => sftp.fastGet(r, l, cb));
+      await chmod(l, e.attrs.mode & 0o777);
+    }
   }
 }
