@@ -11,8 +11,8 @@ fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports; microsocks: the
-# SOCKS5 proxy the ssh_proxy_* tests go through.
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin microsocks)
+# SOCKS5 proxy the ssh_proxy_* tests go through; ansible: what the ansible provisioner runs on the agent.
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin microsocks ansible)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

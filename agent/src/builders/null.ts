@@ -3,7 +3,7 @@
  * existing host, or a no-op with `communicator: none`) and the provision step, so the provisioners (and on failure
  * the error-cleanup-provisioner) run against that host.
  */
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { NULL_BUILDER_ID, nullBuilderSchema, type NullBuilderConfig } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
@@ -16,6 +16,8 @@ import { goPathError } from "../util/go_text.js";
 /** The null builder's pipeline state: the error, and the open connection. */
 export interface NullBuilderState extends PipelineState {
   communicator?: SshCommunicator;
+  /** The text of ssh_private_key_file: Packer's `SSHPrivateKey` build value (the ansible provisioner uses it). */
+  privateKey?: string;
 }
 
 /** Packer's NullArtifact; its generated data is what post-processors see as `{{.ID}}`. */
@@ -40,7 +42,7 @@ export function nullHookData(runUuid: string): Readonly<Record<string, string>> 
 }
 
 /** The SSH values Packer's provision hook adds for a build with an SSH communicator. */
-export function sshHookData(config: NullBuilderConfig): Readonly<Record<string, string>> {
+export function sshHookData(config: NullBuilderConfig, privateKey = ""): Readonly<Record<string, string>> {
   return {
     ConnType: "ssh",
     Host: config.ssh_host ?? "",
@@ -48,7 +50,7 @@ export function sshHookData(config: NullBuilderConfig): Readonly<Record<string, 
     User: config.ssh_username ?? "",
     Password: config.ssh_password ?? "",
     SSHPublicKey: "",
-    SSHPrivateKey: "",
+    SSHPrivateKey: privateKey,
     WinRMPassword: "",
   };
 }
@@ -74,6 +76,7 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
         sshOptionsFromConfig(config, host),
         { signal: ctx.signal, workDir, log: debug },
       );
+      if ((config.ssh_private_key_file ?? "") !== "") state.privateKey = await readFile(path.resolve(workDir, config.ssh_private_key_file ?? ""), "utf8");
       ctx.log("say", "Connected to SSH!");
       return "continue";
     },
@@ -111,10 +114,11 @@ export const nullBuilder: BuilderDefinition = {
       instance: {
         async run(ctx: BuilderContext) {
           const state: NullBuilderState = {};
-          const hookData = compiled.communicator === "ssh" ? { ...nullHookData(ctx.build.runUuid), ...sshHookData(compiled) } : nullHookData(ctx.build.runUuid);
+          const hookData = (): Readonly<Record<string, string>> =>
+            compiled.communicator === "ssh" ? { ...nullHookData(ctx.build.runUuid), ...sshHookData(compiled, state.privateKey) } : nullHookData(ctx.build.runUuid);
           const steps = [
             connectStep(compiled, ctx.workDir),
-            provisionStep<NullBuilderState>(ctx.hook, { hookData: () => hookData, communicator: () => state.communicator }),
+            provisionStep<NullBuilderState>(ctx.hook, { hookData, communicator: () => state.communicator }),
           ];
           const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
           if (result.error) throw result.error;

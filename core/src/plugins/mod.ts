@@ -61,3 +61,4 @@ export {
   type CompressPostProcessorConfig,
 } from "./post_processor_compress.js";
 export { artificePostProcessorSchema, ARTIFICE_BUILDER_ID, type ArtificePostProcessorConfig } from "./post_processor_artifice.js";
+export { ansibleProvisionerSchema, type AnsibleConfig } from "./provisioner_ansible.js";

@@ -12,6 +12,7 @@ import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
 import { fileProvisionerSchema } from "./provisioner_file.js";
+import { ansibleProvisionerSchema } from "./provisioner_ansible.js";
 import {
   deepFreeze,
   validateWithSchema,
@@ -28,6 +29,7 @@ const schemas: readonly PluginSchema[] = [
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
+  ansibleProvisionerSchema,
   artificePostProcessorSchema,
   checksumPostProcessorSchema,
   compressPostProcessorSchema,
