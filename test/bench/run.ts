@@ -14,6 +14,7 @@ import { NatsServer, codecsForBench, validateTemplate } from "./support.js";
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 import { REPO_ROOT } from "../src/mod.js";
+import { benchPortOpenToFirstCommand, benchScpUpload } from "./ssh.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
@@ -170,9 +171,13 @@ async function benchValidateCorpus(): Promise<void> {
   console.log(`  packer: ${packerMs.toFixed(0)} ms   kiln: ${kilnMs.toFixed(0)} ms   ratio kiln/packer: ${(kilnMs / packerMs).toFixed(3)} (target <= 0.5)`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate runs one part (for profiling).
+// KILN_BENCH_ONLY=packer|farm|validate|ssh runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") await benchWarmFarm();
 if (!only || only === "validate") await benchValidateCorpus();
+if (!only || only === "ssh") {
+  await benchScpUpload();
+  await benchPortOpenToFirstCommand();
+}
 process.exit(0);
