@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SshCommunicator } from "../../agent/src/communicators/ssh.js";
+import { SshCommunicator } from "../../agent/src/mod.js";
 import { SshServer, freePort } from "../src/mod.js";
 
 const RUNS = Number(process.env["KILN_BENCH_SSH_RUNS"] ?? 3);
