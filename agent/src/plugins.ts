@@ -8,6 +8,7 @@ import { fileBuilder } from "./builders/file.js";
 import { nullBuilder } from "./builders/null.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { ansibleProvisioner } from "./provisioners/ansible.js";
+import { ansibleLocalProvisioner } from "./provisioners/ansible_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
 import { artificePostProcessor } from "./postprocessors/artifice.js";
@@ -17,7 +18,7 @@ import { manifestPostProcessor } from "./postprocessors/manifest.js";
 import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
 
 export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder];
-export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, ansibleProvisioner];
+export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, ansibleProvisioner, ansibleLocalProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,
   checksumPostProcessor,

@@ -71,3 +71,49 @@ describe("ansible provisioner (ansible-playbook on the agent, against the machin
     expect(missing.failure?.message).toContain("playbook_file: stat nope.yml: no such file or directory");
   }, 120_000);
 });
+
+describe("ansible-local provisioner (ansible-playbook on the machine, over the communicator)", () => {
+  it("uploads the playbook to the staging directory, runs it with -c local in inventory_groups, and cleans up", async () => {
+    expect(existsSync(ANSIBLE), `${ANSIBLE} is missing on the test host (the guest here): install the Debian package ansible`).toBe(true);
+    const server = await startSshServer();
+    const dir = await dirs.make();
+    const marker = `/tmp/kiln-ansible-local-${process.pid}-${Date.now()}`;
+    const staging = `${marker}-staging`;
+    remoteFiles.push(marker, staging);
+    await writeFile(
+      path.join(dir, "local.yml"),
+      [
+        "- hosts: app",
+        "  gather_facts: false",
+        "  tasks:",
+        `    - copy: { content: "{{ packer_build_name }} {{ ansible_connection }} {{ inventory_hostname }} {{ who }}\\n", dest: "${marker}" }`,
+        "",
+      ].join("\n"),
+    );
+    const ctx = recordingContext(dir);
+    const template = {
+      builders: [{ type: "null", name: "guest", ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password }],
+      provisioners: [
+        {
+          type: "ansible-local",
+          playbook_file: "local.yml",
+          inventory_groups: ["app"],
+          extra_arguments: ["--extra-vars", "who=kiln"],
+          staging_directory: staging,
+          clean_staging_directory: true,
+        },
+      ],
+    };
+    const outcome = await runJob(planTemplateJob(template, "guest"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(await readFile(marker, "utf8")).toBe("guest local 127.0.0.1 kiln\n");
+    expect(ctx.lines()).toContain("Executing Ansible: local.yml");
+    expect(existsSync(staging)).toBe(false);
+    const v = (c: Record<string, unknown>): readonly string[] => validatePluginConfig("provisioner", "ansible-local", c).problems;
+    expect(v({})).toEqual(["Either playbook_file or playbook_files must be specified"]);
+    expect(v({ playbook_file: "a.yml", playbook_files: ["b.yml"], role_paths: ["roles"] })).toEqual([
+      "Either playbook_file or playbook_files can be specified, not both",
+      "role_paths is not supported by kiln's ansible-local provisioner yet: remove it or build with Packer",
+    ]);
+  }, 120_000);
+});

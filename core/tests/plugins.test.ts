@@ -14,7 +14,7 @@ describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
       builder: ["file", "null"],
-      provisioner: ["ansible", "file", "shell", "shell-local"],
+      provisioner: ["ansible", "ansible-local", "file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
     });
     expect(Object.isFrozen(shippedPluginTypes().builder)).toBe(true);

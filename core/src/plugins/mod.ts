@@ -62,3 +62,4 @@ export {
 } from "./post_processor_compress.js";
 export { artificePostProcessorSchema, ARTIFICE_BUILDER_ID, type ArtificePostProcessorConfig } from "./post_processor_artifice.js";
 export { ansibleProvisionerSchema, type AnsibleConfig } from "./provisioner_ansible.js";
+export { ansibleLocalProvisionerSchema, type AnsibleLocalConfig } from "./provisioner_ansible_local.js";

@@ -13,6 +13,7 @@ import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
 import { fileProvisionerSchema } from "./provisioner_file.js";
 import { ansibleProvisionerSchema } from "./provisioner_ansible.js";
+import { ansibleLocalProvisionerSchema } from "./provisioner_ansible_local.js";
 import {
   deepFreeze,
   validateWithSchema,
@@ -30,6 +31,7 @@ const schemas: readonly PluginSchema[] = [
   shellProvisionerSchema,
   fileProvisionerSchema,
   ansibleProvisionerSchema,
+  ansibleLocalProvisionerSchema,
   artificePostProcessorSchema,
   checksumPostProcessorSchema,
   compressPostProcessorSchema,
