@@ -10,7 +10,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
-# openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
+# openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports; microsocks: the
+# SOCKS5 proxy the ssh_proxy_* tests go through; ansible: what the ansible provisioner runs on the agent.
 # docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
 # busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
 # openssl: the TLS material for the remote-engine test.
@@ -19,7 +20,7 @@ fi
 # builder tests boot.
 # libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
 # libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible
   docker.io busybox-static docker-registry openssl
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev)

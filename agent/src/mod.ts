@@ -1,3 +1,4 @@
 /** agent: pulls jobs it can run from the farm and runs them as typed step pipelines. */
 export { Agent, type AgentOptions } from "./worker/worker.js";
 export { localBuilderTypes } from "./runner.js";
+export { SshCommunicator, type SshOptions } from "./communicators/ssh.js";

@@ -10,6 +10,8 @@ import { nullBuilder } from "./builders/null.js";
 import { dockerBuilder } from "./builders/docker.js";
 import { qemuBuilder } from "./builders/qemu/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
+import { ansibleProvisioner } from "./provisioners/ansible.js";
+import { ansibleLocalProvisioner } from "./provisioners/ansible_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
 import { breakpointProvisioner } from "./provisioners/breakpoint.js";
@@ -26,7 +28,14 @@ import {
 } from "./postprocessors/docker.js";
 
 export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder, libvirtBuilder, qemuBuilder];
-export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, breakpointProvisioner];
+export const PROVISIONERS: readonly ProvisionerDefinition[] = [
+  shellLocalProvisioner,
+  shellProvisioner,
+  fileProvisioner,
+  breakpointProvisioner,
+  ansibleProvisioner,
+  ansibleLocalProvisioner,
+];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,
   checksumPostProcessor,

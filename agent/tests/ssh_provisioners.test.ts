@@ -174,7 +174,7 @@ describe("file provisioner over SSH", () => {
 });
 
 describe("file provisioner: directories", () => {
-  it.each(["scp", "sftp"])("uploads a tree of 1,000 small files with Packer's trailing-slash rule (ssh_file_transfer_method %s; trees go over SFTP)", async (method) => {
+  it.each(["scp", "sftp"])("uploads a tree of 1,000 small files with Packer's trailing-slash rule and downloads it back (ssh_file_transfer_method %s)", async (method) => {
     const server = await startSshServer();
     const dir = await dirs.make();
     const { mkdir } = await import("node:fs/promises");
@@ -182,6 +182,7 @@ describe("file provisioner: directories", () => {
       await mkdir(path.join(dir, "tree", `d${d}`), { recursive: true });
       for (let f = 0; f < 100; f++) await writeFile(path.join(dir, "tree", `d${d}`, `f${f}.txt`), `${d}/${f}\n`);
     }
+    await chmod(path.join(dir, "tree", "d0", "f0.txt"), 0o755);
     const remote = unique();
     const ctx = recordingContext(dir);
     const job = planTemplateJob(
@@ -190,7 +191,10 @@ describe("file provisioner: directories", () => {
         [
           { type: "file", source: "tree", destination: `${remote}/a` },
           { type: "file", source: "tree/", destination: `${remote}/b` },
-          { type: "shell", inline: [`find ${remote}/a -type f | wc -l`, `find ${remote}/b -type f | wc -l`, `cat ${remote}/a/tree/d3/f42.txt ${remote}/b/d9/f99.txt`, `rm -rf ${remote}`] },
+          { type: "shell", inline: [`find ${remote}/a -type f | wc -l`, `find ${remote}/b -type f | wc -l`, `cat ${remote}/a/tree/d3/f42.txt ${remote}/b/d9/f99.txt`] },
+          // A source ending in a slash downloads the directory (scp -r / sftp walk): it lands in the destination.
+          { type: "file", direction: "download", source: `${remote}/a/tree/`, destination: "down/" },
+          { type: "shell", inline: [`rm -rf ${remote}`] },
         ],
         { ssh_file_transfer_method: method },
       ),
@@ -200,7 +204,31 @@ describe("file provisioner: directories", () => {
     expect(outcome.failure?.message).toBeUndefined();
     const out = ctx.logs.filter((l) => l.level === "message").map((l) => l.text.trim());
     expect(out).toEqual(["1000", "1000", "3/42", "9/99"]);
-  }, 60_000);
+    const { readdir, stat } = await import("node:fs/promises");
+    const downloaded = await readdir(path.join(dir, "down", "tree"), { recursive: true });
+    expect(downloaded.filter((f) => f.endsWith(".txt"))).toHaveLength(1000);
+    expect(await readFile(path.join(dir, "down", "tree", "d7", "f13.txt"), "utf8")).toBe("7/13\n");
+    expect((await stat(path.join(dir, "down", "tree", "d0", "f0.txt"))).mode & 0o777).toBe(0o755);
+    expect((await stat(path.join(dir, "down", "tree", "d0", "f1.txt"))).mode & 0o777).toBe(0o644);
+  }, 90_000);
+
+  it("a download source without the trailing slash that is a directory says to add it", async () => {
+    const server = await startSshServer({ kind: "dropbear" });
+    const dir = await dirs.make();
+    const remote = unique();
+    const ctx = recordingContext(dir);
+    const job = planTemplateJob(
+      sshTemplate(server, [
+        { type: "shell", inline: [`mkdir -p ${remote}/x`, `echo hi > ${remote}/x/f`] },
+        { type: "file", direction: "download", source: `${remote}/x`, destination: "down/" },
+      ]),
+      "n",
+    );
+    const outcome = await runJob(job, ctx);
+    await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: [`rm -rf ${remote}`] }]), "n"), recordingContext(dir));
+    expect(outcome.state).toBe("failed");
+    expect(outcome.failure?.message).toMatch(/not a regular file: to download a directory, end the source with a slash/);
+  });
 });
 
 describe("end to end: null builder + shell + file over key auth", () => {

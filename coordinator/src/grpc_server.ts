@@ -37,6 +37,7 @@ const statusByCode: Record<ErrorCode, grpc.status> = {
   [ErrorCode.Internal]: grpc.status.INTERNAL,
   [ErrorCode.Unsupported]: grpc.status.UNIMPLEMENTED,
   [ErrorCode.StaleAttempt]: grpc.status.FAILED_PRECONDITION,
+  [ErrorCode.HostKeyMismatch]: grpc.status.ABORTED,
 };
 
 function toServiceError(err: unknown): grpc.ServiceError {

@@ -17,6 +17,7 @@ export const ErrorCode = {
   Internal: "ERROR_CODE_INTERNAL",
   Unsupported: "ERROR_CODE_UNSUPPORTED",
   StaleAttempt: "ERROR_CODE_STALE_ATTEMPT",
+  HostKeyMismatch: "ERROR_CODE_HOST_KEY_MISMATCH",
 } as const satisfies Record<string, WireErrorCode>;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -106,6 +107,14 @@ export class StaleAttemptError extends KilnError {
   }
 }
 
+/** An SSH server presented a host key other than the pinned one (`ssh_host_key_fingerprint`, `ssh_known_hosts_file`). */
+export class HostKeyMismatchError extends KilnError {
+  constructor(message: string, options?: KilnErrorOptions) {
+    super(ErrorCode.HostKeyMismatch, message, options);
+    this.name = "HostKeyMismatchError";
+  }
+}
+
 export class InternalError extends KilnError {
   constructor(message: string, options?: KilnErrorOptions) {
     super(ErrorCode.Internal, message, options);
@@ -134,6 +143,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: KilnErrorOptions
   [ErrorCode.Internal]: InternalError,
   [ErrorCode.Unsupported]: UnsupportedError,
   [ErrorCode.StaleAttempt]: StaleAttemptError,
+  [ErrorCode.HostKeyMismatch]: HostKeyMismatchError,
 };
 
 /** Turns anything thrown into a KilnError, at a boundary. Unknown errors become Internal, with the cause kept. */

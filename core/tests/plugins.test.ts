@@ -1,17 +1,20 @@
 import { describe, expect, it } from "vitest";
 import {
+  checkTemporaryKeyPair,
   detectCompressFormat,
   formatGoDuration,
   parseGoDuration,
   shippedPluginTypes,
+  temporaryKeyPairSpec,
   validatePluginConfig,
+  type CommunicatorConfig,
 } from "../src/mod.js";
 
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
       builder: ["docker", "file", "libvirt", "null", "qemu"],
-      provisioner: ["breakpoint", "file", "shell", "shell-local"],
+      provisioner: ["ansible", "ansible-local", "breakpoint", "file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "docker-import", "docker-push", "docker-save", "docker-tag", "manifest", "shell-local"],
     });
     expect(Object.isFrozen(shippedPluginTypes().builder)).toBe(true);
@@ -140,13 +143,42 @@ describe("plugins - file and null builders", () => {
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b" })).toEqual([
       "ssh_bastion_password or ssh_bastion_private_key_file must be specified",
-      "ssh_bastion_host is not supported by kiln yet: remove it or build with Packer",
+      "ssh_bastion_username must be specified with ssh_bastion_host",
     ]);
-    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_ciphers: ["aes128-ctr"] })).toEqual([
-      "ssh_proxy_host is not supported by kiln yet: remove it or build with Packer",
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b", ssh_bastion_username: "j", ssh_bastion_agent_auth: true, ssh_bastion_interactive: true })).toEqual([
+      "ssh_bastion_interactive needs ssh_bastion_password on kiln: builds run on agents without a terminal, so the keyboard-interactive prompts are answered with the password",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_host: "b", ssh_bastion_username: "j", ssh_bastion_password: "x" })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_proxy_port: 1081 })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_proxy_host: "p", ssh_bastion_host: "b", ssh_bastion_username: "j", ssh_bastion_password: "x" })).toEqual([
+      "please specify either ssh_bastion_host or ssh_proxy_host, not both",
+    ]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_bastion_certificate_file: "c", ssh_ciphers: ["aes128-ctr"] })).toEqual([
+      "ssh_bastion_certificate_file is not supported by kiln yet: remove it or build with Packer",
       "ssh_ciphers is not supported by kiln yet: remove it or build with Packer",
     ]);
     expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_timeout: "2s", ssh_handshake_attempts: 3 })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_host_key_fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8" })).toEqual([]);
+    expect(v({ ssh_host: "h", ssh_username: "u", ssh_password: "p", ssh_host_key_fingerprint: "aa:bb", ssh_known_hosts_file: "k" })).toEqual([
+      "ssh_host_key_fingerprint ('aa:bb') is invalid: use the SHA256 form ssh-keygen -lf prints, e.g. SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+      "please specify either ssh_host_key_fingerprint or ssh_known_hosts_file, not both",
+    ]);
+    const auth = { ssh_host: "h", ssh_username: "u", ssh_password: "p" };
+    expect(v({ ...auth, temporary_key_pair_type: "ed25519" })).toEqual([
+      "temporary_key_pair_type is not used by the null builder: it cannot put a temporary key on an existing host; use ssh_private_key_file",
+    ]);
+    const keyProblems = (c: Record<string, unknown>): string[] => checkTemporaryKeyPair(c as CommunicatorConfig);
+    expect(keyProblems({ temporary_key_pair_type: "rsa", temporary_key_pair_bits: 3072 })).toEqual([]);
+    expect(keyProblems({ temporary_key_pair_type: "ecdsa", temporary_key_pair_bits: 384 })).toEqual([]);
+    expect(keyProblems({ temporary_key_pair_type: "foo" })).toEqual(["temporary_key_pair_type ('foo') is invalid, valid types: rsa, ed25519, ecdsa"]);
+    expect(keyProblems({ temporary_key_pair_type: "dsa" })[0]).toMatch(/^temporary_key_pair_type dsa is not supported by kiln/);
+    expect(keyProblems({ temporary_key_pair_bits: 1024 })).toEqual(["temporary_key_pair_bits 1024 is invalid for rsa: use 2048 to 16384 (default 4096)"]);
+    expect(keyProblems({ temporary_key_pair_type: "ed25519", temporary_key_pair_bits: 256 })).toEqual([
+      "temporary_key_pair_bits does not apply to temporary_key_pair_type ed25519: remove it",
+    ]);
+    expect(keyProblems({ temporary_key_pair_type: "ecdsa", temporary_key_pair_bits: 100 })).toEqual(["temporary_key_pair_bits 100 is invalid for ecdsa: use 256, 384 or 521"]);
+    expect(temporaryKeyPairSpec({} as CommunicatorConfig)).toEqual({ type: "rsa", bits: 4096 });
+    expect(temporaryKeyPairSpec({ temporary_key_pair_type: "ecdsa" } as CommunicatorConfig)).toEqual({ type: "ecdsa", bits: 521 });
     const winrm = v({ communicator: "winrm", winrm_host: "h", winrm_username: "u", winrm_password: "p" });
     expect(winrm).toHaveLength(1);
     expect(winrm[0]).toMatch(/communicator "winrm" is not supported by kiln yet/);
@@ -281,6 +313,13 @@ describe("plugins - shell and file (Packer 1.6.6 wording)", () => {
       start_retry_timeout: 300_000,
     });
     expect(String(ok.compiled?.remote_path)).toMatch(/^\/tmp\/script_\d+\.sh$/);
+    expect(validatePluginConfig("provisioner", "shell", { inline: ["x"], use_env_var_file: true }).compiled).toMatchObject({
+      execute_command: "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}",
+      env_var_format: "export %s='%s'\n",
+    });
+    expect(file({ source: "/var/log/*.log", destination: "logs/", direction: "download" })).toEqual([
+      "source '/var/log/*.log': wildcards in download sources are not supported by kiln: download the directory (with a trailing slash) instead",
+    ]);
     expect(validatePluginConfig("provisioner", "shell", { inline: ["x"], remote_folder: "/var/tmp", remote_file: "f.sh" }).compiled?.remote_path).toBe(
       "/var/tmp/f.sh",
     );

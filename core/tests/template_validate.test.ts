@@ -44,12 +44,12 @@ describe("template - validate", () => {
   });
 
   it("names plugin types kiln does not run, with file, JSON path and line; unknown names get Packer's message", () => {
-    const report = validate({ builders: [{ type: "amazon-ebs", name: "aws" }, { type: "amazon-ebss", name: "typo" }, FILE], provisioners: [{ type: "ansible", only: ["file"] }] });
+    const report = validate({ builders: [{ type: "amazon-ebs", name: "aws" }, { type: "amazon-ebss", name: "typo" }, FILE], provisioners: [{ type: "chef-solo", only: ["file"] }] });
     expect([...report.classes].sort()).toEqual(["unknown-type", "unsupported"]);
     expect(formatValidateOutput(report).stdout).toBe(
       'Error: Failed to initialize build "aws"\n\nkiln does not run builder type "amazon-ebs" yet (builders[0] in t.json, line 3)\n\n' +
         // Word-wrapped at 80 columns, as Packer's diagnostic writer does.
-        "Error: Failed to initialize build \"file\"\n\nkiln does not run provisioner type \"ansible\" yet (provisioners[0] in t.json,\nline 18)\n\n" +
+        "Error: Failed to initialize build \"file\"\n\nkiln does not run provisioner type \"chef-solo\" yet (provisioners[0] in t.json,\nline 18)\n\n" +
         "Error: Failed to initialize build \"typo\"\n\nerror initializing builder 'amazon-ebss': Unknown builder amazon-ebss\n\n\n",
     );
   });

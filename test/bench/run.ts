@@ -19,6 +19,7 @@ import { NatsServer, codecsForBench, connectFarm, validateTemplate } from "./sup
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 import { DockerDaemon, REPO_ROOT, guestImage } from "../src/mod.js";
+import { benchPortOpenToFirstCommand, benchScpUpload } from "./ssh.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
@@ -327,7 +328,7 @@ async function benchQemuVersusPacker(): Promise<void> {
   console.log(`  packer: ${p.toFixed(0)} ms   kiln: ${k.toFixed(0)} ms   ratio kiln/packer: ${(k / p).toFixed(2)} (target <= 0.8)`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu runs one part (for profiling).
+// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|ssh runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") {
@@ -337,4 +338,8 @@ if (!only || only === "farm") {
 if (!only || only === "validate") await benchValidateCorpus();
 if (!only || only === "docker") await benchDocker();
 if (!only || only === "qemu") await benchQemuVersusPacker();
+if (!only || only === "ssh") {
+  await benchScpUpload();
+  await benchPortOpenToFirstCommand();
+}
 process.exit(0);

@@ -5,3 +5,4 @@ export { SshServer, freePort, TEST_USER, TEST_PASSWORD, type SshServerOptions } 
 export { seededRandom } from "./random.js";
 export { DockerDaemon, DockerRegistry, IMAGE_USER, type DockerDaemonOptions, type TlsEndpoint } from "./dockerd.js";
 export { guestImage, GUEST_IP, GUEST_GATEWAY, GUEST_USER, GUEST_PASSWORD, GUEST_CMDLINE, type GuestImage } from "./guest_image.js";
+export { SocksProxy, MICROSOCKS, type SocksProxyOptions } from "./socks.js";

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,7 +20,7 @@ export const TEST_PASSWORD = "kiln-test-password";
 
 export interface SshServerOptions {
   readonly kind?: "openssh" | "dropbear";
-  /** Extra lines for sshd_config (OpenSSH only). */
+  /** Extra lines for sshd_config (OpenSSH only); they win over the harness's defaults. */
   readonly extraConfig?: readonly string[];
   /** The port to listen on (a free one by default). */
   readonly port?: number;
@@ -54,6 +54,61 @@ async function ensureTestUser(): Promise<void> {
     p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd failed: ${err}`))));
     p.stdin.end(`${TEST_USER}:${TEST_PASSWORD}\n`);
   });
+}
+
+/** `type base64` from a public key file's text (or dropbearkey -y output). */
+function publicKeyOf(text: string): string {
+  const m = /^(ssh-[\w-]+|ecdsa-[\w-]+) ([A-Za-z0-9+/=]+)/m.exec(text);
+  if (!m) throw new Error(`no public key in ${JSON.stringify(text)}`);
+  return `${m[1] ?? ""} ${m[2] ?? ""}`;
+}
+
+/**
+ * Edits the test user's ~/.ssh/authorized_keys (what dropbear reads) under a lock directory, since test files in
+ * parallel workers start dropbear servers at the same time. Each line is added once and removed by its server.
+ */
+async function editHomeAuthorizedKeys(edit: (lines: string[]) => string[]): Promise<void> {
+  const { stdout } = await run("getent", ["passwd", TEST_USER]);
+  const fields = stdout.trim().split(":");
+  const home = fields[5] ?? `/home/${TEST_USER}`;
+  const uid = Number(fields[2]);
+  const gid = Number(fields[3]);
+  const sshDir = path.join(home, ".ssh");
+  await mkdir(sshDir, { recursive: true, mode: 0o700 });
+  await chown(sshDir, uid, gid);
+  const lock = path.join(sshDir, ".kiln-test-lock");
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // A lock left by a killed test process: take it over after the deadline.
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  try {
+    const file = path.join(sshDir, "authorized_keys");
+    const before = (await readFile(file, "utf8").catch(() => "")).split("\n").filter((l) => l.trim() !== "");
+    const after = edit(before);
+    await writeFile(file, after.map((l) => `${l}\n`).join(""), { mode: 0o600 });
+    await chown(file, uid, gid);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function authorizeInHome(publicKey: string): Promise<void> {
+  const line = publicKey.trim();
+  await editHomeAuthorizedKeys((lines) => (lines.includes(line) ? lines : [...lines, line]));
+}
+
+async function unauthorizeInHome(publicKey: string): Promise<void> {
+  const line = publicKey.trim();
+  if (line === "") return;
+  await editHomeAuthorizedKeys((lines) => lines.filter((l) => l !== line));
 }
 
 /** Resolves once the server sends its SSH banner. */
@@ -100,6 +155,8 @@ export class SshServer implements AsyncDisposable {
     private readonly output: () => string,
     private readonly argv: readonly string[],
     private readonly append: (d: Buffer) => void,
+    /** The server's public host key as `type base64` (a known_hosts line without the host names). */
+    readonly hostKey: string,
   ) {}
 
   static async start(options: SshServerOptions = {}): Promise<SshServer> {
@@ -118,16 +175,20 @@ export class SshServer implements AsyncDisposable {
       const port = options.port ?? (await freePort());
       let out = "";
       let argv: string[];
+      let hostKeyLine: string;
       if (kind === "openssh") {
         await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
         const hostKey = path.join(dir, "ssh_host_ed25519_key");
         await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+        hostKeyLine = publicKeyOf(await readFile(`${hostKey}.pub`, "utf8"));
         const authorizedKeys = path.join(dir, "authorized_keys");
         await writeFile(authorizedKeys, await readFile(`${clientKeyFile}.pub`), { mode: 0o644 });
         const config = path.join(dir, "sshd_config");
         await writeFile(
           config,
           [
+            // First: sshd keeps the first value it reads for a keyword, so these override the defaults below.
+            ...(options.extraConfig ?? []),
             `Port ${port}`,
             "ListenAddress 127.0.0.1",
             `HostKey ${hostKey}`,
@@ -142,7 +203,6 @@ export class SshServer implements AsyncDisposable {
             "UseDNS no",
             "LogLevel VERBOSE",
             `Subsystem sftp internal-sftp`,
-            ...(options.extraConfig ?? []),
             "",
           ].join("\n"),
         );
@@ -150,13 +210,16 @@ export class SshServer implements AsyncDisposable {
       } else {
         const hostKey = path.join(dir, "dropbear_ed25519_host_key");
         await run("dropbearkey", ["-t", "ed25519", "-f", hostKey]);
+        hostKeyLine = publicKeyOf((await run("dropbearkey", ["-y", "-f", hostKey])).stdout);
+        // dropbear has no AuthorizedKeysFile option: it reads the test user's ~/.ssh/authorized_keys.
+        await authorizeInHome(await readFile(`${clientKeyFile}.pub`, "utf8"));
         argv = [DROPBEAR, "-F", "-E", "-p", `127.0.0.1:${port}`, "-r", hostKey, "-P", path.join(dir, "dropbear.pid")];
       }
       const append = (d: Buffer): void => {
         out += d.toString();
       };
       const proc = spawnServer(argv, append);
-      const server = new SshServer(kind, port, dir, clientKeyFile, proc, () => out, argv, append);
+      const server = new SshServer(kind, port, dir, clientKeyFile, proc, () => out, argv, append, hostKeyLine);
       try {
         await waitForBanner(port, proc, () => out);
       } catch (err) {
@@ -165,10 +228,26 @@ export class SshServer implements AsyncDisposable {
       }
       return server;
     } catch (err) {
+      if (kind === "dropbear") await unauthorizeInHome(await readFile(`${path.join(dir, "client_key")}.pub`, "utf8").catch(() => ""));
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
   }
+
+  /**
+   * Authorizes a public key (an authorized_keys line) for the test user on this server, as a builder injecting a
+   * temporary key would; `stop()` removes it again.
+   */
+  async authorizeKey(publicKey: string): Promise<void> {
+    const line = publicKey.trim();
+    if (this.kind === "openssh") {
+      await writeFile(path.join(this.dir, "authorized_keys"), `${line}\n`, { flag: "a" });
+    } else {
+      await authorizeInHome(line);
+      this.homeKeys.push(line);
+    }
+  }
+  private readonly homeKeys: string[] = [];
 
   /** What the server logged so far. */
   get log(): string {
@@ -224,6 +303,10 @@ export class SshServer implements AsyncDisposable {
       const timer = setTimeout(() => p.kill("SIGKILL"), 3000);
       await exited;
       clearTimeout(timer);
+    }
+    if (this.kind === "dropbear") {
+      for (const k of this.homeKeys.splice(0)) await unauthorizeInHome(k);
+      await unauthorizeInHome(await readFile(`${this.clientKeyFile}.pub`, "utf8").catch(() => ""));
     }
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -3,11 +3,11 @@
  * existing host, or a no-op with `communicator: none`) and the provision step, so the provisioners (and on failure
  * the error-cleanup-provisioner) run against that host.
  */
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { NULL_BUILDER_ID, nullBuilderSchema, type NullBuilderConfig } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
-import { SshCommunicator } from "../communicators/ssh.js";
+import { SshCommunicator, sshOptionsFromConfig } from "../communicators/ssh.js";
 import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
@@ -16,6 +16,8 @@ import { goPathError } from "../util/go_text.js";
 /** The null builder's pipeline state: the error, and the open connection. */
 export interface NullBuilderState extends PipelineState {
   communicator?: SshCommunicator;
+  /** The text of ssh_private_key_file: Packer's `SSHPrivateKey` build value (the ansible provisioner uses it). */
+  privateKey?: string;
 }
 
 /** Packer's NullArtifact; its generated data is what post-processors see as `{{.ID}}`. */
@@ -40,7 +42,7 @@ export function nullHookData(runUuid: string): Readonly<Record<string, string>> 
 }
 
 /** The SSH values Packer's provision hook adds for a build with an SSH communicator. */
-export function sshHookData(config: NullBuilderConfig): Readonly<Record<string, string>> {
+export function sshHookData(config: NullBuilderConfig, privateKey = ""): Readonly<Record<string, string>> {
   return {
     ConnType: "ssh",
     Host: config.ssh_host ?? "",
@@ -48,7 +50,7 @@ export function sshHookData(config: NullBuilderConfig): Readonly<Record<string, 
     User: config.ssh_username ?? "",
     Password: config.ssh_password ?? "",
     SSHPublicKey: "",
-    SSHPrivateKey: "",
+    SSHPrivateKey: privateKey,
     WinRMPassword: "",
   };
 }
@@ -71,22 +73,10 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
         ctx.log("message", text);
       };
       state.communicator = await SshCommunicator.connect(
-        {
-          ssh_host: host,
-          ssh_port: config.ssh_port,
-          ssh_username: config.ssh_username ?? "",
-          ssh_password: config.ssh_password,
-          ssh_private_key_file: config.ssh_private_key_file,
-          ssh_timeout: config.ssh_timeout ?? config.ssh_wait_timeout,
-          ssh_handshake_attempts: config.ssh_handshake_attempts,
-          ssh_keep_alive_interval: config.ssh_keep_alive_interval,
-          ssh_file_transfer_method: config.ssh_file_transfer_method,
-          ssh_agent_auth: config.ssh_agent_auth,
-          ssh_pty: config.ssh_pty,
-          pause_before_connecting: config.pause_before_connecting,
-        },
+        sshOptionsFromConfig(config, host),
         { signal: ctx.signal, workDir, log: debug },
       );
+      if ((config.ssh_private_key_file ?? "") !== "") state.privateKey = await readFile(path.resolve(workDir, config.ssh_private_key_file ?? ""), "utf8");
       ctx.log("say", "Connected to SSH!");
       return "continue";
     },
@@ -99,14 +89,18 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
 
 /** The SDK's `ssh_private_key_file` check, done where the file is. */
 async function checkKeyFile(config: NullBuilderConfig, workDir: string): Promise<string[]> {
-  const file = config.ssh_private_key_file ?? "";
-  if (config.communicator !== "ssh" || file === "") return [];
-  try {
-    await stat(path.resolve(workDir, file));
-    return [];
-  } catch (err) {
-    return [`ssh_private_key_file is invalid: ${goPathError("stat", file, err)}`];
+  if (config.communicator !== "ssh") return [];
+  const problems: string[] = [];
+  for (const key of ["ssh_private_key_file", "ssh_known_hosts_file", "ssh_bastion_private_key_file"] as const) {
+    const file = config[key] ?? "";
+    if (file === "") continue;
+    try {
+      await stat(path.resolve(workDir, file));
+    } catch (err) {
+      problems.push(`${key} is invalid: ${goPathError("stat", file, err)}`);
+    }
   }
+  return problems;
 }
 
 export const nullBuilder: BuilderDefinition = {
@@ -120,10 +114,11 @@ export const nullBuilder: BuilderDefinition = {
       instance: {
         async run(ctx: BuilderContext) {
           const state: NullBuilderState = {};
-          const hookData = compiled.communicator === "ssh" ? { ...nullHookData(ctx.build.runUuid), ...sshHookData(compiled) } : nullHookData(ctx.build.runUuid);
+          const hookData = (): Readonly<Record<string, string>> =>
+            compiled.communicator === "ssh" ? { ...nullHookData(ctx.build.runUuid), ...sshHookData(compiled, state.privateKey) } : nullHookData(ctx.build.runUuid);
           const steps = [
             connectStep(compiled, ctx.workDir),
-            provisionStep<NullBuilderState>(ctx.hook, { hookData: () => hookData, communicator: () => state.communicator }),
+            provisionStep<NullBuilderState>(ctx.hook, { hookData, communicator: () => state.communicator }),
           ];
           const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
           if (result.error) throw result.error;

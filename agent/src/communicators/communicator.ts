@@ -17,4 +17,9 @@ export interface Communicator {
   uploadTree(remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void>;
   /** Downloads a file from the guest to a local file path. */
   download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Downloads the directory `remoteDir` (recursively) into the local directory `localDir`, as `scp -r` does: the
+   * directory itself lands in `localDir`. Optional: a communicator without it cannot download directories.
+   */
+  downloadDir?(remoteDir: string, localDir: string, signal: AbortSignal): Promise<void>;
 }

@@ -5,11 +5,14 @@
  * over SFTP. A command whose connection drops before it reports an exit status exits with Packer's 2300218.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
-import { BuildFailedError } from "../../../core/src/mod.js";
+import { BuildFailedError, HostKeyMismatchError, KilnError, type CommunicatorConfig } from "../../../core/src/mod.js";
+import { socks5Connect } from "./socks5.js";
+import { fingerprintPolicy, knownHostsPolicy, sha256Fingerprint, type HostKeyPolicy } from "./host_keys.js";
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
@@ -24,6 +27,8 @@ export interface SshOptions {
   readonly ssh_username: string;
   readonly ssh_password?: string;
   readonly ssh_private_key_file?: string;
+  /** A private key in memory: the build's temporary key pair (Packer's `ssh_private_key`). */
+  readonly ssh_private_key?: Buffer;
   /** Milliseconds; 5m when neither this nor ssh_handshake_attempts is set. */
   readonly ssh_timeout?: number;
   readonly ssh_handshake_attempts?: number;
@@ -36,6 +41,57 @@ export interface SshOptions {
   /** `scp` (Packer's default) or `sftp`. */
   readonly ssh_file_transfer_method?: string;
   readonly pause_before_connecting?: number;
+  /** Pins the server's host key: `SHA256:…` as `ssh-keygen -lf` prints it (kiln extension). */
+  readonly ssh_host_key_fingerprint?: string;
+  /** Accepts only the host keys this OpenSSH known_hosts file lists for the host (kiln extension). */
+  readonly ssh_known_hosts_file?: string;
+  /** A bastion (jump host) the connection is forwarded through (`direct-tcpip`, like `ssh -J`). */
+  readonly ssh_bastion_host?: string;
+  /** 22 by default. */
+  readonly ssh_bastion_port?: number;
+  readonly ssh_bastion_username?: string;
+  readonly ssh_bastion_password?: string;
+  readonly ssh_bastion_private_key_file?: string;
+  readonly ssh_bastion_agent_auth?: boolean;
+  /** Answer the bastion's keyboard-interactive prompts with ssh_bastion_password (there is no terminal on a farm). */
+  readonly ssh_bastion_interactive?: boolean;
+  /** A SOCKS5 proxy the connection goes through. */
+  readonly ssh_proxy_host?: string;
+  /** 1080 by default. */
+  readonly ssh_proxy_port?: number;
+  readonly ssh_proxy_username?: string;
+  readonly ssh_proxy_password?: string;
+}
+
+/** The communicator options of a compiled builder config; `host` is where the builder's machine listens. */
+export function sshOptionsFromConfig(c: CommunicatorConfig, host: string = c.ssh_host ?? ""): SshOptions {
+  return {
+    ssh_host: host,
+    ssh_port: c.ssh_port,
+    ssh_username: c.ssh_username ?? "",
+    ssh_password: c.ssh_password,
+    ssh_private_key_file: c.ssh_private_key_file,
+    ssh_timeout: c.ssh_timeout ?? c.ssh_wait_timeout,
+    ssh_handshake_attempts: c.ssh_handshake_attempts,
+    ssh_keep_alive_interval: c.ssh_keep_alive_interval,
+    ssh_file_transfer_method: c.ssh_file_transfer_method,
+    ssh_agent_auth: c.ssh_agent_auth,
+    ssh_pty: c.ssh_pty,
+    pause_before_connecting: c.pause_before_connecting,
+    ssh_host_key_fingerprint: c.ssh_host_key_fingerprint,
+    ssh_known_hosts_file: c.ssh_known_hosts_file,
+    ssh_bastion_host: c.ssh_bastion_host,
+    ssh_bastion_port: c.ssh_bastion_port,
+    ssh_bastion_username: c.ssh_bastion_username,
+    ssh_bastion_password: c.ssh_bastion_password,
+    ssh_bastion_private_key_file: c.ssh_bastion_private_key_file,
+    ssh_bastion_agent_auth: c.ssh_bastion_agent_auth,
+    ssh_bastion_interactive: c.ssh_bastion_interactive,
+    ssh_proxy_host: c.ssh_proxy_host,
+    ssh_proxy_port: c.ssh_proxy_port,
+    ssh_proxy_username: c.ssh_proxy_username,
+    ssh_proxy_password: c.ssh_proxy_password,
+  };
 }
 
 export interface SshConnectOptions {
@@ -97,6 +153,32 @@ function lineSplitter(emit: ((line: string) => void) | undefined): { push(d: Buf
   };
 }
 
+/** Reads and parses a private key file, naming the option in errors. */
+async function readKeyFile(option: string, name: string, workDir: string | undefined): Promise<Buffer> {
+  const file = path.resolve(workDir ?? process.cwd(), name);
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (err) {
+    throw new BuildFailedError(`Error reading ${option} ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new BuildFailedError(`${option} is invalid: ${file}: ${parsed.message}`, { cause: parsed });
+  return key;
+}
+
+/** An error of the hop in front of the guest (bastion or proxy), so the final message names the right options. */
+interface HopError extends Error {
+  level?: string;
+  hop?: "bastion" | "proxy";
+}
+
+/** The guest (or the hop to it) is not reachable yet: retried until ssh_timeout, not counted as a handshake. */
+function isConnectError(err: HopError): boolean {
+  if (err.level === "client-socket" || err.level === "proxy") return true;
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|Channel open failure/i.test(err.message);
+}
+
 function isAuthFailure(err: Error): boolean {
   return (err as { level?: string }).level === "client-authentication";
 }
@@ -110,11 +192,15 @@ export class SshCommunicator {
   private hostKey: Buffer | undefined;
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private closed = false;
+  /** Closes the bastion connection or proxy socket under a guest connection. */
+  private readonly hops = new Map<Client, () => void>();
   private log: ((text: string) => void) | undefined;
 
   private constructor(
     readonly options: SshOptions,
     private readonly privateKey: Buffer | undefined,
+    private readonly hostKeyPolicy: HostKeyPolicy | undefined,
+    private readonly bastionKey: Buffer | undefined,
   ) {}
 
   /**
@@ -122,20 +208,26 @@ export class SshCommunicator {
    * authentication failures). @throws BuildFailedError naming the option to fix
    */
   static async connect(options: SshOptions, copts: SshConnectOptions): Promise<SshCommunicator> {
-    let privateKey: Buffer | undefined;
-    if ((options.ssh_private_key_file ?? "") !== "") {
-      const file = path.resolve(copts.workDir ?? process.cwd(), options.ssh_private_key_file ?? "");
+    let privateKey: Buffer | undefined = options.ssh_private_key;
+    if ((options.ssh_private_key_file ?? "") !== "") privateKey = await readKeyFile("ssh_private_key_file", options.ssh_private_key_file ?? "", copts.workDir);
+    const bastionKey =
+      (options.ssh_bastion_host ?? "") !== "" && (options.ssh_bastion_private_key_file ?? "") !== ""
+        ? await readKeyFile("ssh_bastion_private_key_file", options.ssh_bastion_private_key_file ?? "", copts.workDir)
+        : undefined;
+    let policy: HostKeyPolicy | undefined;
+    const address = `${options.ssh_host}:${options.ssh_port ?? 22}`;
+    if ((options.ssh_host_key_fingerprint ?? "") !== "") policy = fingerprintPolicy(address, options.ssh_host_key_fingerprint ?? "");
+    if ((options.ssh_known_hosts_file ?? "") !== "") {
+      const file = path.resolve(copts.workDir ?? process.cwd(), options.ssh_known_hosts_file ?? "");
+      let text: string;
       try {
-        privateKey = await readFile(file);
+        text = await readFile(file, "utf8");
       } catch (err) {
-        throw new BuildFailedError(`Error reading ssh_private_key_file ${file}: ${(err as Error).message}`, { cause: err });
+        throw new BuildFailedError(`Error reading ssh_known_hosts_file ${file}: ${(err as Error).message}`, { cause: err });
       }
-      const parsed = ssh2.utils.parseKey(privateKey);
-      if (parsed instanceof Error) {
-        throw new BuildFailedError(`ssh_private_key_file is invalid: ${file}: ${parsed.message}`, { cause: parsed });
-      }
+      policy = knownHostsPolicy(file, text, options.ssh_host, options.ssh_port ?? 22);
     }
-    const comm = new SshCommunicator(options, privateKey);
+    const comm = new SshCommunicator(options, privateKey, policy, bastionKey);
     comm.log = copts.log;
     await comm.reconnect(copts);
     return comm;
@@ -165,6 +257,7 @@ export class SshCommunicator {
         const client = await this.attempt(Math.max(1000, Math.min(remaining, 20_000)), copts.signal);
         // A dropped connection is re-established on the next use (a guest that rebooted).
         client.on("close", () => {
+          this.closeHop(client);
           if (this.client === client) {
             this.client = undefined;
             this.sftpSession = undefined;
@@ -177,13 +270,26 @@ export class SshCommunicator {
       } catch (err) {
         if (copts.signal.aborted) throw abortError(copts.signal);
         lastError = err as Error;
-        const handshake = (lastError as { level?: string }).level !== "client-socket" && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/.test(lastError.message);
-        if (lastError instanceof BuildFailedError) throw lastError;
+        const handshake = !isConnectError(lastError);
+        if (lastError instanceof KilnError) throw lastError;
         if (handshake) handshakeFailures++;
         copts.log?.(`SSH attempt ${attempt} to ${this.address} failed: ${lastError.message}`);
         if (handshake && handshakeFailures >= maxHandshakes) {
+          const hop = (lastError as HopError).hop;
+          if (hop === "bastion" && isAuthFailure(lastError)) {
+            throw new BuildFailedError(
+              `ssh: authentication as "${o.ssh_bastion_username ?? ""}" to the bastion host ${this.bastionAddress} failed after ` +
+                `${handshakeFailures} attempts (ssh_handshake_attempts): ${lastError.message}; check ssh_bastion_username and ` +
+                `${this.bastionKey !== undefined ? "ssh_bastion_private_key_file" : o.ssh_bastion_agent_auth === true ? "ssh_bastion_agent_auth" : "ssh_bastion_password"}`,
+              { cause: lastError },
+            );
+          }
+          if (hop !== undefined) {
+            throw new BuildFailedError(`ssh: ${lastError.message} (failed ${handshakeFailures} times, ssh_handshake_attempts)`, { cause: lastError });
+          }
           if (isAuthFailure(lastError)) {
-            const what = this.privateKey !== undefined ? (o.ssh_password !== undefined ? "ssh_password or ssh_private_key_file" : "ssh_private_key_file") : "ssh_password";
+            const keyName = o.ssh_private_key !== undefined ? "the temporary key pair (did the builder inject SSHPublicKey?)" : "ssh_private_key_file";
+            const what = this.privateKey !== undefined ? (o.ssh_password !== undefined ? `ssh_password or ${keyName}` : keyName) : "ssh_password";
             throw new BuildFailedError(
               `ssh: authentication as "${o.ssh_username}" at ${this.address} failed after ${handshakeFailures} attempts ` +
                 `(ssh_handshake_attempts): ${lastError.message}; check ssh_username and ${what}`,
@@ -208,12 +314,133 @@ export class SshCommunicator {
     }
   }
 
-  private attempt(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+  private get bastionAddress(): string {
+    return `${this.options.ssh_bastion_host ?? ""}:${this.options.ssh_bastion_port ?? 22}`;
+  }
+
+  /** One connection attempt: through the bastion or the proxy when configured, then the guest's handshake. */
+  private async attempt(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+    const hop = await this.openHop(readyTimeout, signal);
+    try {
+      const client = await this.handshake(readyTimeout, signal, hop?.sock);
+      if (hop) this.hops.set(client, hop.close);
+      return client;
+    } catch (err) {
+      hop?.close();
+      throw err;
+    }
+  }
+
+  /** Opens the stream to the guest's SSH port through the bastion (`direct-tcpip`) or the SOCKS5 proxy. */
+  private async openHop(readyTimeout: number, signal: AbortSignal): Promise<{ sock: Duplex; close(): void } | undefined> {
+    const o = this.options;
+    const port = o.ssh_port ?? 22;
+    if ((o.ssh_proxy_host ?? "") !== "") {
+      const sock = await socks5Connect({
+        proxyHost: o.ssh_proxy_host ?? "",
+        proxyPort: o.ssh_proxy_port ?? 1080,
+        username: o.ssh_proxy_username,
+        password: o.ssh_proxy_password,
+        host: o.ssh_host,
+        port,
+        timeoutMs: readyTimeout,
+        signal,
+      }).catch((err: HopError) => {
+        err.hop = "proxy";
+        throw err;
+      });
+      return { sock, close: () => sock.destroy() };
+    }
+    if ((o.ssh_bastion_host ?? "") === "") return undefined;
+    const bastion = await this.connectBastion(readyTimeout, signal);
+    const close = (): void => {
+      bastion.removeAllListeners();
+      bastion.on("error", () => undefined);
+      bastion.end();
+      bastion.destroy();
+    };
+    try {
+      const sock = await new Promise<ClientChannel>((resolve, reject) =>
+        bastion.forwardOut("127.0.0.1", 0, o.ssh_host, port, (err, stream) => (err ? reject(err) : resolve(stream))),
+      );
+      // The guest went away (EOF from the bastion): close the channel too, so the guest connection sees "close".
+      sock.once("end", () => sock.close());
+      return { sock, close };
+    } catch (err) {
+      close();
+      const e = new Error(`the bastion host ${this.bastionAddress} could not reach ${this.address}: ${(err as Error).message}`) as HopError;
+      e.level = "client-socket";
+      e.hop = "bastion";
+      throw e;
+    }
+  }
+
+  private connectBastion(readyTimeout: number, signal: AbortSignal): Promise<Client> {
+    const o = this.options;
+    return new Promise<Client>((resolve, reject) => {
+      const bastion = new Client();
+      let settled = false;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        if (!err) return resolve(bastion);
+        bastion.removeAllListeners();
+        bastion.on("error", () => undefined);
+        bastion.destroy();
+        const e = err as HopError;
+        if (!signal.aborted) {
+          e.message = `bastion host ${this.bastionAddress}: ${e.message}`;
+          e.hop = "bastion";
+        }
+        reject(e);
+      };
+      const onAbort = (): void => finish(abortError(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      bastion.once("ready", () => {
+        bastion.setNoDelay(true);
+        finish();
+      });
+      bastion.on("error", (err) => finish(err));
+      bastion.once("close", () => finish(new Error("connection closed during handshake")));
+      const password = o.ssh_bastion_password;
+      const config: ConnectConfig = {
+        host: o.ssh_bastion_host ?? "",
+        port: o.ssh_bastion_port ?? 22,
+        username: o.ssh_bastion_username ?? "",
+        readyTimeout,
+        keepaliveInterval: (o.ssh_keep_alive_interval ?? 5000) > 0 ? (o.ssh_keep_alive_interval ?? 5000) : 0,
+        // Packer does not check the bastion's host key either.
+        hostVerifier: () => true,
+      };
+      if (password !== undefined && password !== "") config.password = password;
+      if (this.bastionKey !== undefined) config.privateKey = this.bastionKey;
+      if (o.ssh_bastion_interactive === true) {
+        config.tryKeyboard = true;
+        bastion.on("keyboard-interactive", (_name, _instructions, _lang, prompts, answer) => answer(prompts.map(() => password ?? "")));
+      }
+      if (o.ssh_bastion_agent_auth === true) {
+        const sock = process.env["SSH_AUTH_SOCK"];
+        if (sock === undefined || sock === "") {
+          finish(new BuildFailedError("ssh_bastion_agent_auth is set but SSH_AUTH_SOCK is not: start an ssh-agent for the kiln agent"));
+          return;
+        }
+        config.agent = sock;
+      }
+      try {
+        bastion.connect(config);
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+  }
+
+  private handshake(readyTimeout: number, signal: AbortSignal, sock: Duplex | undefined): Promise<Client> {
     const o = this.options;
     return new Promise<Client>((resolve, reject) => {
       const client = new Client();
       let settled = false;
-      let mismatch: BuildFailedError | undefined;
+      let mismatch: HostKeyMismatchError | undefined;
       const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
@@ -230,7 +457,11 @@ export class SshCommunicator {
       };
       const onAbort = (): void => finish(abortError(signal));
       signal.addEventListener("abort", onAbort, { once: true });
-      client.once("ready", () => finish());
+      client.once("ready", () => {
+        // scp's many small request/ack exchanges stall on Nagle + delayed ACKs (~40 ms each) otherwise.
+        client.setNoDelay(true);
+        finish();
+      });
       client.on("error", (err) => finish(err));
       client.once("close", () => finish(new Error("connection closed during handshake")));
       const keepAlive = o.ssh_keep_alive_interval ?? 5000;
@@ -241,17 +472,24 @@ export class SshCommunicator {
         readyTimeout,
         keepaliveInterval: keepAlive > 0 ? keepAlive : 0,
         keepaliveCountMax: 3,
-        // Accept-new: the first key is accepted, later reconnects of this communicator must present the same one.
+        // A pin (fingerprint, known_hosts) decides first; then accept-new: the first key is accepted, later
+        // reconnects of this communicator must present the same one.
         hostVerifier: (key: Buffer) => {
+          mismatch = this.hostKeyPolicy?.check(key);
+          if (mismatch !== undefined) return false;
           if (this.hostKey === undefined) {
             this.hostKey = Buffer.from(key);
             return true;
           }
           if (this.hostKey.equals(key)) return true;
-          mismatch = new BuildFailedError(`ssh: the host key of ${this.address} changed since the first connection`);
+          mismatch = new HostKeyMismatchError(
+            `ssh: the host key of ${this.address} changed since the first connection (was ${sha256Fingerprint(this.hostKey)}, ` +
+              `now ${sha256Fingerprint(key)}): refusing to reconnect to what may be another machine`,
+          );
           return false;
         },
       };
+      if (sock !== undefined) config.sock = sock as ConnectConfig["sock"];
       if (o.ssh_password !== undefined) config.password = o.ssh_password;
       if (this.privateKey !== undefined) config.privateKey = this.privateKey;
       if (o.ssh_agent_auth === true) {
@@ -370,10 +608,18 @@ export class SshCommunicator {
   }
 
   /**
-   * Uploads a tree into the existing directory `remoteDir`: directories are created in one command, then the files
-   * go over SFTP whatever ssh_file_transfer_method says (a recursive scp session is not implemented yet).
+   * Uploads a tree into the existing directory `remoteDir`: over one recursive scp session (`scp -rt`, `D`/`C`/`E`
+   * records), or with sftp (directories made in one command, then each file).
    */
   async uploadTree(remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void> {
+    if (!this.useSftp) {
+      const client = await this.requireClient(signal);
+      await scpUploadTree(client, remoteDir, entries, signal).catch((err: Error) => {
+        if (signal.aborted) throw err;
+        throw new BuildFailedError(`Upload of a directory tree to ${remoteDir} failed: ${err.message}`, { cause: err });
+      });
+      return;
+    }
     const dirs: string[] = [];
     const files: { local: string; remote: string; mode: number }[] = [];
     const walk = (list: readonly TreeEntry[], at: string): void => {
@@ -399,6 +645,18 @@ export class SshCommunicator {
     }
   }
 
+  /** Downloads the directory `remoteDir` into `localDir` (which is created): `localDir/<basename>/...`, as `scp -r`. */
+  async downloadDir(remoteDir: string, localDir: string, signal: AbortSignal): Promise<void> {
+    await mkdir(localDir, { recursive: true });
+    const transfer = this.useSftp
+      ? this.sftp(signal).then((sftp) => sftpDownloadTree(sftp, remoteDir.replace(/\/+$/, "") || "/", path.join(localDir, path.posix.basename(remoteDir.replace(/\/+$/, ""))), signal))
+      : this.requireClient(signal).then((client) => scpDownloadTree(client, remoteDir, localDir, signal));
+    await transfer.catch((err: Error) => {
+      if (signal.aborted) throw err;
+      throw new BuildFailedError(`Download of the directory ${remoteDir} to ${localDir} failed: ${err.message}`, { cause: err });
+    });
+  }
+
   /** Downloads `remotePath` to a local file path. */
   async download(remotePath: string, localPath: string, signal: AbortSignal): Promise<void> {
     const transfer = this.useSftp
@@ -419,7 +677,13 @@ export class SshCommunicator {
       c.on("error", () => undefined);
       c.end();
       c.destroy();
+      this.closeHop(c);
     }
+  }
+
+  private closeHop(client: Client): void {
+    this.hops.get(client)?.();
+    this.hops.delete(client);
   }
 
   /** Closes the connection (idempotent). */
@@ -502,6 +766,14 @@ class ScpReader {
     throw new Error(`scp: ${text.slice(1) || `error code ${String(code)}`}`);
   }
 
+  /** Up to `max` bytes of file data (waits for some). */
+  async chunk(max: number): Promise<Buffer> {
+    await this.need(() => this.buf.length > 0);
+    const b = this.buf.subarray(0, max);
+    this.buf = this.buf.subarray(b.length);
+    return b;
+  }
+
   /** Takes what is buffered (after the header), for the data phase. */
   take(): Buffer {
     const b = this.buf;
@@ -533,9 +805,12 @@ function write(channel: ClientChannel, data: Buffer | string): Promise<void> {
   });
 }
 
-/** Packer's scp upload: `scp -t <dir>`, one `C<mode> <size> <name>` record. */
+/**
+ * Packer's scp upload, one `C<mode> <size> <name>` record, but to `scp -t <file>` rather than Packer's
+ * `scp -t <dir>`: with a missing directory, scp would otherwise create a file named like the directory.
+ */
 async function scpUpload(client: Client, source: string | Buffer, remotePath: string, mode: number, signal: AbortSignal): Promise<void> {
-  const channel = await openExec(client, `scp -t ${quote(path.posix.dirname(remotePath))}`);
+  const channel = await openExec(client, `scp -t ${quote(remotePath)}`);
   const onAbort = (): void => void channel.close();
   signal.addEventListener("abort", onAbort, { once: true });
   try {
@@ -613,5 +888,123 @@ async function scpDownload(client: Client, remotePath: string, localPath: string
   } finally {
     signal.removeEventListener("abort", onAbort);
     if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** Reads exactly `size` bytes of a file record into `localPath`, then the sender's status byte. */
+async function scpReceiveFile(reader: ScpReader, channel: ClientChannel, size: number, localPath: string): Promise<void> {
+  const out = createWriteStream(localPath);
+  const closed = new Promise<void>((resolve, reject) => {
+    out.once("close", resolve);
+    out.once("error", reject);
+  });
+  await write(channel, Buffer.from([0]));
+  let left = size;
+  while (left > 0) {
+    const chunk = await reader.chunk(left);
+    left -= chunk.length;
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
+  }
+  out.end();
+  await closed;
+  await reader.ack();
+}
+
+/** `scp -rf <remote>`: `D` records become directories under `localDir`, `C` records files, `E` ends a directory. */
+async function scpDownloadTree(client: Client, remote: string, localDir: string, signal: AbortSignal): Promise<void> {
+  const channel = await openExec(client, `scp -rf ${quote(remote.replace(/\/+$/, "") || "/")}`);
+  const onAbort = (): void => void channel.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new ScpReader(channel);
+    const stack = [localDir];
+    await write(channel, Buffer.from([0]));
+    for (;;) {
+      const header = await reader.line();
+      const kind = header[0];
+      if (kind === "\x01" || kind === "\x02") throw new Error(`scp: ${header.slice(1)}`);
+      if (kind === "T") {
+        await write(channel, Buffer.from([0]));
+        continue;
+      }
+      if (kind === "E") {
+        stack.pop();
+        await write(channel, Buffer.from([0]));
+        if (stack.length <= 1) break;
+        continue;
+      }
+      const m = /^([CD])([0-7]+) (\d+) (.+)$/.exec(header);
+      if (!m) throw new Error(`scp: unexpected reply ${JSON.stringify(header)}`);
+      const name = m[4] ?? "";
+      if (name === "." || name === ".." || name.includes("/")) throw new Error(`scp: refusing the entry name ${JSON.stringify(name)}`);
+      const target = path.join(...stack, name);
+      const mode = parseInt(m[2] ?? "644", 8) & 0o777;
+      if (m[1] === "D") {
+        await mkdir(target, { recursive: true, mode: mode | 0o700 });
+        stack.push(name);
+        await write(channel, Buffer.from([0]));
+      } else {
+        await scpReceiveFile(reader, channel, Number(m[3]), target);
+        await chmod(target, mode);
+        await write(channel, Buffer.from([0]));
+        // A single file (the source was not a directory) ends the transfer.
+        if (stack.length === 1) break;
+      }
+    }
+    await endAndWait(channel);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** `scp -rt <remoteDir>` with the tree as `D`/`C`/`E` records: one session for any number of files. */
+async function scpUploadTree(client: Client, remoteDir: string, entries: readonly TreeEntry[], signal: AbortSignal): Promise<void> {
+  const channel = await openExec(client, `scp -rt ${quote(remoteDir)}`);
+  const onAbort = (): void => void channel.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new ScpReader(channel);
+    await reader.ack();
+    const send = async (list: readonly TreeEntry[]): Promise<void> => {
+      for (const e of list) {
+        const mode = (e.mode & 0o7777).toString(8).padStart(4, "0");
+        if (e.kind === "dir") {
+          await write(channel, `D${mode} 0 ${e.name}\n`);
+          await reader.ack();
+          await send(e.entries);
+          await write(channel, "E\n");
+          await reader.ack();
+        } else {
+          const size = (await stat(e.local)).size;
+          await write(channel, `C${mode} ${size} ${e.name}\n`);
+          await reader.ack();
+          for await (const chunk of createReadStream(e.local)) await write(channel, chunk as Buffer);
+          await write(channel, Buffer.from([0]));
+          await reader.ack();
+        }
+      }
+    };
+    await send(entries);
+    await endAndWait(channel);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) throw abortError(signal);
+  }
+}
+
+/** Walks `remote` over SFTP into `local` (created), keeping file modes. */
+async function sftpDownloadTree(sftp: SFTPWrapper, remote: string, local: string, signal: AbortSignal): Promise<void> {
+  const list = await new Promise<ssh2.FileEntryWithStats[]>((resolve, reject) => sftp.readdir(remote, (err, l) => (err ? reject(err) : resolve(l))));
+  await mkdir(local, { recursive: true });
+  for (const e of list) {
+    if (signal.aborted) throw abortError(signal);
+    const r = path.posix.join(remote, e.filename);
+    const l = path.join(local, e.filename);
+    if (e.attrs.isDirectory()) await sftpDownloadTree(sftp, r, l, signal);
+    else if (e.attrs.isFile()) {
+      await withAbort(signal, (cb) => sftp.fastGet(r, l, cb));
+      await chmod(l, e.attrs.mode & 0o777);
+    }
   }
 }

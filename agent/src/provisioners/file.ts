@@ -1,7 +1,7 @@
 /**
  * The `file` provisioner (Packer 1.6.6's provisioner/file): uploads `sources` (files or directories, with rsync's
  * trailing-slash rule) or `content` to `destination` on the machine, or downloads files from it. A destination
- * ending in `/` is a directory the files keep their base names in. Directory downloads are not implemented yet.
+ * ending in `/` is a directory the files keep their base names in. A download source ending in `/` is a directory.
  */
 import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -44,6 +44,35 @@ function targetFor(destination: string, source: string, isDir: boolean): string 
   return isDir ? `${destination}${path.posix.basename(source)}` : destination;
 }
 
+/**
+ * Packer's ProvisionDownload: a source ending in `/` is a directory, downloaded recursively into `destination` (the
+ * directory itself lands there, as scp -r does); a file goes to `destination`, or into it when it ends in `/` (or is
+ * an existing directory).
+ */
+async function downloadOne(comm: Communicator, ctx: PluginContext, src: string, destination: string): Promise<void> {
+  ctx.log("say", `Downloading ${src} => ${destination}`);
+  let local = path.resolve(ctx.workDir, destination);
+  if (src.endsWith("/")) {
+    if (comm.downloadDir === undefined) throw new BuildFailedError(`this communicator cannot download directories (source '${src}')`);
+    await comm.downloadDir(src, local, ctx.signal);
+    return;
+  }
+  const isDir = destination.endsWith("/") || (await stat(local).then((s) => s.isDirectory(), () => false));
+  if (isDir) {
+    await mkdir(local, { recursive: true });
+    local = path.join(local, path.posix.basename(src));
+  } else {
+    await mkdir(path.dirname(local), { recursive: true });
+  }
+  await comm.download(src, local, ctx.signal).catch((err: unknown) => {
+    const e = err as Error;
+    if (/not a regular file/i.test(e.message)) {
+      throw new BuildFailedError(`${e.message}: to download a directory, end the source with a slash ('${src}/')`, { cause: err });
+    }
+    throw err;
+  });
+}
+
 export async function runFile(config: FileProvisionerConfig, ctx: PluginContext): Promise<void> {
   const comm = ctx.communicator;
   if (comm === undefined) {
@@ -52,18 +81,7 @@ export async function runFile(config: FileProvisionerConfig, ctx: PluginContext)
   const destination = config.destination ?? "";
   const sources = config.sources ?? [];
   if (config.direction === "download") {
-    for (const src of sources) {
-      ctx.log("say", `Downloading ${src} => ${destination}`);
-      let local = path.resolve(ctx.workDir, destination);
-      const isDir = destination.endsWith("/") || (await stat(local).then((s) => s.isDirectory(), () => false));
-      if (isDir) {
-        await mkdir(local, { recursive: true });
-        local = path.join(local, path.posix.basename(src));
-      } else {
-        await mkdir(path.dirname(local), { recursive: true });
-      }
-      await comm.download(src, local, ctx.signal);
-    }
+    for (const src of sources) await downloadOne(comm, ctx, src, destination);
     return;
   }
   if (sources.length === 0) {

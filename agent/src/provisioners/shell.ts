@@ -5,7 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { BuildFailedError, ensureKilnError, shellProvisionerSchema, type ShellConfig } from "../../../core/src/mod.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BuildFailedError, ErrorCode, ensureKilnError, hasErrorCode, shellProvisionerSchema, type ShellConfig } from "../../../core/src/mod.js";
 import { CMD_DISCONNECT } from "../communicators/ssh.js";
 import type { Communicator } from "../communicators/communicator.js";
 import { prepareWithSchema, type PluginContext, type PrepareContext, type ProvisionerDefinition } from "../plugin_api.js";
@@ -39,7 +40,40 @@ export function shellEnvVars(config: ShellConfig, ctx: PluginContext): string {
   }
   for (const [k, v] of Object.entries(config.env ?? {})) vars.set(k, quote(ctx.render(v, ctx.generatedData)));
   const keys = [...vars.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return keys.map((k) => sprintf(config.env_var_format, k, vars.get(k) ?? "")).join("");
+  return keys.map((k) => sprintf(config.env_var_format ?? "%s='%s' ", k, vars.get(k) ?? "")).join("");
+}
+
+/** Packer's retry delay for starting a script grows from fast polling to this. */
+const START_RETRY_MAX_DELAY_MS = 2000;
+
+function formatDuration(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
+}
+
+/**
+ * Packer's `retry.Config{StartTimeout: start_retry_timeout}`: runs `op` again while it throws (the connection is not
+ * usable yet: an upload or a command that cannot be started), until the timeout. Cancellation and a host-key
+ * mismatch are not retried.
+ */
+async function retryStart<T>(ctx: PluginContext, timeoutMs: number, op: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (ctx.signal.aborted || hasErrorCode(err, ErrorCode.HostKeyMismatch)) throw err;
+      const e = ensureKilnError(err);
+      if (Date.now() + delay >= deadline) {
+        throw new BuildFailedError(`${e.message} (still failing after ${attempt} attempts within start_retry_timeout ${formatDuration(timeoutMs)})`, {
+          cause: err,
+        });
+      }
+      ctx.log("message", `Retrying to start the script (attempt ${attempt} failed: ${e.message})`);
+      await sleep(delay + Math.floor(Math.random() * 100), undefined, { signal: ctx.signal });
+      delay = Math.min(delay * 2, START_RETRY_MAX_DELAY_MS);
+    }
+  }
 }
 
 function requireCommunicator(ctx: PluginContext): Communicator {
@@ -76,18 +110,61 @@ export async function runShell(config: ShellConfig, ctx: PluginContext): Promise
       });
     }
   }
-  for (const script of scripts) {
-    ctx.log("say", `Provisioning with shell script: ${script.name}`);
-    const body = await script.body();
-    let command: string;
-    try {
-      command = ctx.render(config.execute_command, { ...ctx.generatedData, Vars: vars, Path: remotePath, EnvVarFile: "" });
-    } catch (err) {
-      throw new BuildFailedError(`Error processing command: ${ensureKilnError(err).message}`, { cause: err });
-    }
-    let uploaded = false;
-    let failed = true;
-    try {
+  const retryFor = (config.start_retry_timeout ?? 0) > 0 ? (config.start_retry_timeout ?? 0) : 5 * 60_000;
+  const removeRemote = async (file: string): Promise<number> =>
+    comm.start(`rm -f ${shellQuote(file)}`, { signal: AbortSignal.timeout(REMOTE_CLEANUP_TIMEOUT_MS) }).catch(() => -1);
+  // Packer's use_env_var_file: the variables go to an uploaded file the command sources ({{.EnvVarFile}}).
+  let envVarFile = "";
+  if (config.use_env_var_file ?? false) {
+    const file = `${config.remote_folder}/varfile_${Math.floor(Math.random() * 9999)}.sh`;
+    await retryStart(ctx, retryFor, async () => {
+      await comm.upload(Buffer.from(vars), file, ctx.signal, 0o600).catch((err: unknown) => {
+        if (ctx.signal.aborted) throw err;
+        throw new BuildFailedError(`Error uploading the environment variable file: ${ensureKilnError(err).message}`, { cause: err });
+      });
+      envVarFile = file;
+      const chmod = await comm.start(`chmod 0600 ${shellQuote(file)}`, { signal: ctx.signal });
+      if (chmod !== 0) throw new BuildFailedError(`Error chmodding script file to 0600 in remote machine: exit status ${chmod}`);
+    });
+  }
+  try {
+    for (const script of scripts) await runScript(config, ctx, comm, script, { vars, envVarFile, remotePath, validCodes, retryFor, removeRemote });
+  } finally {
+    if (envVarFile !== "" && !(config.skip_clean ?? false)) await removeRemote(envVarFile);
+  }
+}
+
+interface ScriptRun {
+  readonly vars: string;
+  readonly envVarFile: string;
+  readonly remotePath: string;
+  readonly validCodes: readonly number[];
+  readonly retryFor: number;
+  readonly removeRemote: (file: string) => Promise<number>;
+}
+
+async function runScript(
+  config: ShellConfig,
+  ctx: PluginContext,
+  comm: Communicator,
+  script: { name: string; body: () => Promise<Buffer> },
+  run: ScriptRun,
+): Promise<void> {
+  const { remotePath, validCodes } = run;
+  ctx.log("say", `Provisioning with shell script: ${script.name}`);
+  const body = await script.body();
+  let command: string;
+  try {
+    command = ctx.render(config.execute_command ?? "", { ...ctx.generatedData, Vars: run.vars, Path: remotePath, EnvVarFile: run.envVarFile });
+  } catch (err) {
+    throw new BuildFailedError(`Error processing command: ${ensureKilnError(err).message}`, { cause: err });
+  }
+  let uploaded = false;
+  let failed = true;
+  try {
+    // Upload, chmod and start are retried while the machine is not usable yet (start_retry_timeout); once the
+    // command started, its exit status counts.
+    const code = await retryStart(ctx, run.retryFor, async () => {
       try {
         await comm.upload(body, remotePath, ctx.signal);
         uploaded = true;
@@ -97,39 +174,37 @@ export async function runShell(config: ShellConfig, ctx: PluginContext): Promise
       }
       const chmod = await comm.start(`chmod 0755 ${shellQuote(remotePath)}`, { signal: ctx.signal });
       if (chmod !== 0) throw new BuildFailedError(`Error chmodding script file to 0755 in remote machine: exit status ${chmod}`);
-      const code = await comm.start(command, {
+      return comm.start(command, {
         signal: ctx.signal,
         onStdout: (line) => ctx.log("message", line),
         onStderr: (line) => ctx.log("error", line),
       });
-      ctx.heartbeat();
-      if (code === CMD_DISCONNECT) {
-        if (!(config.expect_disconnect ?? false) && !validCodes.includes(code)) {
-          throw new BuildFailedError(
-            "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can " +
-              'try adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
-          );
-        }
-        // The connection is gone (a reboot): the communicator reconnects for the cleanup and the next script.
-      } else if (!validCodes.includes(code)) {
-        throw new BuildFailedError(`Script exited with non-zero exit status: ${code}.Allowed exit codes are: ${goList(validCodes)}`);
+    });
+    ctx.heartbeat();
+    if (code === CMD_DISCONNECT) {
+      if (!(config.expect_disconnect ?? false) && !validCodes.includes(code)) {
+        throw new BuildFailedError(
+          "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can " +
+            'try adding `"expect_disconnect": true` or `"valid_exit_codes": [0, 2300218]` to the shell provisioner parameters.',
+        );
       }
-      failed = false;
-    } finally {
-      // Packer leaves the script behind when it fails; kiln removes it either way (a host reused for builds, and
-      // tests, must not collect them), with its own short deadline since the job's signal may be aborted.
-      if (uploaded && !(config.skip_clean ?? false)) {
-        const rm = await comm.start(`rm -f ${shellQuote(remotePath)}`, { signal: AbortSignal.timeout(REMOTE_CLEANUP_TIMEOUT_MS) }).catch(() => -1);
-        if (rm !== 0 && !failed) throw new BuildFailedError(`Error removing temporary script at ${remotePath}: exit status ${rm}`);
-      }
+      // The connection is gone (a reboot): the communicator reconnects for the cleanup and the next script.
+    } else if (!validCodes.includes(code)) {
+      throw new BuildFailedError(`Script exited with non-zero exit status: ${code}.Allowed exit codes are: ${goList(validCodes)}`);
+    }
+    failed = false;
+  } finally {
+    // Packer leaves the script behind when it fails; kiln removes it either way (a host reused for builds, and
+    // tests, must not collect them), with its own short deadline since the job's signal may be aborted.
+    if (uploaded && !(config.skip_clean ?? false)) {
+      const rm = await run.removeRemote(remotePath);
+      if (rm !== 0 && !failed) throw new BuildFailedError(`Error removing temporary script at ${remotePath}: exit status ${rm}`);
     }
   }
 }
 
 async function checkShellScripts(config: ShellConfig, ctx: PrepareContext): Promise<string[]> {
-  const problems = await checkScriptsExist(config, ctx);
-  if (config.use_env_var_file ?? false) problems.push("use_env_var_file is not supported by kiln yet");
-  return problems;
+  return checkScriptsExist(config, ctx);
 }
 
 export const shellProvisioner: ProvisionerDefinition = {

@@ -10,9 +10,8 @@ export const NULL_BUILDER_ID = "fnoeding.null";
 
 /** SSH options Packer accepts that kiln's communicator does not implement yet: refused rather than ignored. */
 const SSH_OPTIONS_NOT_RUN = [
-  "ssh_bastion_host",
-  "ssh_proxy_host",
   "ssh_certificate_file",
+  "ssh_bastion_certificate_file",
   "ssh_ciphers",
   "ssh_key_exchange_algorithms",
   "ssh_local_tunnels",
@@ -47,6 +46,11 @@ export const nullBuilderSchema = definePluginSchema({
       const v = c[key];
       if (v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0)) {
         problems.push(`${key} is not supported by kiln yet: remove it or build with Packer`);
+      }
+    }
+    for (const key of ["temporary_key_pair_type", "temporary_key_pair_bits"] as const) {
+      if (c[key] !== undefined) {
+        problems.push(`${key} is not used by the null builder: it cannot put a temporary key on an existing host; use ssh_private_key_file`);
       }
     }
     return { problems };

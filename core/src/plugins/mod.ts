@@ -25,7 +25,17 @@ export {
   formatGoDuration,
   formatGoDurationNs,
 } from "./duration.js";
-export { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
+export {
+  COMMUNICATOR_FIELDS,
+  COMMUNICATOR_TYPES,
+  SSH_FINGERPRINT_PATTERN,
+  checkSshCommunicator,
+  checkTemporaryKeyPair,
+  temporaryKeyPairSpec,
+  wantsTemporaryKeyPair,
+  type CommunicatorConfig,
+  type TemporaryKeyPairSpec,
+} from "./communicator.js";
 export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./builder_file.js";
 export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
 export {
@@ -85,3 +95,5 @@ export {
   type DockerSavePostProcessorConfig,
   type DockerPushPostProcessorConfig,
 } from "./post_processor_docker.js";
+export { ansibleProvisionerSchema, type AnsibleConfig } from "./provisioner_ansible.js";
+export { ansibleLocalProvisionerSchema, type AnsibleLocalConfig } from "./provisioner_ansible_local.js";

@@ -25,6 +25,13 @@ function checkFile(c: FileProvisionerConfig): CheckResult {
   if (content !== "" && c.direction === "download") problems.push("content cannot be used with direction download.");
   if (sources.length === 0 && content === "") problems.push("Source must be specified.");
   if ((c.destination ?? "") === "") problems.push("Destination must be specified.");
+  if (c.direction === "download") {
+    for (const src of sources) {
+      if (/[*?[]/.test(src)) {
+        problems.push(`source '${src}': wildcards in download sources are not supported by kiln: download the directory (with a trailing slash) instead`);
+      }
+    }
+  }
   return { problems };
 }
 

@@ -6,6 +6,8 @@
 import { definePluginSchema, type CheckResult, type CompiledConfig, type FieldSpecs } from "./schema.js";
 
 export const SHELL_DEFAULT_EXECUTE_COMMAND = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}";
+/** Packer's default with `use_env_var_file`: the variables are sourced from the uploaded file. */
+export const SHELL_ENV_VAR_FILE_EXECUTE_COMMAND = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}";
 
 export const SHELL_FIELDS = {
   inline: { type: "array" },
@@ -14,8 +16,8 @@ export const SHELL_FIELDS = {
   scripts: { type: "array" },
   environment_vars: { type: "array", description: "KEY=value pairs put in front of the command ({{.Vars}})" },
   env: { type: "map" },
-  env_var_format: { type: "string", default: "%s='%s' " },
-  execute_command: { type: "string", default: SHELL_DEFAULT_EXECUTE_COMMAND },
+  env_var_format: { type: "string", description: "%s='%s' (export %s='%s'\\n with use_env_var_file)" },
+  execute_command: { type: "string", description: "see SHELL_DEFAULT_EXECUTE_COMMAND; another default with use_env_var_file" },
   remote_folder: { type: "string", default: "/tmp" },
   remote_file: { type: "string" },
   remote_path: { type: "string" },
@@ -48,14 +50,15 @@ function checkShell(c: ShellConfig): CheckResult {
 function normalizeShell(c: ShellConfig): ShellConfig {
   const out: { -readonly [K in keyof ShellConfig]: ShellConfig[K] } = { ...c };
   if ((c.script ?? "") !== "") out.scripts = [c.script ?? ""];
-  if (c.execute_command === "") out.execute_command = SHELL_DEFAULT_EXECUTE_COMMAND;
+  const envFile = c.use_env_var_file ?? false;
+  if ((c.execute_command ?? "") === "") out.execute_command = envFile ? SHELL_ENV_VAR_FILE_EXECUTE_COMMAND : SHELL_DEFAULT_EXECUTE_COMMAND;
   if (c.inline_shebang === "") out.inline_shebang = "/bin/sh -e";
   if (c.remote_folder === "") out.remote_folder = "/tmp";
   // Packer: fmt.Sprintf("script_%d.sh", rand.Intn(9999)).
   if ((c.remote_file ?? "") === "") out.remote_file = `script_${Math.floor(Math.random() * 9999)}.sh`;
   if ((c.remote_path ?? "") === "") out.remote_path = `${out.remote_folder}/${out.remote_file ?? ""}`;
   if ((c.start_retry_timeout ?? 0) === 0) out.start_retry_timeout = 5 * 60_000;
-  if (c.env_var_format === "") out.env_var_format = "%s='%s' ";
+  if ((c.env_var_format ?? "") === "") out.env_var_format = envFile ? "export %s='%s'\n" : "%s='%s' ";
   return out;
 }
 

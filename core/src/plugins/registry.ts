@@ -22,6 +22,8 @@ import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
 import { fileProvisionerSchema } from "./provisioner_file.js";
 import { breakpointProvisionerSchema } from "./provisioner_breakpoint.js";
+import { ansibleProvisionerSchema } from "./provisioner_ansible.js";
+import { ansibleLocalProvisionerSchema } from "./provisioner_ansible_local.js";
 import {
   deepFreeze,
   validateWithSchema,
@@ -42,6 +44,8 @@ const schemas: readonly PluginSchema[] = [
   shellProvisionerSchema,
   fileProvisionerSchema,
   breakpointProvisionerSchema,
+  ansibleProvisionerSchema,
+  ansibleLocalProvisionerSchema,
   artificePostProcessorSchema,
   checksumPostProcessorSchema,
   compressPostProcessorSchema,
