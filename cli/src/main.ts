@@ -4,6 +4,7 @@
  */
 import { KilnError, InvalidTemplateError } from "../../core/src/mod.js";
 import { buildCommand } from "./commands/build.js";
+import { artifactsCommand } from "./commands/artifacts.js";
 import { agentCommand, agentsCommand, buildsCommand, cancelCommand, coordinatorCommand, devCommand, logsCommand } from "./commands/farm.js";
 import { inspectCommand, validateCommand } from "./commands/template.js";
 import type { CliIo } from "./farm_access.js";
@@ -23,6 +24,7 @@ Available commands are:
     logs         show a build's log (-f to follow)
     cancel       cancel a build
     agents       list live agents (--json)
+    artifacts    list, show, get, rm and prune the farm's stored artifacts
     version      print the version
 `;
 
@@ -39,6 +41,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   logs: logsCommand,
   cancel: cancelCommand,
   agents: agentsCommand,
+  artifacts: artifactsCommand,
   version: async (_argv, io) => {
     io.stdout(`kiln ${VERSION} (Packer-compatible 1.6.6)\n`);
     return 0;

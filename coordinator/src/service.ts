@@ -22,6 +22,7 @@ import {
   AGENT_TTL_MS,
   ANY_DATACENTER,
   EVENTS_STREAM,
+  Artifacts,
   FarmStore,
   InvalidArgumentError,
   TERMINAL_BUILD_STATES,
@@ -40,6 +41,7 @@ import {
 import type { FarmHandles } from "../../core/src/mod.js";
 import { planJobs } from "./plan.js";
 import { watchDeadLetters } from "./dead_letter.js";
+import { completeFromCache, findCacheHits, fingerprintJobs } from "./build_cache.js";
 
 /** How long a watch waits for an ended build's final event before it ends without it. */
 const FINAL_EVENT_GRACE_MS = 3_000;
@@ -54,6 +56,7 @@ export class CoordinatorService {
   /** Live agents, kept current by a KV watch so that submitting a build needs no scan of the agents bucket. */
   private readonly agentView = new Map<string, AgentInfo__Output>();
   private agentWatch: { stop(): void } | undefined;
+  private artifactLayer: Promise<Artifacts> | undefined;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -89,6 +92,16 @@ export class CoordinatorService {
   close(): void {
     this.deadLetters?.unsubscribe();
     this.agentWatch?.stop();
+    void this.artifactLayer?.then((a) => a.close()).catch(() => undefined);
+  }
+
+  /** The artifact catalog and the farm's store, opened on first use. */
+  artifacts(): Promise<Artifacts> {
+    this.artifactLayer ??= Artifacts.open(this.farm.js).catch((err: unknown) => {
+      this.artifactLayer = undefined;
+      throw err;
+    });
+    return this.artifactLayer;
   }
 
   async submit(req: SubmitBuildRequest__Output): Promise<BuildStatus__Output> {
@@ -108,7 +121,7 @@ export class CoordinatorService {
       bundleObject = `bundle.${buildId}`;
       await this.farm.bundles.putBlob({ name: bundleObject }, req.bundle);
     }
-    const jobs = planJobs(req, {
+    const planned = planJobs(req, {
       buildId,
       traceContext,
       datacenter,
@@ -125,11 +138,13 @@ export class CoordinatorService {
         local_template_dir: req.local_template_dir,
       },
     });
-    if (jobs.length === 0) {
+    if (planned.length === 0) {
       throw new InvalidArgumentError("no builds to run: -only/-except left nothing of the template's builders");
     }
+    const jobs = await fingerprintJobs(req, planned);
+    const cacheHits = req.bundle.length > 0 ? await findCacheHits(await this.artifacts(), jobs, req.options?.force ?? false) : new Map();
     const limit = req.options?.parallel_builds ?? 0;
-    const held = limit > 0 ? jobs.slice(limit).map((j) => j.job_id) : [];
+    const held = limit > 0 ? jobs.filter((j) => !cacheHits.has(j.job_id)).slice(limit).map((j) => j.job_id) : [];
     const record: BuildRecord = {
       id: buildId,
       state: "BUILD_STATE_QUEUED",
@@ -144,6 +159,7 @@ export class CoordinatorService {
     const revisions = await this.store.createBuild(record, jobRecords, jobs.filter((j) => held.includes(j.job_id)));
     const agents = await this.listAgents();
     for (const job of jobs) {
+      if (cacheHits.has(job.job_id)) continue;
       if (!canRun(agents, datacenter, job.builder_type)) {
         await publishEvent(this.farm.js, {
           build_id: buildId,
@@ -154,6 +170,7 @@ export class CoordinatorService {
       }
       if (!held.includes(job.job_id)) await publishJob(this.farm.js, { ...job, record_revision: String(revisions.get(job.job_id) ?? 0) }, job.trace_context);
     }
+    if (cacheHits.size > 0) await completeFromCache(await this.artifacts(), this.store, this.farm.js, buildId, req.template_name, jobs, cacheHits);
     return {
       build: codecs.BuildRecord.normalize(record),
       jobs: jobRecords.map((j) => withWaiting(codecs.JobRecord.normalize(j), agents)),

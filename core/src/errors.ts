@@ -17,6 +17,7 @@ export const ErrorCode = {
   Internal: "ERROR_CODE_INTERNAL",
   Unsupported: "ERROR_CODE_UNSUPPORTED",
   StaleAttempt: "ERROR_CODE_STALE_ATTEMPT",
+  ChecksumMismatch: "ERROR_CODE_CHECKSUM_MISMATCH",
 } as const satisfies Record<string, WireErrorCode>;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -106,6 +107,14 @@ export class StaleAttemptError extends KilnError {
   }
 }
 
+/** An artifact file's bytes differ from the size or sha256 recorded when it was stored: corrupt or replaced. */
+export class ChecksumMismatchError extends KilnError {
+  constructor(message: string, options?: KilnErrorOptions) {
+    super(ErrorCode.ChecksumMismatch, message, options);
+    this.name = "ChecksumMismatchError";
+  }
+}
+
 export class InternalError extends KilnError {
   constructor(message: string, options?: KilnErrorOptions) {
     super(ErrorCode.Internal, message, options);
@@ -134,6 +143,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: KilnErrorOptions
   [ErrorCode.Internal]: InternalError,
   [ErrorCode.Unsupported]: UnsupportedError,
   [ErrorCode.StaleAttempt]: StaleAttemptError,
+  [ErrorCode.ChecksumMismatch]: ChecksumMismatchError,
 };
 
 /** Turns anything thrown into a KilnError, at a boundary. Unknown errors become Internal, with the cause kept. */

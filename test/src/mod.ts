@@ -3,3 +3,4 @@ export { TestFarm, tempDir, until, watchToEnd, type TestAgentOptions } from "./h
 export { runKiln, runPacker, REPO_ROOT, PACKER, type ProcessResult } from "./cli_process.js";
 export { SshServer, freePort, TEST_USER, TEST_PASSWORD, type SshServerOptions } from "./sshd.js";
 export { seededRandom } from "./random.js";
+export { S3Server, S3_TEST_CREDENTIALS } from "./s3_server.js";

@@ -26,6 +26,7 @@ import {
   ANY_DATACENTER,
   CancelledError,
   ErrorCode,
+  Artifacts,
   FarmStore,
   InvalidArgumentError,
   JOB_ACK_WAIT_MS,
@@ -52,6 +53,7 @@ import type { FarmHandles, Versioned } from "../../../core/src/mod.js";
 import { localBuilderTypes, runJob } from "../runner.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
+import { storeJobArtifacts } from "../upload/store_artifacts.js";
 
 /** In-progress acks are sent this often while a job runs: a third of the lease, at most 5 s. */
 const MAX_LEASE_EXTEND_MS = 5_000;
@@ -104,6 +106,8 @@ export class Agent implements AsyncDisposable {
   private loopDone: Promise<unknown> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
+  /** The artifact catalog and store, opened by the first job that has artifacts to store. */
+  private artifacts: Promise<Artifacts> | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -274,6 +278,18 @@ export class Agent implements AsyncDisposable {
         outcome = abort.signal.aborted
           ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
           : await runJob(job, ctx);
+        if (outcome.state === "succeeded" && !job.workspace?.local_cwd) {
+          this.artifacts ??= Artifacts.open(this.farm.js);
+          outcome = await storeJobArtifacts(await this.artifacts, job, outcome, {
+            workDir: ctx.workDir,
+            agent: this.name,
+            templateName: (await this.store.getBuild(buildId))?.template_name ?? "",
+            labels: this.options.labels ?? {},
+            signal: abort.signal,
+            heartbeat: () => msg.working(),
+            log: ctx.log,
+          });
+        }
       } catch (err) {
         const failure = ensureKilnError(err);
         outcome = { state: abort.signal.aborted ? "cancelled" : "failed", failure, artifacts: [], manifestEntries: [] };
@@ -386,6 +402,7 @@ export class Agent implements AsyncDisposable {
     await all;
     clearTimeout(timer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.artifacts?.then((a) => a.close()).catch(() => undefined);
     await this.farm.agents.delete(this.name).catch(() => undefined);
   }
 

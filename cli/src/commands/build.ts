@@ -16,6 +16,7 @@ import { buildJson } from "../ui/json.js";
 import { loadTemplateInputs } from "../template_inputs.js";
 import { writeOutputFiles } from "../output_files.js";
 import { withCoordinator, type CliIo } from "../farm_access.js";
+import { downloadArtifacts } from "./artifacts.js";
 
 export const BUILD_FLAGS: FlagSpecs = {
   var: { kind: "list", help: "Variable for templates, can be used multiple times (-var 'key=value')." },
@@ -32,6 +33,7 @@ export const BUILD_FLAGS: FlagSpecs = {
   coordinator: { kind: "string", help: "Coordinator address host:port (default $KILN_COORDINATOR; unset: embedded farm)." },
   datacenter: { kind: "string", help: "Run every build of this template in this datacenter." },
   json: { kind: "bool", help: "Print only the final result as JSON (the shape of `kiln builds --json`, with artifacts)." },
+  download: { kind: "bool", help: "On a remote farm, fetch the build's stored artifact files to the paths the template names." },
 };
 
 const ON_ERROR_VALUES = ["cleanup", "abort", "run-cleanup-provisioner"] as const;
@@ -123,6 +125,11 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
       ...(j.state === "JOB_STATE_SUCCEEDED" ? {} : { error: j.failure?.message || j.state }),
       artifacts: j.artifacts,
     }));
+    if (flagBool(args, "download") && !embedded && final.build?.state === "BUILD_STATE_SUCCEEDED") {
+      // Relative names land where a local `packer build` would put them: relative to this working directory.
+      const records = await client.listArtifacts(buildId);
+      await downloadArtifacts(client, records, (name) => path.resolve(process.cwd(), name), { stdout: json ? () => undefined : io.stdout, stderr: io.stderr });
+    }
     const cancelled = final.build?.state === "BUILD_STATE_CANCELLED";
     ui.finish(Date.now() - started, outcomes, cancelled);
     if (json) io.stdout(`${JSON.stringify(buildJson(final), null, 2)}\n`);

@@ -13,6 +13,7 @@ export const ErrorCode = {
   ERROR_CODE_INTERNAL: 'ERROR_CODE_INTERNAL',
   ERROR_CODE_UNSUPPORTED: 'ERROR_CODE_UNSUPPORTED',
   ERROR_CODE_STALE_ATTEMPT: 'ERROR_CODE_STALE_ATTEMPT',
+  ERROR_CODE_CHECKSUM_MISMATCH: 'ERROR_CODE_CHECKSUM_MISMATCH',
 } as const;
 
 export type ErrorCode =
@@ -40,5 +41,7 @@ export type ErrorCode =
   | 10
   | 'ERROR_CODE_STALE_ATTEMPT'
   | 11
+  | 'ERROR_CODE_CHECKSUM_MISMATCH'
+  | 12
 
 export type ErrorCode__Output = typeof ErrorCode[keyof typeof ErrorCode]

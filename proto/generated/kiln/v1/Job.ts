@@ -26,6 +26,7 @@ export interface Job {
   'template_json'?: (string);
   'trace_context'?: ({[key: string]: string});
   'record_revision'?: (number | string | Long);
+  'fingerprint'?: (string);
 }
 
 export interface Job__Output {
@@ -47,4 +48,5 @@ export interface Job__Output {
   'template_json': (string);
   'trace_context': ({[key: string]: string});
   'record_revision': (string);
+  'fingerprint': (string);
 }
