@@ -19,7 +19,7 @@ export class S3Server implements AsyncDisposable {
 
   static async start(): Promise<S3Server> {
     const dir = await mkdtemp(path.join(tmpdir(), "kiln-s3rver-"));
-    const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: dir });
+    const server = new S3rver({ address: "127.0.0.1", port: 0, silent: process.env["S3RVER_LOG"] !== "1", directory: dir });
     try {
       const { port } = await server.run();
       return new S3Server(server, dir, `http://127.0.0.1:${port}`);

@@ -67,7 +67,7 @@ export class Artifacts {
     source.on("error", (err) => hashing.destroy(err));
     source.pipe(hashing);
     await store.put(key, hashing, 0, signal);
-    const uploaded = { size: hashing.size, sha256: hashing.sha256() };
+    const uploaded = { size: hashing.bytesSeen, sha256: hashing.sha256() };
     const stored = await store.stat(key);
     if (stored?.size !== uploaded.size) {
       await store.delete(key);

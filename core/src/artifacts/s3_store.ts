@@ -55,9 +55,15 @@ export class S3Store implements ArtifactStore {
     this.bucketChecked ??= (async () => {
       try {
         await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.config.bucket }));
-      } catch (err) {
-        if (!isMissing(err)) throw this.unavailable(err);
+        return;
+      } catch {
+        // Missing, or a server without HEAD on buckets: creating tells which.
+      }
+      try {
         await this.client.send(new this.sdk.CreateBucketCommand({ Bucket: this.config.bucket }));
+      } catch (err) {
+        const name = (err as { name?: string }).name;
+        if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw this.unavailable(err);
       }
     })().catch((err: unknown) => {
       this.bucketChecked = undefined;

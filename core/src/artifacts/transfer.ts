@@ -6,14 +6,17 @@ import { createHash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { ChecksumMismatchError } from "../errors.js";
 
-/** Passes bytes through, counting and hashing them; read `size`/`sha256()` after the stream ends. */
+/**
+ * Passes bytes through, counting and hashing them; read `bytesSeen`/`sha256()` after the stream ends. (Not `size`:
+ * @aws-sdk/lib-storage takes a body's `size` property for its length.)
+ */
 export class HashingStream extends Transform {
   private readonly hash = createHash("sha256");
-  size = 0;
+  bytesSeen = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.hash.update(chunk);
-    this.size += chunk.length;
+    this.bytesSeen += chunk.length;
     done(null, chunk);
   }
 
