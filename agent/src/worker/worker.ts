@@ -279,7 +279,10 @@ export class Agent implements AsyncDisposable {
           ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
           : await runJob(job, ctx);
         if (outcome.state === "succeeded" && !job.workspace?.local_cwd) {
-          this.artifacts ??= Artifacts.open(this.farm.js);
+          this.artifacts ??= Artifacts.open(this.farm.js).catch((err: unknown) => {
+            this.artifacts = undefined;
+            throw err;
+          });
           outcome = await storeJobArtifacts(await this.artifacts, job, outcome, {
             workDir: ctx.workDir,
             agent: this.name,
