@@ -14,6 +14,10 @@ import type {
   ListBuildsResponse__Output,
   SubmitBuildRequest,
   SubmitBuildResponse__Output,
+  ArtifactRecord__Output,
+  DeleteArtifactsResponse__Output,
+  FileChunk__Output,
+  ListArtifactsResponse__Output,
 } from "../../proto/src/mod.js";
 import { ErrorCode, KilnError, UnavailableError, fromFailure } from "../../core/src/mod.js";
 
@@ -59,7 +63,21 @@ export class CoordinatorConnection {
   }
 
   /** Calls a unary method by name; the generated client's overloads defeat inference, so types are explicit. */
-  private unary<Res>(method: "SubmitBuild" | "GetBuild" | "ListBuilds" | "CancelBuild" | "ListAgents" | "DrainAgent" | "ContinueBuild", req: object): Promise<Res> {
+  private unary<Res>(
+    method:
+      | "SubmitBuild"
+      | "GetBuild"
+      | "ListBuilds"
+      | "CancelBuild"
+      | "ListAgents"
+      | "DrainAgent"
+      | "ContinueBuild"
+      | "ListArtifacts"
+      | "GetArtifact"
+      | "DeleteArtifacts"
+      | "PruneArtifacts",
+    req: object,
+  ): Promise<Res> {
     type Untyped = (req: object, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
     const fn = this.client[method] as unknown as Untyped;
     return new Promise((resolve, reject) => {
@@ -115,6 +133,40 @@ export class CoordinatorConnection {
 
   async listAgents(): Promise<AgentInfo__Output[]> {
     return (await this.unary<ListAgentsResponse__Output>("ListAgents", {})).agents;
+  }
+
+  /** Catalog records of one build, or of every build when `buildId` is "". */
+  async listArtifacts(buildId = ""): Promise<ArtifactRecord__Output[]> {
+    return (await this.unary<ListArtifactsResponse__Output>("ListArtifacts", { build_id: buildId })).artifacts;
+  }
+
+  /** One record by id or unambiguous id prefix. */
+  getArtifact(id: string): Promise<ArtifactRecord__Output> {
+    return this.unary<ArtifactRecord__Output>("GetArtifact", { id });
+  }
+
+  async deleteArtifacts(ids: readonly string[]): Promise<ArtifactRecord__Output[]> {
+    return (await this.unary<DeleteArtifactsResponse__Output>("DeleteArtifacts", { ids })).deleted;
+  }
+
+  async pruneArtifacts(keepLast: number, olderThanMs: number): Promise<ArtifactRecord__Output[]> {
+    return (await this.unary<DeleteArtifactsResponse__Output>("PruneArtifacts", { keep_last: keepLast, older_than_ms: olderThanMs })).deleted;
+  }
+
+  /** Streams one stored file's bytes from `offset` (unverified: the caller checks size and sha256). */
+  async *download(artifactId: string, fileIndex: number, offset: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const call = this.client.DownloadFile({ artifact_id: artifactId, file_index: fileIndex, offset });
+    const onAbort = (): void => call.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const chunk of call as AsyncIterable<FileChunk__Output>) yield chunk.data;
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw toKilnError(err as grpc.ServiceError, this.address);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
   }
 
   /** Streams a build's events from after `fromSeq`; ends when the build ends or `signal` aborts. */

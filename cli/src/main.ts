@@ -4,6 +4,7 @@
  */
 import { KilnError, InvalidTemplateError } from "../../core/src/mod.js";
 import { buildCommand } from "./commands/build.js";
+import { artifactsCommand } from "./commands/artifacts.js";
 import { agentCommand, agentsCommand, buildsCommand, cancelCommand, continueCommand, coordinatorCommand, devCommand, logsCommand } from "./commands/farm.js";
 import { inspectCommand, validateCommand } from "./commands/template.js";
 import type { CliIo } from "./farm_access.js";
@@ -24,6 +25,7 @@ Available commands are:
     cancel       cancel a build
     continue     let a build paused at a breakpoint go on
     agents       list live agents (--json); agents drain NAME: let an agent finish its jobs and leave
+    artifacts    list, show, get, rm and prune the farm's stored artifacts
     version      print the version
 `;
 
@@ -41,6 +43,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cancel: cancelCommand,
   continue: continueCommand,
   agents: agentsCommand,
+  artifacts: artifactsCommand,
   version: async (_argv, io) => {
     io.stdout(`kiln ${VERSION} (Packer-compatible 1.6.6)\n`);
     return 0;

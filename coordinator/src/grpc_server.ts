@@ -17,9 +17,16 @@ import type {
   SubmitBuildRequest__Output,
   SubmitBuildResponse__Output,
   WatchBuildRequest__Output,
+  ArtifactRecord__Output,
+  DeleteArtifactsResponse__Output,
+  DownloadFileRequest__Output,
+  FileChunk__Output,
+  ListArtifactsResponse__Output,
+  PruneArtifactsRequest__Output,
 } from "../../proto/src/mod.js";
 import { ErrorCode, ensureKilnError } from "../../core/src/mod.js";
 import type { CoordinatorService } from "./service.js";
+import { deleteArtifacts, downloadChunks } from "./artifact_rpc.js";
 
 export const ERROR_CODE_METADATA_KEY = "kiln-error-code";
 /** Bundles (the template's directory) travel inside SubmitBuild. */
@@ -38,6 +45,7 @@ const statusByCode: Record<ErrorCode, grpc.status> = {
   [ErrorCode.Unsupported]: grpc.status.UNIMPLEMENTED,
   [ErrorCode.StaleAttempt]: grpc.status.FAILED_PRECONDITION,
   [ErrorCode.HostKeyMismatch]: grpc.status.ABORTED,
+  [ErrorCode.ChecksumMismatch]: grpc.status.DATA_LOSS,
 };
 
 function toServiceError(err: unknown): grpc.ServiceError {
@@ -84,6 +92,43 @@ export class CoordinatorGrpcServer implements AsyncDisposable {
       ListAgents: unary<unknown, ListAgentsResponse__Output>(async () => ({ agents: await service.listAgents() })),
       ContinueBuild: unary<ContinueBuildRequest__Output, BuildStatus__Output>((req) => service.continueBuild(req.build_id)),
       DrainAgent: unary<DrainAgentRequest__Output, AgentInfo__Output>((req) => service.drainAgent(req.name)),
+      ListArtifacts: unary<{ build_id: string }, ListArtifactsResponse__Output>(async (req) => ({
+        artifacts: await (await service.artifacts()).list(req.build_id || undefined),
+      })),
+      GetArtifact: unary<{ id: string }, ArtifactRecord__Output>(async (req) => (await service.artifacts()).catalog.resolve(req.id)),
+      DeleteArtifacts: unary<{ ids: string[] }, DeleteArtifactsResponse__Output>(async (req) => ({
+        deleted: await deleteArtifacts(await service.artifacts(), req.ids),
+      })),
+      PruneArtifacts: unary<PruneArtifactsRequest__Output, DeleteArtifactsResponse__Output>(async (req) => ({
+        deleted: await (await service.artifacts()).prune({ keepLast: req.keep_last, olderThanMs: Number(req.older_than_ms) }),
+      })),
+      DownloadFile: ((call: grpc.ServerWritableStream<DownloadFileRequest__Output, FileChunk__Output>) => {
+        const abort = new AbortController();
+        call.on("cancelled", () => abort.abort());
+        void (async () => {
+          try {
+            const { artifact_id: id, file_index: index, offset } = call.request;
+            for await (const data of downloadChunks(await service.artifacts(), id, index, Number(offset), abort.signal)) {
+              if (!call.write({ data })) {
+                await new Promise<void>((resolve) => {
+                  const done = (): void => {
+                    call.off("drain", done);
+                    abort.signal.removeEventListener("abort", done);
+                    resolve();
+                  };
+                  call.once("drain", done);
+                  abort.signal.addEventListener("abort", done, { once: true });
+                });
+              }
+              if (abort.signal.aborted) return;
+            }
+            call.end();
+          } catch (err) {
+            // Emitting (not destroying) makes grpc-js end the call with this status, trailer included.
+            if (!abort.signal.aborted) call.emit("error", toServiceError(err));
+          }
+        })();
+      }) as grpc.handleServerStreamingCall<DownloadFileRequest__Output, FileChunk__Output>,
       WatchBuild: ((call: grpc.ServerWritableStream<WatchBuildRequest__Output, JobEvent__Output>) => {
         const abort = new AbortController();
         call.on("cancelled", () => abort.abort());

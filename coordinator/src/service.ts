@@ -25,6 +25,7 @@ import {
   stopBuild,
   ANY_DATACENTER,
   EVENTS_STREAM,
+  Artifacts,
   FarmStore,
   InvalidArgumentError,
   NotFoundError,
@@ -44,6 +45,7 @@ import type { FarmHandles } from "../../core/src/mod.js";
 import { planJobs } from "./plan.js";
 import { watchDeadLetters } from "./dead_letter.js";
 import { BuildDeadlines } from "./deadlines.js";
+import { completeFromCache, findCacheHits, fingerprintJobs } from "./build_cache.js";
 
 /** How long a watch waits for an ended build's final event before it ends without it. */
 const FINAL_EVENT_GRACE_MS = 3_000;
@@ -59,6 +61,7 @@ export class CoordinatorService {
   private readonly agentView = new Map<string, AgentInfo__Output>();
   private agentWatch: { stop(): void } | undefined;
   private readonly deadlines = new BuildDeadlines((buildId) => this.expire(buildId));
+  private artifactLayer: Promise<Artifacts> | undefined;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -122,6 +125,16 @@ export class CoordinatorService {
     this.deadlines.clear();
     this.deadLetters?.unsubscribe();
     this.agentWatch?.stop();
+    void this.artifactLayer?.then((a) => a.close()).catch(() => undefined);
+  }
+
+  /** The artifact catalog and the farm's store, opened on first use. */
+  artifacts(): Promise<Artifacts> {
+    this.artifactLayer ??= Artifacts.open(this.farm.js).catch((err: unknown) => {
+      this.artifactLayer = undefined;
+      throw err;
+    });
+    return this.artifactLayer;
   }
 
   async submit(req: SubmitBuildRequest__Output): Promise<BuildStatus__Output> {
@@ -160,12 +173,13 @@ export class CoordinatorService {
         local_template_dir: req.local_template_dir,
       },
     });
-    const jobs = planned.map((j) => ({ ...j, deadline_ms: String(deadlineMs) }));
-    if (jobs.length === 0) {
+    if (planned.length === 0) {
       throw new InvalidArgumentError("no builds to run: -only/-except left nothing of the template's builders");
     }
+    const jobs = (await fingerprintJobs(req, planned)).map((j) => ({ ...j, deadline_ms: String(deadlineMs) }));
+    const cacheHits = req.bundle.length > 0 ? await findCacheHits(await this.artifacts(), jobs, req.options?.force ?? false) : new Map();
     const limit = req.options?.parallel_builds ?? 0;
-    const held = limit > 0 ? jobs.slice(limit).map((j) => j.job_id) : [];
+    const held = limit > 0 ? jobs.filter((j) => !cacheHits.has(j.job_id)).slice(limit).map((j) => j.job_id) : [];
     const record: BuildRecord = {
       id: buildId,
       state: "BUILD_STATE_QUEUED",
@@ -181,6 +195,7 @@ export class CoordinatorService {
     if (deadlineMs > 0) this.deadlines.schedule(buildId, deadlineMs);
     const agents = await this.listAgents();
     for (const job of jobs) {
+      if (cacheHits.has(job.job_id)) continue;
       if (!canRun(agents, datacenter, job.builder_type)) {
         await publishEvent(this.farm.js, {
           build_id: buildId,
@@ -191,6 +206,7 @@ export class CoordinatorService {
       }
       if (!held.includes(job.job_id)) await publishJob(this.farm.js, { ...job, record_revision: String(revisions.get(job.job_id) ?? 0) }, job.trace_context);
     }
+    if (cacheHits.size > 0) await completeFromCache(await this.artifacts(), this.store, this.farm.js, buildId, req.template_name, jobs, cacheHits);
     return {
       build: codecs.BuildRecord.normalize(record),
       jobs: jobRecords.map((j) => withWaiting(codecs.JobRecord.normalize(j), agents)),

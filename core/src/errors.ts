@@ -18,6 +18,7 @@ export const ErrorCode = {
   Unsupported: "ERROR_CODE_UNSUPPORTED",
   StaleAttempt: "ERROR_CODE_STALE_ATTEMPT",
   HostKeyMismatch: "ERROR_CODE_HOST_KEY_MISMATCH",
+  ChecksumMismatch: "ERROR_CODE_CHECKSUM_MISMATCH",
 } as const satisfies Record<string, WireErrorCode>;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -115,6 +116,14 @@ export class HostKeyMismatchError extends KilnError {
   }
 }
 
+/** An artifact file's bytes differ from the size or sha256 recorded when it was stored: corrupt or replaced. */
+export class ChecksumMismatchError extends KilnError {
+  constructor(message: string, options?: KilnErrorOptions) {
+    super(ErrorCode.ChecksumMismatch, message, options);
+    this.name = "ChecksumMismatchError";
+  }
+}
+
 export class InternalError extends KilnError {
   constructor(message: string, options?: KilnErrorOptions) {
     super(ErrorCode.Internal, message, options);
@@ -144,6 +153,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: KilnErrorOptions
   [ErrorCode.Unsupported]: UnsupportedError,
   [ErrorCode.StaleAttempt]: StaleAttemptError,
   [ErrorCode.HostKeyMismatch]: HostKeyMismatchError,
+  [ErrorCode.ChecksumMismatch]: ChecksumMismatchError,
 };
 
 /** Turns anything thrown into a KilnError, at a boundary. Unknown errors become Internal, with the cause kept. */

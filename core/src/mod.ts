@@ -17,3 +17,4 @@ export {
   type RunStaticsContext,
   type InterpolateOptions,
 } from "./template/engine/mod.js";
+export * from "./artifacts/mod.js";

@@ -77,6 +77,7 @@ export const codecs = {
   AgentInfo: codec<T.AgentInfo, T.AgentInfo__Output>("AgentInfo"),
   Artifact: codec<T.Artifact, T.Artifact__Output>("Artifact"),
   Failure: codec<T.Failure, T.Failure__Output>("Failure"),
+  ArtifactRecord: codec<T.ArtifactRecord, T.ArtifactRecord__Output>("ArtifactRecord"),
 } as const;
 
 /** The gRPC package definition of kiln.v1 (Coordinator service), for server and client. */

@@ -34,3 +34,13 @@ export type { GetBuildRequest, GetBuildRequest__Output } from "../generated/kiln
 export type { CancelBuildRequest, CancelBuildRequest__Output } from "../generated/kiln/v1/CancelBuildRequest.js";
 export type { ListBuildsRequest, ListBuildsRequest__Output } from "../generated/kiln/v1/ListBuildsRequest.js";
 export type { StepEvent, StepEvent__Output } from "../generated/kiln/v1/StepEvent.js";
+export type { ArtifactRecord, ArtifactRecord__Output } from "../generated/kiln/v1/ArtifactRecord.js";
+export type { StoredFile, StoredFile__Output } from "../generated/kiln/v1/StoredFile.js";
+export type { ListArtifactsRequest, ListArtifactsRequest__Output } from "../generated/kiln/v1/ListArtifactsRequest.js";
+export type { ListArtifactsResponse, ListArtifactsResponse__Output } from "../generated/kiln/v1/ListArtifactsResponse.js";
+export type { GetArtifactRequest, GetArtifactRequest__Output } from "../generated/kiln/v1/GetArtifactRequest.js";
+export type { DeleteArtifactsRequest, DeleteArtifactsRequest__Output } from "../generated/kiln/v1/DeleteArtifactsRequest.js";
+export type { DeleteArtifactsResponse, DeleteArtifactsResponse__Output } from "../generated/kiln/v1/DeleteArtifactsResponse.js";
+export type { PruneArtifactsRequest, PruneArtifactsRequest__Output } from "../generated/kiln/v1/PruneArtifactsRequest.js";
+export type { DownloadFileRequest, DownloadFileRequest__Output } from "../generated/kiln/v1/DownloadFileRequest.js";
+export type { FileChunk, FileChunk__Output } from "../generated/kiln/v1/FileChunk.js";

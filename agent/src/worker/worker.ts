@@ -26,6 +26,7 @@ import {
   ANY_DATACENTER,
   CancelledError,
   ErrorCode,
+  Artifacts,
   FarmStore,
   InvalidArgumentError,
   JOB_ACK_WAIT_MS,
@@ -67,6 +68,7 @@ function retryDelayMs(attempt: number): number {
 
 /** How often a job paused at a breakpoint checks the build's continue count, in case it missed the message. */
 const CONTINUE_POLL_MS = 2_000;
+import { storeJobArtifacts } from "../upload/store_artifacts.js";
 
 /** In-progress acks are sent this often while a job runs: a third of the lease, at most 5 s. */
 const MAX_LEASE_EXTEND_MS = 5_000;
@@ -126,6 +128,8 @@ export class Agent implements AsyncDisposable {
   /** Resolves once the agent has stopped: by `stop`, or when a remote drain (`kiln agents drain`) completes. */
   readonly stopped: Promise<void> = new Promise((resolve) => (this.markStopped = resolve));
   private readonly startedAt = Date.now();
+  /** The artifact catalog and store, opened by the first job that has artifacts to store. */
+  private artifacts: Promise<Artifacts> | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -330,6 +334,22 @@ export class Agent implements AsyncDisposable {
       const ctx = await this.prepareContext(job, events, abort.signal, heartbeat, span);
       abort.signal.throwIfAborted();
       outcome = await runJob(job, ctx);
+      if (outcome.state === "succeeded" && !job.workspace?.local_cwd) {
+        // A remote build's files go to the farm's artifact store; the embedded farm's are in the user's directory.
+        this.artifacts ??= Artifacts.open(this.farm.js).catch((err: unknown) => {
+          this.artifacts = undefined;
+          throw err;
+        });
+        outcome = await storeJobArtifacts(await this.artifacts, job, outcome, {
+          workDir: ctx.workDir,
+          agent: this.name,
+          templateName: (await this.store.getBuild(buildId))?.template_name ?? "",
+          labels: this.options.labels ?? {},
+          signal: abort.signal,
+          heartbeat,
+          log: ctx.log,
+        });
+      }
     } catch (err) {
       const failure = abort.signal.aborted ? cancellationOf(abort.signal) : ensureKilnError(err);
       outcome = { state: abort.signal.aborted ? stoppedJobState(failure) : "failed", failure, artifacts: [], manifestEntries: [] };
@@ -542,6 +562,7 @@ export class Agent implements AsyncDisposable {
     clearTimeout(timer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.cancelSub?.unsubscribe();
+    await this.artifacts?.then((a) => a.close()).catch(() => undefined);
     await this.farm.agents.delete(this.name).catch(() => undefined);
     this.markStopped();
   }

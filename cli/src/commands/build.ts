@@ -18,6 +18,7 @@ import { loadTemplateInputs } from "../template_inputs.js";
 import { writeOutputFiles } from "../output_files.js";
 import { withCoordinator, type CliIo } from "../farm_access.js";
 import { followBuildEvents } from "../follow.js";
+import { downloadArtifacts } from "./artifacts.js";
 
 export const BUILD_FLAGS: FlagSpecs = {
   var: { kind: "list", help: "Variable for templates, can be used multiple times (-var 'key=value')." },
@@ -38,6 +39,7 @@ export const BUILD_FLAGS: FlagSpecs = {
   "job-timeout": { kind: "string", help: "Fail each build (job) that runs longer than this (e.g. 30m). Default: none." },
   "max-attempts": { kind: "string", help: "Attempts per build after infrastructure failures (agent lost, host errors; never template errors). Default 3." },
   "fail-fast": { kind: "bool", help: "Cancel the other builds as soon as one fails." },
+  download: { kind: "bool", help: "On a remote farm, fetch the build's stored artifact files to the paths the template names." },
 };
 
 /** A -timeout style flag as milliseconds (0 when unset); Go duration syntax, like Packer's own durations. */
@@ -151,6 +153,11 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
       ...(j.state === "JOB_STATE_SUCCEEDED" ? {} : { error: j.failure?.message || j.state }),
       artifacts: j.artifacts,
     }));
+    if (flagBool(args, "download") && !embedded && final.build?.state === "BUILD_STATE_SUCCEEDED") {
+      // Relative names land where a local `packer build` would put them: relative to this working directory.
+      const records = await client.listArtifacts(buildId);
+      await downloadArtifacts(client, records, (name) => path.resolve(process.cwd(), name), { stdout: json ? () => undefined : io.stdout, stderr: io.stderr });
+    }
     const cancelled = final.build?.state === "BUILD_STATE_CANCELLED";
     ui.finish(Date.now() - started, outcomes, cancelled);
     if (json) io.stdout(`${JSON.stringify(buildJson(final), null, 2)}\n`);

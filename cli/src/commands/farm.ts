@@ -7,7 +7,7 @@ import path from "node:path";
 import { mkdir } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AgentInfo__Output } from "../../../proto/src/mod.js";
-import { connectFarm, InvalidArgumentError, UnavailableError } from "../../../core/src/mod.js";
+import { connectFarm, InvalidArgumentError, UnavailableError, describeStore, parseStoreSpec } from "../../../core/src/mod.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../../coordinator/src/mod.js";
 import { Agent } from "../../../agent/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
@@ -45,9 +45,16 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
   const args = parseArgs("coordinator", argv, {
     nats: { kind: "string", help: "NATS server URL(s), comma separated (default $KILN_NATS)." },
     listen: { kind: "string", help: "gRPC listen address host:port (default 127.0.0.1:7420)." },
+    "artifact-store": { kind: "string", help: "Set the farm's artifact store: nats (default), dir:/shared/path or s3://bucket[/prefix]?endpoint=URL&region=R." },
   });
+  const storeSpec = flagString(args, "artifact-store");
+  const storeConfig = storeSpec === undefined ? undefined : parseStoreSpec(storeSpec);
   const nc = await connectNats(flagString(args, "nats"), `kiln-coordinator-${hostname()}`);
   const service = await CoordinatorService.open(nc, { log: (l) => io.stderr(`coordinator: ${l}\n`) });
+  if (storeConfig) {
+    await (await service.artifacts()).catalog.setStoreConfig(storeConfig);
+    io.stdout(`artifact store: ${describeStore(storeConfig)}\n`);
+  }
   const server = await CoordinatorGrpcServer.start(service, flagString(args, "listen") ?? "127.0.0.1:7420");
   io.stdout(`kiln coordinator listening on ${server.address} (NATS ${nc.getServer()})\n`);
   await untilSignal();

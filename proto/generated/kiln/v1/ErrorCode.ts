@@ -14,6 +14,7 @@ export const ErrorCode = {
   ERROR_CODE_UNSUPPORTED: 'ERROR_CODE_UNSUPPORTED',
   ERROR_CODE_STALE_ATTEMPT: 'ERROR_CODE_STALE_ATTEMPT',
   ERROR_CODE_HOST_KEY_MISMATCH: 'ERROR_CODE_HOST_KEY_MISMATCH',
+  ERROR_CODE_CHECKSUM_MISMATCH: 'ERROR_CODE_CHECKSUM_MISMATCH',
 } as const;
 
 export type ErrorCode =
@@ -43,5 +44,7 @@ export type ErrorCode =
   | 11
   | 'ERROR_CODE_HOST_KEY_MISMATCH'
   | 12
+  | 'ERROR_CODE_CHECKSUM_MISMATCH'
+  | 13
 
 export type ErrorCode__Output = typeof ErrorCode[keyof typeof ErrorCode]

@@ -27,6 +27,7 @@ export interface Job {
   'trace_context'?: ({[key: string]: string});
   'record_revision'?: (number | string | Long);
   'deadline_ms'?: (number | string | Long);
+  'fingerprint'?: (string);
 }
 
 export interface Job__Output {
@@ -49,4 +50,5 @@ export interface Job__Output {
   'trace_context': ({[key: string]: string});
   'record_revision': (string);
   'deadline_ms': (string);
+  'fingerprint': (string);
 }

@@ -1,0 +1,90 @@
+/**
+ * After a job succeeds on a farm agent (after its post-processors), every artifact file that is a regular file in the
+ * job's workspace is streamed into the farm's artifact store, hashed on the way, and every artifact is recorded in
+ * the catalog with the job's build-cache fingerprint. Jobs on the embedded farm's local workspaces skip this: their
+ * files already are where the user wants them.
+ */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import type { Artifact, ArtifactRecord, Job__Output, StoredFile } from "../../../proto/src/mod.js";
+import { newArtifactId, objectKey, type Artifacts } from "../../../core/src/mod.js";
+import type { JobOutcome, LogLevel } from "../run_types.js";
+
+/** How often a long upload keeps the job's lease alive. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+export interface StoreArtifactsContext {
+  readonly workDir: string;
+  readonly agent: string;
+  readonly templateName: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+  heartbeat(): void;
+  log(level: LogLevel, text: string): void;
+}
+
+async function isRegularFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
+
+/** Uploads and catalogs the outcome's artifacts; returns the outcome with each file's sha256 filled in. */
+export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, outcome: JobOutcome, ctx: StoreArtifactsContext): Promise<JobOutcome> {
+  if (outcome.artifacts.length === 0) return outcome;
+  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    const records: ArtifactRecord[] = [];
+    const wire: Artifact[] = [];
+    const createdAt = Date.now();
+    for (const [index, artifact] of outcome.artifacts.entries()) {
+      const files: StoredFile[] = [];
+      for (const [fileIndex, f] of (artifact.files ?? []).entries()) {
+        const name = f.name ?? "";
+        const local = path.resolve(ctx.workDir, name);
+        if (!(await isRegularFile(local))) {
+          files.push({ name, size: f.size ?? 0, sha256: "", object: "" });
+          continue;
+        }
+        const key = objectKey(job.build_id, job.job_id, index, fileIndex, name);
+        const uploaded = await artifacts.uploadFile(local, key, ctx.signal);
+        ctx.log("message", `stored ${name} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256})`);
+        files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key });
+      }
+      const first = records[0];
+      const parent = index > 0 && first && !(outcome.artifacts[0]?.builder_id ?? "").includes("post-processor") ? (first.id ?? "") : "";
+      records.push({
+        id: newArtifactId(),
+        builder_id: artifact.builder_id ?? "",
+        artifact_id: artifact.id ?? "",
+        description: artifact.description ?? "",
+        files,
+        state: { ...(artifact.state ?? {}) },
+        agent: ctx.agent,
+        build_id: job.build_id,
+        job_id: job.job_id,
+        build_name: job.name,
+        template_name: ctx.templateName,
+        fingerprint: job.fingerprint,
+        labels: { ...ctx.labels, builder_type: job.builder_type, datacenter: job.datacenter },
+        parent_id: parent,
+        created_at_ms: createdAt,
+        store: (await artifacts.store()).kind,
+        index,
+        count: outcome.artifacts.length,
+      });
+      wire.push({ ...artifact, files: files.map(({ name, size, sha256 }) => ({ name, size, sha256 })) });
+    }
+    for (const record of records) await artifacts.catalog.put(record);
+    ctx.log("say", `Stored ${records.length} artifact(s) in the farm's artifact store: ${records.map((r) => r.id).join(", ")}`);
+    return { ...outcome, artifacts: wire };
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * `kiln artifacts`: the farm's artifact catalog and store, through the coordinator.
+ *
+ *   kiln artifacts ls [BUILD] [--json]          list artifacts (of one build), newest first
+ *   kiln artifacts show ID [--json]             one artifact with its files, sizes and sha256
+ *   kiln artifacts get BUILD|ID [--dest DIR]    download files, verifying size and sha256
+ *   kiln artifacts rm ID...                     remove artifacts and their stored files
+ *   kiln artifacts prune [--keep N] [--older-than DUR]   retention
+ */
+import { open, mkdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ArtifactRecord__Output } from "../../../proto/src/mod.js";
+import { ErrorCode, FileVerifier, InvalidArgumentError, NotFoundError, hasErrorCode } from "../../../core/src/mod.js";
+import { flagBool, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
+import type { CoordinatorConnection } from "../client.js";
+import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
+import { TransferProgress, formatBytes } from "../ui/progress.js";
+
+const COMMON: FlagSpecs = {
+  coordinator: { kind: "string", help: "Coordinator address host:port (default $KILN_COORDINATOR)." },
+};
+/** A dropped download stream is resumed from the bytes already written, this many times. */
+const DOWNLOAD_ATTEMPTS = 5;
+const RESUME_DELAY_MS = 500;
+
+const USAGE = `Usage: kiln artifacts <subcommand> [options]
+
+    ls [BUILD] [--json]                 list artifacts, newest first (of one build)
+    show ID [--json]                    show one artifact: files, sizes, sha256, lineage
+    get BUILD|ID [--dest DIR]           download an artifact's (or a build's) files, verifying sha256
+    rm ID...                            remove artifacts and their stored files
+    prune [--keep N] [--older-than D]   keep the newest N builds per template and build name, and/or remove
+                                        artifacts older than D (e.g. 36h, 7d)
+`;
+
+export async function artifactsCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case "ls":
+    case "list":
+      return listCommand(rest, io);
+    case "show":
+      return showCommand(rest, io);
+    case "get":
+      return getCommand(rest, io);
+    case "rm":
+      return rmCommand(rest, io);
+    case "prune":
+      return pruneCommand(rest, io);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      io.stdout(USAGE);
+      return sub === undefined ? 1 : 0;
+    default:
+      throw new InvalidArgumentError(`kiln artifacts: unknown subcommand '${sub}'\n\n${USAGE}`);
+  }
+}
+
+function totalSize(r: ArtifactRecord__Output): number {
+  return r.files.reduce((n, f) => n + Number(f.size), 0);
+}
+
+async function listCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("artifacts ls", argv, { ...COMMON, json: { kind: "bool", help: "Print JSON." } });
+  if (args.positional.length > 1) throw new InvalidArgumentError("kiln artifacts ls: expected at most one build id");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "artifacts ls", async (client) => {
+    const records = await client.listArtifacts(args.positional[0] ?? "");
+    if (flagBool(args, "json")) {
+      io.stdout(`${JSON.stringify(records, null, 2)}\n`);
+      return 0;
+    }
+    const rows = [["ID", "BUILD", "NAME", "TEMPLATE", "FILES", "SIZE", "CREATED", "NOTE"]];
+    for (const r of records) {
+      rows.push([
+        r.id,
+        r.build_id.slice(0, 8),
+        r.build_name,
+        r.template_name,
+        String(r.files.length),
+        formatBytes(totalSize(r)),
+        new Date(Number(r.created_at_ms)).toISOString(),
+        r.reused_from ? `reused ${r.reused_from}` : "",
+      ]);
+    }
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? [];
+    for (const row of rows) io.stdout(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}\n`);
+    return 0;
+  });
+}
+
+async function showCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("artifacts show", argv, { ...COMMON, json: { kind: "bool", help: "Print JSON." } });
+  const [id, ...extra] = args.positional;
+  if (!id || extra.length > 0) throw new InvalidArgumentError("kiln artifacts show: expected one artifact id");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "artifacts show", async (client) => {
+    const r = await client.getArtifact(id);
+    if (flagBool(args, "json")) {
+      io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [
+      `ID:          ${r.id}`,
+      `Build:       ${r.build_id} (${r.build_name}, job ${r.job_id}, template ${r.template_name})`,
+      `Builder ID:  ${r.builder_id}`,
+      `Artifact:    ${r.artifact_id}`,
+      `Description: ${r.description}`,
+      `Agent:       ${r.agent}`,
+      `Created:     ${new Date(Number(r.created_at_ms)).toISOString()}`,
+      `Store:       ${r.store}`,
+      `Fingerprint: ${r.fingerprint || "(none: not cacheable)"}`,
+      ...(r.parent_id ? [`Parent:      ${r.parent_id}`] : []),
+      ...(r.reused_from ? [`Reused from: ${r.reused_from}`] : []),
+      ...Object.entries(r.labels).map(([k, v]) => `Label:       ${k}=${v}`),
+      "Files:",
+      ...r.files.map((f) => `  ${f.name}  ${formatBytes(Number(f.size))}  ${f.object ? `sha256:${f.sha256}` : "(not stored: not a file on the agent)"}`),
+    ];
+    io.stdout(`${lines.join("\n")}\n`);
+    return 0;
+  });
+}
+
+async function rmCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("artifacts rm", argv, COMMON);
+  if (args.positional.length === 0) throw new InvalidArgumentError("kiln artifacts rm: expected one or more artifact ids");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "artifacts rm", async (client) => {
+    for (const r of await client.deleteArtifacts(args.positional)) io.stdout(`removed ${r.id} (${r.build_name}, build ${r.build_id})\n`);
+    return 0;
+  });
+}
+
+/** `90s`, `30m`, `36h`, `7d`, or combinations (`1d12h`). */
+export function parseAge(text: string): number {
+  const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const parts = [...text.matchAll(/(\d+)([smhd])/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+    throw new InvalidArgumentError(`--older-than '${text}': expected a duration such as 90s, 30m, 36h or 7d`);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * (units[p[2] ?? "s"] ?? 0), 0);
+}
+
+async function pruneCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("artifacts prune", argv, {
+    ...COMMON,
+    keep: { kind: "string", help: "Keep the newest N builds of each template and build name." },
+    "older-than": { kind: "string", help: "Remove artifacts older than this (e.g. 36h, 7d)." },
+  });
+  const keep = flagInt(args, "keep", 0);
+  const age = flagString(args, "older-than");
+  const olderThanMs = age === undefined ? 0 : parseAge(age);
+  if (keep === 0 && olderThanMs === 0) throw new InvalidArgumentError("kiln artifacts prune: give --keep N (N >= 1) and/or --older-than DURATION");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "artifacts prune", async (client) => {
+    const removed = await client.pruneArtifacts(keep, olderThanMs);
+    for (const r of removed) io.stdout(`removed ${r.id} (${r.build_name}, build ${r.build_id})\n`);
+    io.stdout(`${removed.length} artifact(s) removed\n`);
+    return 0;
+  });
+}
+
+async function getCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("artifacts get", argv, { ...COMMON, dest: { kind: "string", help: "Directory to put the files in (default: .)." } });
+  const [target, ...extra] = args.positional;
+  if (!target || extra.length > 0) throw new InvalidArgumentError("kiln artifacts get: expected one build id or artifact id");
+  const dest = path.resolve(flagString(args, "dest") ?? ".");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "artifacts get", async (client) => {
+    let records: ArtifactRecord__Output[];
+    try {
+      records = [await client.getArtifact(target)];
+    } catch (err) {
+      if (!hasErrorCode(err, ErrorCode.NotFound)) throw err;
+      records = await client.listArtifacts(target);
+      if (records.length === 0) throw new NotFoundError(`no artifact or build with id ${target} has stored artifacts (see kiln artifacts ls)`);
+    }
+    // A file name the plugin reported absolute lands under DEST by its base name.
+    await downloadArtifacts(client, records, (name) => path.join(dest, path.isAbsolute(name) ? path.basename(name) : name), io);
+    return 0;
+  });
+}
+
+/**
+ * Downloads every stored file of `records` to `targetOf(file name)`, verifying size and sha256 while writing; a file
+ * lands at its path only once verified (it is written to `<path>.kiln-partial` first). Returns the paths written.
+ */
+export async function downloadArtifacts(
+  client: CoordinatorConnection,
+  records: readonly ArtifactRecord__Output[],
+  targetOf: (name: string) => string,
+  io: CliIo,
+  tty = process.stderr.isTTY === true,
+): Promise<string[]> {
+  const written: string[] = [];
+  for (const r of records) {
+    for (const [index, file] of r.files.entries()) {
+      if (!file.object) continue;
+      const target = targetOf(file.name);
+      await downloadFile(client, r, index, target, io, tty);
+      written.push(target);
+    }
+  }
+  return written;
+}
+
+async function downloadFile(client: CoordinatorConnection, record: ArtifactRecord__Output, index: number, target: string, io: CliIo, tty: boolean): Promise<void> {
+  const file = record.files[index];
+  if (!file) return;
+  const size = Number(file.size);
+  const partial = `${target}.kiln-partial`;
+  await mkdir(path.dirname(target), { recursive: true });
+  const verifier = new FileVerifier({ name: file.name, size, sha256: file.sha256 });
+  const progress = new TransferProgress(file.name, size, tty, io.stderr);
+  const out = await open(partial, "w");
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const chunk of client.download(record.id, index, verifier.received)) {
+          verifier.update(chunk);
+          await out.write(chunk);
+          progress.add(chunk.length);
+        }
+        break;
+      } catch (err) {
+        if (!hasErrorCode(err, ErrorCode.Unavailable) || attempt >= DOWNLOAD_ATTEMPTS) throw err;
+        io.stderr(`${file.name}: the download stream dropped at ${formatBytes(verifier.received)}; resuming\n`);
+        await sleep(RESUME_DELAY_MS);
+      }
+    }
+    verifier.check();
+    await out.close();
+    await rename(partial, target);
+    progress.finish(`sha256 ok -> ${target}`);
+  } catch (err) {
+    progress.fail();
+    await out.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The artifact RPCs of the Coordinator service: catalog queries and removal, retention, and file downloads streamed
+ * from the farm's store to the CLI (which verifies size and sha256 as it writes).
+ */
+import type { Readable } from "node:stream";
+import type { ArtifactRecord__Output } from "../../proto/src/mod.js";
+import { InvalidArgumentError, type Artifacts } from "../../core/src/mod.js";
+
+/** Size of the chunks a download is sent in (gRPC messages). */
+export const DOWNLOAD_CHUNK_BYTES = 256 * 1024; // 256 KiB
+
+export async function deleteArtifacts(artifacts: Artifacts, ids: readonly string[]): Promise<ArtifactRecord__Output[]> {
+  if (ids.length === 0) throw new InvalidArgumentError("kiln artifacts rm: name at least one artifact id");
+  const records = await Promise.all(ids.map((id) => artifacts.catalog.resolve(id)));
+  return artifacts.remove(records);
+}
+
+/** A file's bytes from `offset`, re-cut into chunks of at most DOWNLOAD_CHUNK_BYTES. */
+export async function* downloadChunks(artifacts: Artifacts, id: string, fileIndex: number, offset: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const record = await artifacts.catalog.resolve(id);
+  const { stream } = await artifacts.openFile(record, fileIndex, offset, signal);
+  yield* rechunk(stream);
+}
+
+async function* rechunk(stream: Readable): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    for (let at = 0; at < buf.length; at += DOWNLOAD_CHUNK_BYTES) yield buf.subarray(at, at + DOWNLOAD_CHUNK_BYTES);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The build cache (beyond Packer): a job whose fingerprint (core/src/artifacts/fingerprint.ts) matches a successful
+ * earlier job whose stored artifacts still exist is not run. The coordinator completes it at once with copies of the
+ * earlier catalog records (sharing the stored objects) and tells the user
+ * `==> name: reusing artifacts of build X (identical inputs)`. `-force` rebuilds.
+ *
+ * Only bundle builds are fingerprinted: a local workspace (the embedded farm) has no bundle to hash, and its
+ * catalog lives no longer than the command.
+ */
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Artifact, ArtifactRecord__Output, Job, SubmitBuildRequest__Output } from "../../proto/src/mod.js";
+import { FarmStore, UNCHANGED, bundleDigests, jobFingerprint, publishEvent, settleBuild, type Artifacts } from "../../core/src/mod.js";
+
+export type CacheHits = ReadonlyMap<string, readonly ArtifactRecord__Output[]>;
+
+/** The jobs with their fingerprints set ("" when the build is not cacheable). */
+export async function fingerprintJobs<J extends Job>(req: SubmitBuildRequest__Output, jobs: readonly J[]): Promise<J[]> {
+  if (req.bundle.length === 0) return [...jobs];
+  const inputs = { templateJson: req.template_json, variables: req.variables, files: await bundleDigests(req.bundle) };
+  return jobs.map((j) => ({ ...j, fingerprint: jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") }));
+}
+
+/** Jobs whose outputs can be reused, with the records to reuse; none when the user forces a rebuild. */
+export async function findCacheHits(artifacts: Artifacts, jobs: readonly Job[], force: boolean): Promise<CacheHits> {
+  const hits = new Map<string, ArtifactRecord__Output[]>();
+  if (force) return hits;
+  for (const job of jobs) {
+    const reusable = await artifacts.findReusable(job.fingerprint ?? "");
+    if (reusable) hits.set(job.job_id ?? "", reusable);
+  }
+  return hits;
+}
+
+function toWire(record: ArtifactRecord__Output, buildName: string, jobId: string): Artifact {
+  return {
+    builder_id: record.builder_id,
+    id: record.artifact_id,
+    description: record.description,
+    files: record.files.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
+    state: record.state,
+    build_name: buildName,
+    job_id: jobId,
+  };
+}
+
+/** Completes the cache-hit jobs of a just-created build, then settles it. */
+export async function completeFromCache(
+  artifacts: Artifacts,
+  store: FarmStore,
+  js: JetStreamClient,
+  buildId: string,
+  templateName: string,
+  jobs: readonly Job[],
+  hits: CacheHits,
+): Promise<void> {
+  if (hits.size === 0) return;
+  for (const job of jobs) {
+    const records = hits.get(job.job_id ?? "");
+    const first = records?.[0];
+    if (!records || !first) continue;
+    const jobId = job.job_id ?? "";
+    const name = job.name ?? "";
+    const copies = await artifacts.recordReuse(records, buildId, jobId, templateName);
+    const wire = copies.map((r) => toWire(r, name, jobId));
+    const now = Date.now();
+    const base = { build_id: buildId, job_id: jobId, name };
+    await publishEvent(js, { ...base, log: { text: `reusing artifacts of build ${first.build_id} (identical inputs)`, level: "LEVEL_SAY" } });
+    await publishEvent(js, { ...base, result: { state: "JOB_STATE_SUCCEEDED", artifacts: wire, duration_ms: 0 } });
+    await store.updateJob(buildId, jobId, (cur) =>
+      cur.state !== "JOB_STATE_QUEUED" && cur.state !== "JOB_STATE_WAITING"
+        ? UNCHANGED
+        : { ...cur, state: "JOB_STATE_SUCCEEDED", started_at_ms: now, finished_at_ms: now, artifacts: wire, failure: null },
+    );
+  }
+  await settleBuild(store, js, buildId);
+}

@@ -1,0 +1,190 @@
+/**
+ * The artifact layer as coordinators and agents use it: the catalog plus the farm's configured store, with the
+ * operations that need both (upload with hashing, verified reads, removal that spares objects another record still
+ * uses, retention, and the build cache's lookup).
+ */
+import { createReadStream } from "node:fs";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { ArtifactRecord, ArtifactRecord__Output, StoredFile__Output } from "../../../proto/src/mod.js";
+import { ChecksumMismatchError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import { ArtifactCatalog, newArtifactId } from "./catalog.js";
+import type { ArtifactStoreConfig } from "./config.js";
+import { DirectoryStore } from "./dir_store.js";
+import { NatsObjectStore } from "./nats_store.js";
+import { S3Store } from "./s3_store.js";
+import type { ArtifactStore } from "./store.js";
+import { HashingStream } from "./transfer.js";
+
+export interface UploadedFile {
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface PruneRules {
+  /** Keep the newest N builds of each (template, build name); 0 = no count rule. */
+  readonly keepLast: number;
+  /** Remove artifacts older than this; 0 = no age rule. */
+  readonly olderThanMs: number;
+}
+
+/** A store object key for one file of an artifact: `<build>/<job>/<index>/<n>-<base name>`. */
+export function objectKey(buildId: string, jobId: string, index: number, fileIndex: number, name: string): string {
+  const base = path.basename(name).replace(/[^A-Za-z0-9._-]/g, "_") || "file";
+  return `${buildId}/${jobId}/${index}/${fileIndex}-${base}`;
+}
+
+export class Artifacts {
+  private current: { key: string; store: Promise<ArtifactStore> } | undefined;
+
+  private constructor(
+    private readonly js: JetStreamClient,
+    readonly catalog: ArtifactCatalog,
+  ) {}
+
+  static async open(js: JetStreamClient): Promise<Artifacts> {
+    return new Artifacts(js, await ArtifactCatalog.open(js));
+  }
+
+  /** The farm's store as configured now (re-read on every call, so a changed config applies to the next transfer). */
+  async store(): Promise<ArtifactStore> {
+    const config = await this.catalog.storeConfig();
+    const key = JSON.stringify(config);
+    if (this.current?.key !== key) {
+      const previous = this.current;
+      this.current = { key, store: openStore(this.js, config) };
+      if (previous) void previous.store.then((s) => s.close()).catch(() => undefined);
+    }
+    return this.current.store;
+  }
+
+  /** Streams a local file into the store, hashing it on the way; checks the stored size once it has arrived. */
+  async uploadFile(file: string, key: string, signal: AbortSignal): Promise<UploadedFile> {
+    const store = await this.store();
+    const hashing = new HashingStream({ highWaterMark: 1024 * 1024 });
+    const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    source.on("error", (err) => hashing.destroy(err));
+    source.pipe(hashing);
+    await store.put(key, hashing, 0, signal);
+    const uploaded = { size: hashing.bytesSeen, sha256: hashing.sha256() };
+    const stored = await store.stat(key);
+    if (stored?.size !== uploaded.size) {
+      await store.delete(key);
+      throw new ChecksumMismatchError(`${file}: the store holds ${stored?.size ?? "no"} bytes after uploading ${uploaded.size}`);
+    }
+    return uploaded;
+  }
+
+  /** A stored file's bytes from `offset` (unverified: pipe through a VerifyingStream). */
+  async openFile(record: ArtifactRecord__Output, fileIndex: number, offset: number, signal: AbortSignal): Promise<{ file: StoredFile__Output; stream: Readable }> {
+    const file = record.files[fileIndex];
+    if (!file) throw new InvalidArgumentError(`artifact ${record.id} has no file #${fileIndex} (it has ${record.files.length})`);
+    if (!file.object) throw new NotFoundError(`${file.name} of artifact ${record.id} was not a file on the agent; nothing was stored`);
+    if (offset > Number(file.size)) throw new InvalidArgumentError(`offset ${offset} is past the end of ${file.name} (${file.size} bytes)`);
+    return { file, stream: await (await this.store()).get(file.object, offset, signal) };
+  }
+
+  /** Records of one build (or all), newest first. */
+  async list(buildId?: string): Promise<ArtifactRecord__Output[]> {
+    const all = await this.catalog.list();
+    return buildId ? all.filter((r) => r.build_id === buildId) : all;
+  }
+
+  /**
+   * Removes records and then their stored objects, except objects another remaining record still refers to (records
+   * the build cache copied share their original's objects).
+   */
+  async remove(records: readonly ArtifactRecord__Output[]): Promise<ArtifactRecord__Output[]> {
+    if (records.length === 0) return [];
+    const doomed = new Set(records.map((r) => r.id));
+    const kept = (await this.catalog.list()).filter((r) => !doomed.has(r.id));
+    const stillUsed = new Set(kept.flatMap((r) => r.files.map((f) => f.object)));
+    const store = await this.store();
+    for (const record of records) {
+      await this.catalog.delete(record.id);
+      for (const file of record.files) {
+        if (file.object && !stillUsed.has(file.object)) await store.delete(file.object);
+      }
+    }
+    return [...records];
+  }
+
+  /** Applies retention rules; returns what was removed. */
+  async prune(rules: PruneRules, now = Date.now()): Promise<ArtifactRecord__Output[]> {
+    if (rules.keepLast <= 0 && rules.olderThanMs <= 0) throw new InvalidArgumentError("kiln artifacts prune: give --keep N and/or --older-than DURATION");
+    const all = await this.catalog.list();
+    const doomed = new Map<string, ArtifactRecord__Output>();
+    if (rules.olderThanMs > 0) {
+      for (const r of all) if (now - Number(r.created_at_ms) > rules.olderThanMs) doomed.set(r.id, r);
+    }
+    if (rules.keepLast > 0) {
+      const byName = new Map<string, ArtifactRecord__Output[]>();
+      for (const r of all) {
+        const group = `${r.template_name}\u0000${r.build_name}`;
+        byName.set(group, [...(byName.get(group) ?? []), r]);
+      }
+      for (const records of byName.values()) {
+        // Newest first already; a build's artifacts count as one.
+        const builds = [...new Set(records.map((r) => r.build_id))];
+        const keep = new Set(builds.slice(0, rules.keepLast));
+        for (const r of records) if (!keep.has(r.build_id)) doomed.set(r.id, r);
+      }
+    }
+    return this.remove([...doomed.values()]);
+  }
+
+  /**
+   * The artifacts of the newest successful job with this fingerprint whose stored files all still exist, in the
+   * job's order; undefined when there is none.
+   */
+  async findReusable(fingerprint: string): Promise<ArtifactRecord__Output[] | undefined> {
+    if (!fingerprint) return undefined;
+    const matching = (await this.catalog.list()).filter((r) => r.fingerprint === fingerprint);
+    const byJob = new Map<string, ArtifactRecord__Output[]>();
+    for (const r of matching) byJob.set(`${r.build_id}/${r.job_id}`, [...(byJob.get(`${r.build_id}/${r.job_id}`) ?? []), r]);
+    const store = await this.store();
+    for (const group of byJob.values()) {
+      const sorted = [...group].sort((a, b) => a.index - b.index);
+      if (sorted.length !== sorted[0]?.count) continue;
+      const present = await Promise.all(
+        sorted.flatMap((r) => r.files.filter((f) => f.object).map(async (f) => (await store.stat(f.object))?.size === Number(f.size))),
+      );
+      if (present.every(Boolean)) return sorted;
+    }
+    return undefined;
+  }
+
+  /** Catalog copies of reused records for a new build, sharing the original objects. */
+  async recordReuse(records: readonly ArtifactRecord__Output[], buildId: string, jobId: string, templateName: string): Promise<ArtifactRecord__Output[]> {
+    const ids = new Map(records.map((r) => [r.id, newArtifactId()]));
+    const now = Date.now();
+    const copies: ArtifactRecord[] = records.map((r) => ({
+      ...r,
+      id: ids.get(r.id) ?? newArtifactId(),
+      build_id: buildId,
+      job_id: jobId,
+      template_name: templateName,
+      parent_id: r.parent_id ? (ids.get(r.parent_id) ?? r.parent_id) : "",
+      created_at_ms: now,
+      reused_from: r.reused_from || r.id,
+    }));
+    for (const c of copies) await this.catalog.put(c);
+    return Promise.all(copies.map(async (c) => (await this.catalog.get(c.id ?? "")) as ArtifactRecord__Output));
+  }
+
+  async close(): Promise<void> {
+    if (this.current) await (await this.current.store.catch(() => undefined))?.close();
+  }
+}
+
+async function openStore(js: JetStreamClient, config: ArtifactStoreConfig): Promise<ArtifactStore> {
+  switch (config.backend) {
+    case "nats":
+      return NatsObjectStore.open(js);
+    case "dir":
+      return new DirectoryStore(config.path);
+    case "s3":
+      return S3Store.open(config);
+  }
+}

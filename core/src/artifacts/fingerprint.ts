@@ -1,0 +1,72 @@
+/**
+ * The build cache's fingerprint: a sha256 over everything that determines what one job produces —
+ *
+ * - the template text as submitted (every builder, provisioner and post-processor setting, source image URLs and
+ *   their `iso_checksum`s included),
+ * - the resolved user variables (var files, -var, `env` defaults: all resolved by the CLI before submitting),
+ * - the content hash of every file in the template's directory as bundled (scripts, file-provisioner sources, ...:
+ *   every file a template can reference by a relative path), by path,
+ * - the build's name and builder type.
+ *
+ * Deliberately not included: values Packer makes up per run ({{timestamp}}, {{uuid}}, {{isotime}}); they name an
+ * image, they do not change what is in it — otherwise no template using them could ever hit the cache.
+ */
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as tar from "tar";
+
+/** Format version: bump when what the fingerprint covers changes, so old entries stop matching. */
+const FINGERPRINT_VERSION = 1;
+
+/** sha256 of every regular file in a bundle (tar.gz), by its path inside the bundle. */
+export async function bundleDigests(bundle: Uint8Array): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  const pending: Promise<void>[] = [];
+  const parser = tar.t({
+    onReadEntry: (entry) => {
+      if (entry.type !== "File") {
+        entry.resume();
+        return;
+      }
+      const hash = createHash("sha256");
+      const name = entry.path.replace(/^\.\//, "");
+      pending.push(
+        new Promise((resolve, reject) => {
+          entry.on("data", (c: Buffer) => hash.update(c));
+          entry.on("end", () => {
+            digests[name] = hash.digest("hex");
+            resolve();
+          });
+          entry.on("error", reject);
+        }),
+      );
+    },
+  });
+  await pipeline(Readable.from([Buffer.from(bundle)]), parser);
+  await Promise.all(pending);
+  return digests;
+}
+
+export interface FingerprintInputs {
+  readonly templateJson: string;
+  readonly variables: Readonly<Record<string, string>>;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+function sortedEntries(record: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The fingerprint of one job (one Packer build) of a submitted template. */
+export function jobFingerprint(inputs: FingerprintInputs, buildName: string, builderType: string): string {
+  const canonical = JSON.stringify({
+    v: FINGERPRINT_VERSION,
+    template: inputs.templateJson,
+    variables: sortedEntries(inputs.variables),
+    files: sortedEntries(inputs.files),
+    build: buildName,
+    type: builderType,
+  });
+  return createHash("sha256").update(canonical).digest("hex");
+}

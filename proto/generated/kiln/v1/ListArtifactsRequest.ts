@@ -1,0 +1,10 @@
+// Original file: proto/kiln/v1/kiln.proto
+
+
+export interface ListArtifactsRequest {
+  'build_id'?: (string);
+}
+
+export interface ListArtifactsRequest__Output {
+  'build_id': (string);
+}

@@ -1,0 +1,323 @@
+/**
+ * Artifacts end to end over a real farm (nats-server, coordinator, agent) and a real S3-compatible server: agents
+ * stream artifact files into the farm's store with sha256, the catalog records them, `kiln artifacts` lists, shows,
+ * downloads (verifying), removes and prunes them, corruption is detected, and the build cache reuses identical builds.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { ArtifactRecord__Output, BuildStatus__Output, JobEvent__Output } from "../../proto/src/mod.js";
+import type { ArtifactStoreConfig } from "../../core/src/mod.js";
+import { main } from "../../cli/src/main.js";
+import { packBundle } from "../../cli/src/bundle.js";
+import type { CoordinatorConnection } from "../../cli/src/mod.js";
+import { S3Server, S3_TEST_CREDENTIALS, TestFarm, runKiln, seededRandom, tempDir, watchToEnd } from "../src/mod.js";
+
+const MiB = 1024 * 1024;
+/** Larger than a NATS message, an object-store chunk, a gRPC download chunk and several S3 parts. */
+const BIG_BYTES = 24 * MiB;
+
+function randomBytes(size: number, seed: number): Buffer {
+  const next = seededRandom(seed);
+  const buf = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i += 4) buf.writeUInt32LE(Math.floor(next() * 0x1_0000_0000), i);
+  return buf;
+}
+
+const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+const TEMPLATE = JSON.stringify(
+  {
+    variables: { flavor: "a", big: "" },
+    builders: [
+      // The big file comes from the agent's own disk (an absolute path): bundling it would only time gzip.
+      { type: "file", name: "big", source: "{{user `big`}}", target: "out/big.img" },
+      { type: "file", name: "small", content: "flavor {{user `flavor`}}", target: "out/small.txt" },
+    ],
+  },
+  null,
+  2,
+);
+
+/** Runs the kiln CLI in this process and captures its output. */
+async function kiln(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+interface Project {
+  dir: string;
+  big: Buffer;
+  bigPath: string;
+  cleanup: () => Promise<void>;
+}
+
+async function project(seed: number, size = BIG_BYTES): Promise<Project> {
+  const { dir, cleanup } = await tempDir("kiln-artifacts-project-");
+  const big = randomBytes(size, seed);
+  await mkdir(path.join(dir, "agent-disk"));
+  await writeFile(path.join(dir, "agent-disk", "big.bin"), big);
+  await writeFile(path.join(dir, ".kilnignore"), "agent-disk/\n");
+  await writeFile(path.join(dir, "template.json"), TEMPLATE);
+  return { dir, big, bigPath: path.join(dir, "agent-disk", "big.bin"), cleanup };
+}
+
+async function submit(client: CoordinatorConnection, p: Project, opts: { variables?: Record<string, string>; force?: boolean } = {}): Promise<{ status: BuildStatus__Output; events: JobEvent__Output[] }> {
+  const submitted = await client.submit({
+    template_json: TEMPLATE,
+    template_name: path.join(p.dir, "template.json"),
+    variables: { big: p.bigPath, ...opts.variables },
+    options: { force: opts.force ?? false },
+    bundle: await packBundle(p.dir),
+    bundle_template_path: "template.json",
+  });
+  const result = await watchToEnd(client, submitted.build?.id ?? "");
+  const failures = result.status.jobs.map((j) => j.failure?.message).filter(Boolean);
+  expect(result.status.build?.state, JSON.stringify(failures)).toBe("BUILD_STATE_SUCCEEDED");
+  return result;
+}
+
+const reuseLines = (events: readonly JobEvent__Output[]): string[] =>
+  events.filter((e) => e.log?.text.startsWith("reusing artifacts")).map((e) => `${e.name}: ${e.log?.text}`);
+
+async function setStore(farm: TestFarm, config: ArtifactStoreConfig): Promise<void> {
+  const coordinator = farm.coordinators[0];
+  if (!coordinator) throw new Error("start a coordinator first");
+  await (await coordinator.service.artifacts()).catalog.setStoreConfig(config);
+}
+
+describe("artifacts - JetStream object store (default backend)", () => {
+  let farm: TestFarm;
+  let client: CoordinatorConnection;
+  let p: Project;
+  let user: { dir: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    farm = await TestFarm.start();
+    client = await farm.addCoordinator();
+    await farm.addAgent({ name: "a1", builderTypes: ["file"], slots: 2 });
+    p = await project(1);
+    user = await tempDir("kiln-artifacts-user-");
+  });
+  afterAll(async () => {
+    await farm.stop();
+    await p.cleanup();
+    await user.cleanup();
+  });
+
+  let first: BuildStatus__Output;
+  let address: string;
+
+  it("kiln build --download: the agent stores every artifact file with its sha256 and the CLI fetches them to the template's paths", async () => {
+    address = farm.coordinators[0]?.server.address ?? "";
+    const run = await runKiln(["build", "--coordinator", address, "--download", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], { cwd: user.dir, timeoutMs: 120_000 });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(user.dir, "out", "big.img")))).toBe(sha256(p.big));
+    expect(await readFile(path.join(user.dir, "out", "small.txt"), "utf8")).toBe("flavor a");
+    expect(run.stderr).toMatch(/out\/big\.img: 24\.0 MiB in .*sha256 ok/);
+    // No partial file is left behind.
+    expect((await readdir(path.join(user.dir, "out"))).sort()).toEqual(["big.img", "small.txt"]);
+
+    const builds = await client.listBuilds();
+    first = builds[0] as BuildStatus__Output;
+    const big = first.jobs.find((j) => j.name === "big");
+    expect(big?.artifacts[0]?.files[0]).toMatchObject({ name: "out/big.img", size: String(BIG_BYTES), sha256: sha256(p.big) });
+  });
+
+  it("kiln artifacts ls/show list the catalog records: files, sizes, sha256, agent, build, fingerprint", async () => {
+    const ls = await kiln(["artifacts", "ls", first.build?.id ?? "", "--json", "--coordinator", address]);
+    expect(ls.code, ls.stderr).toBe(0);
+    const records = JSON.parse(ls.stdout) as ArtifactRecord__Output[];
+    expect(records.map((r) => r.build_name).sort()).toEqual(["big", "small"]);
+    const big = records.find((r) => r.build_name === "big") as ArtifactRecord__Output;
+    expect(big).toMatchObject({
+      builder_id: "packer.file",
+      agent: "a1",
+      build_id: first.build?.id,
+      template_name: path.join(p.dir, "template.json"),
+      store: "nats",
+      count: 1,
+      index: 0,
+    });
+    expect(big.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(big.files).toEqual([{ name: "out/big.img", size: String(BIG_BYTES), sha256: sha256(p.big), object: `${first.build?.id}/j0/0/0-big.img` }]);
+
+    const show = await kiln(["artifacts", "show", big.id.slice(0, 6), "--coordinator", address]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`ID:          ${big.id}`);
+    expect(show.stdout).toContain(`out/big.img  24.0 MiB  sha256:${sha256(p.big)}`);
+    const table = await kiln(["artifacts", "ls", "--coordinator", address]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+BUILD\s+NAME\s+TEMPLATE\s+FILES\s+SIZE\s+CREATED/);
+
+    const missing = await kiln(["artifacts", "show", "ffffffffffff", "--coordinator", address]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("Error: no artifact with id ffffffffffff (see kiln artifacts ls)\n");
+  });
+
+  it("kiln artifacts get BUILD --dest streams a build's files back byte-identical", async () => {
+    const dest = path.join(user.dir, "fetched");
+    const get = await kiln(["artifacts", "get", first.build?.id ?? "", "--dest", dest, "--coordinator", address]);
+    expect(get.code, get.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(dest, "out", "big.img")))).toBe(sha256(p.big));
+    // Not a TTY: plain progress lines, one per quarter, then the verified summary.
+    expect(get.stderr).toMatch(/out\/big\.img: 25% \(6\.0 MiB of 24\.0 MiB\)\nout\/big\.img: 50%/);
+  });
+
+  it("build cache: identical inputs reuse the artifacts; a changed variable or file, or -force, rebuilds", async () => {
+    const firstId = first.build?.id ?? "";
+    const again = await runKiln(["build", "--coordinator", address, "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], { cwd: user.dir, timeoutMs: 120_000 });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain(`==> big: reusing artifacts of build ${firstId} (identical inputs)`);
+    expect(again.stdout).toContain(`==> small: reusing artifacts of build ${firstId} (identical inputs)`);
+    const reused = (await client.listBuilds())[0] as BuildStatus__Output;
+    expect(reused.build?.id).not.toBe(firstId);
+    // No agent ran it, and the reused record points at its origin and shares its stored object.
+    expect(reused.jobs.map((j) => j.agent)).toEqual(["", ""]);
+    const copies = await client.listArtifacts(reused.build?.id ?? "");
+    const originals = await client.listArtifacts(firstId);
+    const copy = copies.find((r) => r.build_name === "big");
+    const original = originals.find((r) => r.build_name === "big");
+    expect(copy?.reused_from).toBe(original?.id);
+    expect(copy?.files[0]?.object).toBe(original?.files[0]?.object);
+
+    const changedVar = await submit(client, p, { variables: { flavor: "b" } });
+    expect(reuseLines(changedVar.events)).toEqual([]);
+    expect(changedVar.status.jobs.map((j) => j.agent)).toEqual(["a1", "a1"]);
+
+    const forced = await submit(client, p, { force: true });
+    expect(reuseLines(forced.events)).toEqual([]);
+
+    await writeFile(path.join(p.dir, "notes.txt"), "a file in the template's directory changed");
+    const changedFile = await submit(client, p);
+    expect(reuseLines(changedFile.events)).toEqual([]);
+    const sameAgain = await submit(client, p);
+    expect(reuseLines(sameAgain.events)).toEqual([
+      `big: reusing artifacts of build ${changedFile.status.build?.id} (identical inputs)`,
+      `small: reusing artifacts of build ${changedFile.status.build?.id} (identical inputs)`,
+    ]);
+  });
+
+  it("rm spares objects a reused record still needs; prune keeps the newest N builds per template and name", async () => {
+    const firstId = first.build?.id ?? "";
+    const original = (await client.listArtifacts(firstId)).find((r) => r.build_name === "big") as ArtifactRecord__Output;
+    const rm = await kiln(["artifacts", "rm", original.id, "--coordinator", address]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toBe(`removed ${original.id} (big, build ${firstId})\n`);
+    expect((await client.listArtifacts(firstId)).map((r) => r.build_name)).toEqual(["small"]);
+    // The copy made by the cache hit still downloads: its object was kept.
+    const copy = (await client.listArtifacts()).find((r) => r.reused_from === original.id) as ArtifactRecord__Output;
+    const dest = path.join(user.dir, "after-rm");
+    expect((await kiln(["artifacts", "get", copy.id, "--dest", dest, "--coordinator", address])).code).toBe(0);
+    expect(sha256(await readFile(path.join(dest, "out", "big.img")))).toBe(sha256(p.big));
+
+    const before = await client.listArtifacts();
+    const newestBuild = before[0]?.build_id;
+    const prune = await kiln(["artifacts", "prune", "--keep", "1", "--coordinator", address]);
+    expect(prune.code, prune.stderr).toBe(0);
+    const after = await client.listArtifacts();
+    expect(after.map((r) => r.build_id)).toEqual([newestBuild, newestBuild]);
+    expect(prune.stdout).toContain(`${before.length - 2} artifact(s) removed`);
+    // Objects only the pruned records used are gone from the store; the survivors still verify.
+    const dest2 = path.join(user.dir, "after-prune");
+    expect((await kiln(["artifacts", "get", newestBuild ?? "", "--dest", dest2, "--coordinator", address])).code).toBe(0);
+
+    const bad = await kiln(["artifacts", "prune", "--older-than", "3 days", "--coordinator", address]);
+    expect(bad.stderr).toBe("Error: --older-than '3 days': expected a duration such as 90s, 30m, 36h or 7d\n");
+    const old = await kiln(["artifacts", "prune", "--older-than", "1s", "--coordinator", address]);
+    expect(old.stdout).toContain("2 artifact(s) removed");
+    expect(await client.listArtifacts()).toEqual([]);
+  });
+});
+
+describe("artifacts - directory and S3 backends", () => {
+  let farm: TestFarm;
+  let client: CoordinatorConnection;
+  let address: string;
+  let p: Project;
+  let user: { dir: string; cleanup: () => Promise<void> };
+  beforeEach(async () => {
+    farm = await TestFarm.start();
+    client = await farm.addCoordinator();
+    address = farm.coordinators[0]?.server.address ?? "";
+    await farm.addAgent({ name: "a1", builderTypes: ["file"], slots: 2 });
+    user = await tempDir("kiln-artifacts-user-");
+  });
+  afterEach(async () => {
+    await farm.stop();
+    await p.cleanup();
+    await user.cleanup();
+  });
+
+  it("a shared directory store: round trip, and a corrupted stored file fails get with a checksum error and leaves no file", async () => {
+    p = await project(2, 3 * MiB);
+    const storeDir = path.join(user.dir, "store");
+    await mkdir(storeDir);
+    await setStore(farm, { backend: "dir", path: storeDir });
+    const { status } = await submit(client, p);
+    const records = await client.listArtifacts(status.build?.id ?? "");
+    const big = records.find((r) => r.build_name === "big") as ArtifactRecord__Output;
+    expect(big.store).toBe("dir");
+    const stored = path.join(storeDir, big.files[0]?.object ?? "");
+    expect(sha256(await readFile(stored))).toBe(sha256(p.big));
+
+    const ok = await kiln(["artifacts", "get", big.id, "--dest", path.join(user.dir, "ok"), "--coordinator", address]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(user.dir, "ok", "out", "big.img")))).toBe(sha256(p.big));
+
+    // Flip one byte in the middle of the stored object: same size, different content.
+    const corrupt = Buffer.from(p.big);
+    const middle = corrupt.length >> 1;
+    corrupt[middle] = (corrupt[middle] ?? 0) ^ 0xff;
+    await writeFile(stored, corrupt);
+    const dest = path.join(user.dir, "bad");
+    const bad = await kiln(["artifacts", "get", big.id, "--dest", dest, "--coordinator", address]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^Error: out\/big\.img: sha256 [0-9a-f]{64} does not match the recorded [0-9a-f]{64}; the stored object is corrupt\n$/m);
+    expect(await readdir(path.join(dest, "out"))).toEqual([]);
+
+    // A job whose stored object is gone (or damaged in size) is not reusable: it runs again; the other job hits.
+    await writeFile(stored, "");
+    const rebuilt = await submit(client, p);
+    expect(reuseLines(rebuilt.events)).toEqual([`small: reusing artifacts of build ${status.build?.id} (identical inputs)`]);
+    expect(rebuilt.status.jobs.find((j) => j.name === "big")?.agent).toBe("a1");
+  });
+
+  it("an S3-compatible store (s3rver): multipart upload of a 24 MiB file, byte-identical get, a replaced object is detected", async () => {
+    p = await project(3);
+    await using s3 = await S3Server.start();
+    await setStore(farm, {
+      backend: "s3",
+      bucket: "kiln-artifacts",
+      prefix: "farm1",
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      partSizeBytes: 5 * MiB,
+      ...S3_TEST_CREDENTIALS,
+    });
+    const { status } = await submit(client, p);
+    const big = (await client.listArtifacts(status.build?.id ?? "")).find((r) => r.build_name === "big") as ArtifactRecord__Output;
+    expect(big).toMatchObject({ store: "s3", files: [{ size: String(BIG_BYTES), sha256: sha256(p.big) }] });
+
+    const dest = path.join(user.dir, "s3");
+    const get = await kiln(["artifacts", "get", status.build?.id ?? "", "--dest", dest, "--coordinator", address]);
+    expect(get.code, get.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(dest, "out", "big.img")))).toBe(sha256(p.big));
+
+    // Someone overwrites the object in the bucket behind kiln's back.
+    const { S3Client, PutObjectCommand, HeadObjectCommand } = await import("@aws-sdk/client-s3");
+    const s3client = new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
+    try {
+      const key = `farm1/${big.files[0]?.object ?? ""}`;
+      // The multipart object really is in the bucket, at its full size.
+      expect((await s3client.send(new HeadObjectCommand({ Bucket: "kiln-artifacts", Key: key }))).ContentLength).toBe(BIG_BYTES);
+      await s3client.send(new PutObjectCommand({ Bucket: "kiln-artifacts", Key: key, Body: randomBytes(BIG_BYTES, 99) }));
+    } finally {
+      s3client.destroy();
+    }
+    const bad = await kiln(["artifacts", "get", big.id, "--dest", path.join(user.dir, "s3-bad"), "--coordinator", address]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("the stored object is corrupt");
+  });
+});
