@@ -47,6 +47,8 @@ const FINAL_EVENT_GRACE_MS = 3_000;
 export interface CoordinatorServiceOptions {
   /** Where the coordinator's own diagnostics go. @default stderr */
   log?: (line: string) => void;
+  /** JetStream replicas of the farm's streams and buckets when this coordinator creates them. @default 1 */
+  replicas?: number;
 }
 
 export class CoordinatorService {
@@ -62,7 +64,7 @@ export class CoordinatorService {
   ) {}
 
   static async open(nc: NatsConnection, options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
-    const farm = await openFarm(nc);
+    const farm = await openFarm(nc, { replicas: options.replicas ?? 1 });
     const service = new CoordinatorService(nc, farm, new FarmStore(farm.builds));
     const log = options.log ?? ((line: string) => process.stderr.write(`coordinator: ${line}\n`));
     service.deadLetters = watchDeadLetters(nc, farm, service.store, log);

@@ -84,6 +84,8 @@ export interface AgentOptions {
    * value holds farm-wide: leave the default except in tests. @default JOB_ACK_WAIT_MS (15 s)
    */
   jobLeaseMs?: number;
+  /** JetStream replicas of the farm's streams and buckets when this agent creates them. @default 1 */
+  replicas?: number;
 }
 
 interface RunningJob {
@@ -119,7 +121,7 @@ export class Agent implements AsyncDisposable {
   }
 
   static async start(nc: NatsConnection, options: AgentOptions): Promise<Agent> {
-    const farm = await openFarm(nc);
+    const farm = await openFarm(nc, { replicas: options.replicas ?? 1 });
     const agent = new Agent(nc, farm, new FarmStore(farm.builds), options);
     await agent.begin();
     return agent;
