@@ -33,6 +33,7 @@ import {
   publishEvent,
   publishJob,
   queuedJobRecord,
+  retryTransient,
   settleBuild,
   subjectToken,
   subjects,
@@ -43,6 +44,11 @@ import { watchDeadLetters } from "./dead_letter.js";
 
 /** How long a watch waits for an ended build's final event before it ends without it. */
 const FINAL_EVENT_GRACE_MS = 3_000;
+/**
+ * A watch's pulls expire this often; the server sends idle heartbeats at half of it, and two missed ones (a NATS node
+ * died under the watch) make the watch reopen its consumer.
+ */
+const WATCH_PULL_EXPIRES_MS = 4_000;
 
 export interface CoordinatorServiceOptions {
   /** Where the coordinator's own diagnostics go. @default stderr */
@@ -216,19 +222,46 @@ export class CoordinatorService {
   /**
    * Replays a build's events after `fromSeq` (0 = from the first) and follows them until the build ends or
    * `signal` aborts. Each event carries its stream sequence, so a client that reconnects resumes without gaps.
+   * When the NATS node serving the watch dies, its consumer goes silent: the watch then opens a new one after the
+   * last event it yielded, so the stream goes on without a gap or a repeat.
    */
   async *watch(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp = false): AsyncGenerator<JobEvent__Output> {
+    let last = fromSeq;
+    for (;;) {
+      const follow = this.watchFrom(buildId, last, signal, stopWhenCaughtUp);
+      let next = await follow.next();
+      while (!next.done) {
+        last = Number(next.value.seq);
+        yield next.value;
+        next = await follow.next();
+      }
+      if (next.value !== "stalled" || signal.aborted) return;
+    }
+  }
+
+  private async *watchFrom(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp: boolean): AsyncGenerator<JobEvent__Output, "ended" | "stalled"> {
     const ended = async (): Promise<boolean> => TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
     const alreadyEnded = await ended();
-    const consumer = await this.farm.js.consumers.get(EVENTS_STREAM, {
-      filter_subjects: subjects.buildEvents(buildId),
-      ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
-    });
+    const consumer = await retryTransient(() =>
+      this.farm.js.consumers.get(EVENTS_STREAM, {
+        filter_subjects: subjects.buildEvents(buildId),
+        ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+      }),
+    );
     // Resuming after the build's final event: nothing more will come.
-    if ((alreadyEnded || stopWhenCaughtUp) && (await consumer.info(true)).num_pending === 0) return;
-    const messages = await consumer.consume();
+    if ((alreadyEnded || stopWhenCaughtUp) && (await retryTransient(() => consumer.info(true))).num_pending === 0) return "ended";
+    const messages = await consumer.consume({ expires: WATCH_PULL_EXPIRES_MS });
     const stop = (): void => void messages.close();
     signal.addEventListener("abort", stop, { once: true });
+    let stalled = false;
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === "heartbeats_missed" || s.type === "no_responders") {
+          stalled = true;
+          stop();
+        }
+      }
+    })().catch(() => undefined);
     // The settler publishes the final event just after it marks the build ended; should it die in between, the
     // stream would never end, so a watch caught up with an ended build gives the event a grace period, then ends.
     let grace: NodeJS.Timeout | undefined;
@@ -237,9 +270,9 @@ export class CoordinatorService {
         const event = { ...codecs.JobEvent.decode(msg.data), seq: String(msg.seq) };
         yield event;
         const isBuildEnd = event.job_id === "" && event.state && TERMINAL_BUILD_STATES.has(event.state.build_state);
-        if (isBuildEnd) return;
+        if (isBuildEnd) return "ended";
         if (msg.info.pending > 0) continue;
-        if (stopWhenCaughtUp) return;
+        if (stopWhenCaughtUp) return "ended";
         if (!grace && (await ended())) grace = setTimeout(stop, FINAL_EVENT_GRACE_MS);
       }
     } finally {
@@ -247,6 +280,7 @@ export class CoordinatorService {
       signal.removeEventListener("abort", stop);
       await messages.close();
     }
+    return stalled ? "stalled" : "ended";
   }
 }
 

@@ -135,6 +135,8 @@ export async function startCoordinator(nats: string, cwd: string, options: { lis
 export interface AgentProcessOptions {
   replicas?: number;
   slots?: number;
+  /** @default CHAOS_LEASE_MS */
+  leaseMs?: number;
   /** Runs the agent under this command (a network namespace). */
   prefix?: readonly string[];
 }
@@ -146,7 +148,7 @@ export async function startAgent(nats: string, name: string, root: string, optio
   const args = [
     "agent",
     ...["--nats", nats, "--name", name, "--work-dir", workDir],
-    ...["--slots", String(options.slots ?? 1), "--job-lease", String(CHAOS_LEASE_MS), "--replicas", String(options.replicas ?? 1)],
+    ...["--slots", String(options.slots ?? 1), "--job-lease", String(options.leaseMs ?? CHAOS_LEASE_MS), "--replicas", String(options.replicas ?? 1)],
   ];
   const daemon = new KilnDaemon(`agent ${name}`, args, root, options.prefix);
   await waitFor(`agent ${name} to start`, () => {
@@ -212,4 +214,9 @@ export async function readMarks(file: string): Promise<Mark[]> {
 /** The agent whose workspace a mark was written in (workspaces live in <root>/agents/<agent>/...). */
 export function agentOf(mark: Mark): string {
   return /\/agents\/([^/]+)\//.exec(mark.workspace)?.[1] ?? "";
+}
+
+/** The daemons' stderr, for a failed test's report. */
+export function dumpDaemons(daemons: readonly KilnDaemon[]): string {
+  return daemons.map((d) => `--- ${d.label} (${d.alive ? "running" : "exited"})\n${d.stderr.slice(-6_000)}`).join("\n");
 }

@@ -39,7 +39,9 @@ import {
   contextFromCarrier,
   ensureKilnError,
   inSpan,
+  isTransientJetStreamError,
   openFarm,
+  retryTransient,
   tracer,
   queuedJobRecord,
   settleBuild,
@@ -316,7 +318,7 @@ export class Agent implements AsyncDisposable {
     const artifacts = scrubDeep(outcome.artifacts.map((a) => ({ ...a })), secrets);
     const manifestEntries = scrubDeep(outcome.manifestEntries.map((m) => ({ ...m })), secrets);
     const finishedAt = Date.now();
-    await events.store({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } });
+    await events.store({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } }, "result");
     const { changed, record } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
       if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
       return {
@@ -456,12 +458,19 @@ class EventChannel {
     if (this.acks.length > 64) void this.settleAcks();
   }
 
-  /** Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. */
-  async store(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): Promise<void> {
-    this.sinceAck = EventChannel.ACK_EVERY - 1;
-    this.emit(partial);
+  /**
+   * Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. The
+   * event gets a message id (one per attempt and `key`), so that while a NATS cluster elects a new leader its publish
+   * is retried without storing it twice.
+   */
+  async store(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">, key: string): Promise<void> {
+    this.sinceAck = 0;
     await this.settleAcks();
-    if (this.failed) throw this.failed;
+    if (this.failed && !isTransientJetStreamError(this.failed)) throw this.failed;
+    const subject = subjects.events(this.job.build_id, this.job.job_id);
+    const data = codecs.JobEvent.encode(this.scrubbed(partial));
+    const msgID = `${this.job.build_id}.${this.job.job_id}.${this.attempt}.${key}`;
+    await retryTransient(() => this.js.publish(subject, data, { msgID }));
   }
 
   private async settleAcks(): Promise<void> {
