@@ -11,7 +11,8 @@ fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin)
+# iproute2: `ip netns` for the chaos test that cuts an agent off NATS (run as root).
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin iproute2)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
