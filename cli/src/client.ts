@@ -22,6 +22,15 @@ const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /** How long a first call waits for the coordinator to answer before calling it unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
+const BROKEN_STREAM_CODES: ReadonlySet<grpc.status> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.CANCELLED,
+  grpc.status.ABORTED,
+  grpc.status.DEADLINE_EXCEEDED,
+]);
+
 function toKilnError(err: grpc.ServiceError, address: string): KilnError {
   const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
   if (typeof code === "string" && code.length > 0) {
@@ -109,7 +118,12 @@ export class CoordinatorConnection {
       for await (const event of call as AsyncIterable<JobEvent__Output>) yield event;
     } catch (err) {
       if (signal?.aborted) return;
-      throw toKilnError(err as grpc.ServiceError, this.address);
+      const e = err as grpc.ServiceError;
+      if (!e.metadata?.get(ERROR_CODE_METADATA_KEY).length && BROKEN_STREAM_CODES.has(e.code)) {
+        // A coordinator that dies mid-stream shows up as any of these; the stream can be resumed elsewhere or later.
+        throw new UnavailableError(`the event stream from the coordinator at ${this.address} broke (${e.details || e.message})`, { cause: err });
+      }
+      throw toKilnError(e, this.address);
     } finally {
       signal?.removeEventListener("abort", onAbort);
       call.cancel();

@@ -3,6 +3,7 @@
  * `kiln build --coordinator` from another directory (the template's directory travels as a bundle).
  */
 import type { ChildProcess } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -93,4 +94,49 @@ describe("farm - separate processes", () => {
     expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
     daemons.length = 0;
   });
+
+  it("keeps kiln build following its build through a coordinator killed and restarted: every line once, right exit code", async () => {
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const startCoordinator = async (): Promise<Daemon> => {
+      const c = startDaemon(["coordinator", "--nats", nats.url, "--listen", address], work.dir);
+      daemons.push(c);
+      await waitFor("the coordinator", () => c.stdout().includes("listening on"));
+      return c;
+    };
+    const first = await startCoordinator();
+    const agent = startDaemon(["agent", "--nats", nats.url, "--name", "solo", "--work-dir", path.join(work.dir, "solo")], work.dir);
+    daemons.push(agent);
+    await waitFor("the agent", () => agent.stdout().includes("kiln agent solo"));
+    await writeFile(
+      path.join(work.dir, "ticks.json"),
+      JSON.stringify({
+        builders: [{ type: "null", name: "ticker", communicator: "none" }],
+        provisioners: [{ type: "shell-local", inline: ["for i in 1 2 3 4 5 6 7 8; do echo tick-$i; sleep 0.4; done"] }],
+      }),
+    );
+    let output = "";
+    const build = runKiln(["build", "-color=false", "--coordinator", address, "ticks.json"], { cwd: work.dir, onStdout: (o) => (output = o) });
+    await waitFor("the second tick", () => output.includes("tick-2"));
+    first.child.kill("SIGKILL");
+    await first.done.catch(() => undefined);
+    daemons.splice(daemons.indexOf(first), 1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    await startCoordinator();
+
+    const result = await build;
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const ticks = result.stdout.split("\n").filter((l) => /ticker: tick-\d$/.test(l)).map((l) => l.trim());
+    expect(ticks).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => `ticker: tick-${i}`));
+    expect(result.stderr).toMatch(/reconnected after/);
+    expect(result.stdout).toMatch(/Builds finished. The artifacts of successful builds are:/);
+  });
 });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

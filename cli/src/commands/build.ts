@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { BuildStatus__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import { InvalidArgumentError, TERMINAL_BUILD_STATES, assertValid, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
+import { InvalidArgumentError, assertValid, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
@@ -16,6 +16,7 @@ import { buildJson } from "../ui/json.js";
 import { loadTemplateInputs } from "../template_inputs.js";
 import { writeOutputFiles } from "../output_files.js";
 import { withCoordinator, type CliIo } from "../farm_access.js";
+import { followBuildEvents } from "../follow.js";
 
 export const BUILD_FLAGS: FlagSpecs = {
   var: { kind: "list", help: "Variable for templates, can be used multiple times (-var 'key=value')." },
@@ -132,7 +133,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
 
 /**
  * Renders the build's events until it ends. The first Ctrl-C cancels the build and keeps following it so cleanup is
- * shown; a second one stops waiting. A dropped stream is resumed from the last event seen.
+ * shown; a second one stops waiting. A dropped stream (a coordinator restart) is resumed from the last event seen.
  */
 async function followBuild(client: CoordinatorConnection, buildId: string, ui: PackerUi, io: CliIo): Promise<BuildStatus__Output> {
   const renderer = new EventRenderer(ui);
@@ -149,22 +150,13 @@ async function followBuild(client: CoordinatorConnection, buildId: string, ui: P
   };
   process.on("SIGINT", onSigint);
   try {
-    let lastSeq = 0;
-    for (let reconnects = 0; reconnects < 20 && !stopWaiting.signal.aborted; reconnects++) {
-      try {
-        for await (const event of client.watch(buildId, lastSeq, stopWaiting.signal)) {
-          lastSeq = Number(event.seq);
-          renderer.render(event);
-        }
-      } catch (err) {
-        if (stopWaiting.signal.aborted) break;
-        io.stderr(`lost the event stream (${String(err)}); resuming...\n`);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      const status = await client.getBuild(buildId);
-      if (TERMINAL_BUILD_STATES.has(status.build?.state ?? "")) return status;
-    }
-    return await client.getBuild(buildId);
+    const ended = await followBuildEvents(client, buildId, {
+      signal: stopWaiting.signal,
+      onEvent: (event) => renderer.render(event),
+      onInterruption: (reason, retryInMs) => io.stderr(`kiln: lost the coordinator (${reason}); retrying in ${(retryInMs / 1000).toFixed(1)} s...\n`),
+      onResumed: (afterMs) => io.stderr(`kiln: reconnected after ${(afterMs / 1000).toFixed(1)} s; resuming the build's events where they stopped\n`),
+    });
+    return ended ?? (await client.getBuild(buildId));
   } finally {
     process.off("SIGINT", onSigint);
   }

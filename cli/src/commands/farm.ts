@@ -13,6 +13,7 @@ import { Agent } from "../../../agent/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import { EmbeddedFarm } from "../embedded.js";
 import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
+import { followBuildEvents } from "../follow.js";
 import { PackerUi } from "../ui/packer_ui.js";
 import { EventRenderer } from "../ui/event_renderer.js";
 import { buildJson, shortState as short } from "../ui/json.js";
@@ -176,7 +177,12 @@ export async function logsCommand(argv: readonly string[], io: CliIo): Promise<n
     const status = await client.getBuild(buildId);
     ui.start(status.jobs.map((j) => j.name));
     const renderer = new EventRenderer(ui);
-    for await (const event of client.watch(buildId, 0, undefined, !flagBool(args, "f"))) renderer.render(event);
+    await followBuildEvents(client, buildId, {
+      stopWhenCaughtUp: !flagBool(args, "f"),
+      onEvent: (event) => renderer.render(event),
+      onInterruption: (reason, retryInMs) => io.stderr(`kiln: lost the coordinator (${reason}); retrying in ${(retryInMs / 1000).toFixed(1)} s...\n`),
+      onResumed: (afterMs) => io.stderr(`kiln: reconnected after ${(afterMs / 1000).toFixed(1)} s\n`),
+    });
     return 0;
   });
 }
