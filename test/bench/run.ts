@@ -4,6 +4,9 @@
  *      manifest post-processors): median wall time of several runs each, and the ratio (target <= 1.0).
  *   2. A warm farm in one process (nats-server, a coordinator, 50 agents): submission-to-completion latency p50/p99
  *      of 1,000 trivial jobs, and jobs/s (targets: p50 < 20 ms, >= 500 jobs/s).
+ *   3. The validate corpus, kiln against `packer validate`.
+ *   4. Fault tolerance (chaos.ts): agent death to its job running elsewhere, builds lost and duplicate completions in
+ *      a soak under a chaos loop, and the coordinator fail-over time the CLI sees.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -14,6 +17,7 @@ import { NatsServer, codecsForBench, connectFarm, validateTemplate } from "./sup
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 import { REPO_ROOT } from "../src/mod.js";
+import { benchChaos } from "./chaos.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
@@ -194,7 +198,7 @@ async function benchValidateCorpus(): Promise<void> {
   console.log(`  packer: ${packerMs.toFixed(0)} ms   kiln: ${kilnMs.toFixed(0)} ms   ratio kiln/packer: ${(kilnMs / packerMs).toFixed(3)} (target <= 0.5)`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate runs one part (for profiling).
+// KILN_BENCH_ONLY=packer|farm|validate|chaos runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") {
@@ -202,4 +206,5 @@ if (!only || only === "farm") {
   await benchWarmFarm("shared");
 }
 if (!only || only === "validate") await benchValidateCorpus();
+if (!only || only === "chaos") await benchChaos();
 process.exit(0);
