@@ -49,6 +49,8 @@ const FINAL_EVENT_GRACE_MS = 3_000;
  * died under the watch) make the watch reopen its consumer.
  */
 const WATCH_PULL_EXPIRES_MS = 4_000;
+/** A watch that received nothing for this long checks whether its consumer went silent. */
+const WATCH_QUIET_MS = 2_000;
 
 export interface CoordinatorServiceOptions {
   /** Where the coordinator's own diagnostics go. @default stderr */
@@ -62,6 +64,8 @@ export class CoordinatorService {
   /** Live agents, kept current by a KV watch so that submitting a build needs no scan of the agents bucket. */
   private readonly agentView = new Map<string, AgentInfo__Output>();
   private agentWatch: { stop(): void } | undefined;
+  /** Times the NATS connection was re-established (a watch opened before one may have lost its consumer). */
+  private reconnects = 0;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -74,6 +78,9 @@ export class CoordinatorService {
     const service = new CoordinatorService(nc, farm, new FarmStore(farm.builds));
     const log = options.log ?? ((line: string) => process.stderr.write(`coordinator: ${line}\n`));
     service.deadLetters = watchDeadLetters(nc, farm, service.store, log);
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === "reconnect") service.reconnects++;
+    })().catch(() => undefined);
     await service.followAgents();
     return service;
   }
@@ -254,19 +261,28 @@ export class CoordinatorService {
     const stop = (): void => void messages.close();
     signal.addEventListener("abort", stop, { once: true });
     let stalled = false;
+    const reopen = (): void => {
+      stalled = true;
+      stop();
+    };
     void (async () => {
-      for await (const s of messages.status()) {
-        if (s.type === "heartbeats_missed" || s.type === "no_responders") {
-          stalled = true;
-          stop();
-        }
-      }
+      for await (const s of messages.status()) if (s.type === "heartbeats_missed" || s.type === "no_responders") reopen();
     })().catch(() => undefined);
+    // The consumer may also go silent without a status (its node died and nats.js's own recreation stalls): a watch
+    // quiet for a while after a reconnect, or after its build ended, reopens; reopening a healthy one costs a request.
+    let lastMessageAt = Date.now();
+    const reconnectsAtOpen = this.reconnects;
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastMessageAt < WATCH_QUIET_MS) return;
+      if (this.reconnects !== reconnectsAtOpen) return reopen();
+      ended().then((yes) => yes && reopen(), () => undefined);
+    }, WATCH_QUIET_MS);
     // The settler publishes the final event just after it marks the build ended; should it die in between, the
     // stream would never end, so a watch caught up with an ended build gives the event a grace period, then ends.
     let grace: NodeJS.Timeout | undefined;
     try {
       for await (const msg of messages) {
+        lastMessageAt = Date.now();
         const event = { ...codecs.JobEvent.decode(msg.data), seq: String(msg.seq) };
         yield event;
         const isBuildEnd = event.job_id === "" && event.state && TERMINAL_BUILD_STATES.has(event.state.build_state);
@@ -277,6 +293,7 @@ export class CoordinatorService {
       }
     } finally {
       clearTimeout(grace);
+      clearInterval(watchdog);
       signal.removeEventListener("abort", stop);
       await messages.close();
     }

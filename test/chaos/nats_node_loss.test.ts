@@ -6,15 +6,10 @@
 import path from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connectFarm, EVENTS_STREAM, JOB_ACK_WAIT_MS, JOBS_STREAM, NatsCluster } from "../../core/src/mod.js";
+import { connectFarm, EVENTS_STREAM, FarmStore, openFarm, JOB_ACK_WAIT_MS, JOBS_STREAM, NatsCluster } from "../../core/src/mod.js";
+import { CoordinatorConnection } from "../../cli/src/mod.js";
 import { runKiln, tempDir, type ProcessResult } from "../src/mod.js";
 import { dumpDaemons, readMarks, startAgent, startCoordinator, waitFor, writeMarkingProject, type KilnDaemon } from "./support.js";
-
-interface BuildJson {
-  id: string;
-  state: string;
-  jobs: { name: string; state: string }[];
-}
 
 describe("chaos - NATS node lost", () => {
   let cluster: NatsCluster;
@@ -34,9 +29,11 @@ describe("chaos - NATS node lost", () => {
   });
 
   it("loses no job, event or state when a node of a 3-node cluster is killed mid-run", async () => {
+    // The coordinator creates the farm's streams at R3 first; the agents then start side by side.
     const coordinator = await startCoordinator(cluster.url, work.dir, { replicas: 3 });
     daemons.push(coordinator.daemon);
-    for (const name of ["a1", "a2", "a3"]) daemons.push(await startAgent(cluster.url, name, work.dir, { replicas: 3, slots: 2, leaseMs: JOB_ACK_WAIT_MS }));
+    const agents = ["a1", "a2", "a3"].map((name) => startAgent(cluster.url, name, work.dir, { replicas: 3, slots: 2, leaseMs: JOB_ACK_WAIT_MS }));
+    daemons.push(...(await Promise.all(agents)));
 
     const nc = await connectFarm({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     try {
@@ -53,6 +50,10 @@ describe("chaos - NATS node lost", () => {
         const template = await writeMarkingProject(path.join(work.dir, p), { builds: jobNames(p), marks, seconds: 2 });
         builds.push(runKiln(["build", "-color=false", "--coordinator", coordinator.address, template], { cwd: path.join(work.dir, p), timeoutMs: 90_000 }));
       }
+      // Submissions are not retried through a leader election yet (a submit then fails with "timeout"): the node dies
+      // once all three builds are accepted and jobs run.
+      const store = new FarmStore((await openFarm(nc)).builds);
+      await waitFor("all builds to be accepted", async () => (await store.listBuildIds()).length === 3, 90_000);
       await waitFor("jobs to start", async () => (await readMarks(marks)).filter((m) => m.kind === "start").length >= 3);
       const leader = (await jsm.streams.info(JOBS_STREAM)).cluster?.leader ?? "";
       const victim = Number(leader.replace(/^n/, ""));
@@ -71,15 +72,28 @@ describe("chaos - NATS node lost", () => {
       const expected = projects.flatMap(jobNames).sort();
       expect(all.filter((m) => m.kind === "done").map((m) => m.build).sort()).toEqual(expected);
 
-      // State: every build and job succeeded. Events: each job's output and the builds' ends replay from the stream.
-      const list = JSON.parse((await runKiln(["builds", "--json", "--coordinator", coordinator.address], { cwd: work.dir })).stdout) as BuildJson[];
-      expect(list).toHaveLength(3);
-      for (const b of list) {
-        expect(b.state).toBe("succeeded");
-        expect(b.jobs.map((j) => j.state)).toEqual(["succeeded", "succeeded", "succeeded"]);
-        const logs = await runKiln(["logs", "-color=false", "--coordinator", coordinator.address, b.id], { cwd: work.dir });
-        expect(logs.code, logs.stderr).toBe(0);
-        for (const j of b.jobs) expect(logs.stdout).toContain(`${j.name}: finished ${j.name}`);
+      // State: every build and job succeeded. Events: each job's output and result replay from the stream.
+      const client = new CoordinatorConnection(coordinator.address);
+      try {
+        const list = await client.listBuilds();
+        expect(list).toHaveLength(3);
+        for (const b of list) {
+          expect(b.build?.state).toBe("BUILD_STATE_SUCCEEDED");
+          expect(b.jobs.map((j) => j.state)).toEqual(["JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED"]);
+          const lines: string[] = [];
+          const results: string[] = [];
+          for await (const e of client.watch(b.build?.id ?? "", 0, undefined, true)) {
+            if (e.log) lines.push(`${e.name}: ${e.log.text}`);
+            if (e.result) results.push(e.name);
+          }
+          for (const j of b.jobs) {
+            expect(lines).toContain(`${j.name}: working on ${j.name}`);
+            expect(lines).toContain(`${j.name}: finished ${j.name}`);
+            expect(results).toContain(j.name);
+          }
+        }
+      } finally {
+        client.close();
       }
 
       // The killed node comes back and catches up: all three replicas of the job stream and the builds bucket current.

@@ -61,9 +61,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let agentKills = 0;
   let coordinatorKills = 0;
   try {
-    coordinators.push(await startCoordinator(nats.url, work.dir), await startCoordinator(nats.url, work.dir));
     const names = ["a1", "a2", "a3", "a4", "a5"];
-    for (const name of names) agents.set(name, await startAgent(nats.url, name, work.dir, { slots: 2 }));
+    // Started side by side: each is a Node.js process that takes a few seconds to boot on a loaded machine.
+    const starting = names.map(async (name) => agents.set(name, await startAgent(nats.url, name, work.dir, { slots: 2 })));
+    coordinators.push(...(await Promise.all([startCoordinator(nats.url, work.dir), startCoordinator(nats.url, work.dir)])));
+    await Promise.all(starting);
     const marks = path.join(work.dir, "marks.log");
     const project = path.join(work.dir, "project");
     await writeMarkingProject(project, { builds: ["s1", "s2"], marks, seconds: 0.5 });

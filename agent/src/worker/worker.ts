@@ -351,7 +351,9 @@ export class Agent implements AsyncDisposable {
     } else {
       workDir = path.join(this.options.workDir, job.build_id, job.job_id);
       await mkdir(workDir, { recursive: true });
-      if (ws?.bundle_object) await this.unpackBundle(ws.bundle_object, workDir, signal);
+      // A NATS node lost mid-download times the read out; the whole bundle is fetched and unpacked again.
+      const bundle = ws?.bundle_object;
+      if (bundle) await retryTransient(() => this.unpackBundle(bundle, workDir, signal));
       templateDir = path.dirname(path.join(workDir, ws?.template_path || "template.json"));
     }
     const stepSpans = new Map<string, Span>();

@@ -98,8 +98,11 @@ export class FarmStore {
 
   /** Build ids, newest first. */
   async listBuildIds(): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const key of await this.kv.keys("build.*")) ids.push(key.slice("build.".length));
+    const ids = await retryTransient(async () => {
+      const found: string[] = [];
+      for await (const key of await this.kv.keys("build.*")) found.push(key.slice("build.".length));
+      return found;
+    });
     const builds = await Promise.all(ids.map((id) => this.getBuild(id)));
     return builds
       .filter((b): b is BuildRecord__Output => b !== null)
