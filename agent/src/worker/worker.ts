@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as tar from "tar";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../../proto/src/mod.js";
 import type { AgentInfo, Artifact, Job__Output, JobEvent, JobRecord__Output } from "../../../proto/src/mod.js";
 import {
@@ -108,6 +108,8 @@ export class Agent implements AsyncDisposable {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private cancelSub: Subscription | undefined;
   private readonly startedAt = Date.now();
+  /** Counts the NATS connection's drops and returns: events sent across one may be lost. */
+  private connectionEpoch = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -150,6 +152,9 @@ export class Agent implements AsyncDisposable {
         for (const r of this.running.values()) if (r.job.build_id === buildId) r.abort.abort(new CancelledError());
       },
     });
+    void (async () => {
+      for await (const st of this.nc.status()) if (st.type === "disconnect" || st.type === "reconnect") this.connectionEpoch++;
+    })().catch(() => undefined);
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
@@ -260,7 +265,7 @@ export class Agent implements AsyncDisposable {
       msg.ack();
       return;
     }
-    const events = new EventChannel(this.nc, this.farm.js, job, attempt, sensitiveValues(job));
+    const events = new EventChannel(this.nc, this.farm.js, job, attempt, sensitiveValues(job), () => this.connectionEpoch);
     if (attempt > JOB_MAX_ATTEMPTS) {
       const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
       await this.finish(job, attempt, claim, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
@@ -436,8 +441,11 @@ function sensitiveValues(job: Job__Output): string[] {
 class EventChannel {
   private static readonly ACK_EVERY = 32;
   private sinceAck = 0;
+  private sent = 0;
   private readonly acks: Promise<unknown>[] = [];
   private failed: unknown;
+  /** Events not yet known to be stored, with the connection epoch they were sent in. */
+  private unconfirmed: { subject: string; data: Uint8Array; msgID: string; epoch: number }[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -445,30 +453,52 @@ class EventChannel {
     private readonly job: Job__Output,
     private readonly attempt: number,
     private readonly secrets: readonly string[],
+    /** Changes whenever the agent's NATS connection drops or comes back. */
+    private readonly epoch: () => number = () => 0,
   ) {}
 
   emit(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): void {
     const subject = subjects.events(this.job.build_id, this.job.job_id);
     const data = codecs.JobEvent.encode(this.scrubbed(partial));
+    // Every event has a message id, so one re-sent after a lost connection is stored once.
+    const msgID = `${this.job.build_id}.${this.job.job_id}.${this.attempt}.e${++this.sent}`;
+    const entry = { subject, data, msgID, epoch: this.epoch() };
+    this.unconfirmed.push(entry);
     if (++this.sinceAck < EventChannel.ACK_EVERY) {
-      this.nc.publish(subject, data);
+      const h = headers();
+      h.set("Nats-Msg-Id", msgID);
+      this.nc.publish(subject, data, { headers: h });
       return;
     }
     this.sinceAck = 0;
-    // js.publish sends synchronously; only its acknowledgement is awaited later, so order is kept.
-    this.acks.push(this.js.publish(subject, data).catch((err: unknown) => (this.failed ??= err)));
+    // js.publish sends synchronously; only its acknowledgement is awaited later, so order is kept. An acknowledgement
+    // proves the events sent before it on the same connection stored; those sent before a reconnect stay unconfirmed.
+    this.acks.push(
+      this.js.publish(subject, data, { msgID }).then(
+        () => {
+          const upTo = this.unconfirmed.indexOf(entry);
+          if (upTo >= 0 && this.unconfirmed.slice(0, upTo + 1).every((e) => e.epoch === entry.epoch)) this.unconfirmed.splice(0, upTo + 1);
+        },
+        (err: unknown) => (this.failed ??= err),
+      ),
+    );
     if (this.acks.length > 64) void this.settleAcks();
   }
 
   /**
-   * Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. The
-   * event gets a message id (one per attempt and `key`), so that while a NATS cluster elects a new leader its publish
-   * is retried without storing it twice.
+   * Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. Events
+   * that may have been lost with a NATS node or connection are sent again first (their message ids keep the stream
+   * from storing one twice), then the event itself, retried while a NATS cluster elects a new leader.
    */
   async store(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">, key: string): Promise<void> {
     this.sinceAck = 0;
     await this.settleAcks();
     if (this.failed && !isTransientJetStreamError(this.failed)) throw this.failed;
+    // Plain publishes routed to a stream leader that died are lost without the connection noticing, so the events
+    // since the last acknowledgement go again, all sent before any acknowledgement is awaited (one round trip).
+    const again = this.unconfirmed.splice(0);
+    await Promise.all(again.map((e) => retryTransient(() => this.js.publish(e.subject, e.data, { msgID: e.msgID }))));
+    this.failed = undefined;
     const subject = subjects.events(this.job.build_id, this.job.job_id);
     const data = codecs.JobEvent.encode(this.scrubbed(partial));
     const msgID = `${this.job.build_id}.${this.job.job_id}.${this.attempt}.${key}`;
