@@ -12,7 +12,19 @@ fi
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports.
 # iproute2: `ip netns` for the chaos test that cuts an agent off NATS (run as root).
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin iproute2)
+# docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
+# busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
+# openssl: the TLS material for the remote-engine test.
+# qemu-system-x86, qemu-utils: the qemu builder (TCG where KVM does not work). linux-image-amd64, busybox-static,
+# openssh-sftp-server, xorriso, isolinux, syslinux-common: the tiny test guest (test/src/guest_image.ts) the VM
+# builder tests boot.
+# libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
+# libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client
+  docker.io busybox-static docker-registry openssl
+  qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
+  iproute2)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
@@ -24,6 +36,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing: ${missing[*]}"
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# libvirtd as root (containers, CI): the users and groups Debian's libvirt-daemon-system would create, its runtime
+# directories, and QEMU run as root without relabelling files (kiln's tests run libvirtd themselves, see
+# test/src/libvirtd.ts). An existing qemu.conf that is not kiln's is left alone.
+getent group kvm >/dev/null || groupadd --system kvm
+getent group libvirt >/dev/null || groupadd --system libvirt
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null ||
+  useradd --system --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin --gid kvm libvirt-qemu
+mkdir -p /var/run/libvirt /var/log/libvirt /var/lib/libvirt/qemu /etc/libvirt
+if [ ! -e /etc/libvirt/qemu.conf ] || grep -q '^# kiln:' /etc/libvirt/qemu.conf; then
+  cat >/etc/libvirt/qemu.conf <<'EOF'
+# kiln: libvirtd runs as root (containers, CI); QEMU runs as root and files keep their ownership.
+user = "root"
+group = "root"
+dynamic_ownership = 0
+stdio_handler = "file"
+EOF
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')

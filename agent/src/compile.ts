@@ -220,6 +220,7 @@ export async function compileJob(job: Job__Output, ctx: CompileContext): Promise
       builderType: job.builder_type,
       runUuid: job.statics?.run_uuid || job.build_id,
       jobId: job.job_id,
+      force: job.options?.force ?? false,
     },
     engine,
     builder,

@@ -18,6 +18,8 @@ export interface BuildInfo {
   /** `PACKER_RUN_UUID`, the manifest's `packer_run_uuid`. */
   readonly runUuid: string;
   readonly jobId: string;
+  /** `-force`: builders replace an existing output directory instead of failing. */
+  readonly force?: boolean;
 }
 
 /** What every plugin may use while it runs. */
@@ -41,6 +43,8 @@ export interface PluginContext {
    * context plus dot data (`{{.Script}}`). @throws when the text is not a valid template
    */
   render(text: string, data?: Readonly<Record<string, unknown>>): string;
+  /** Waits until the build is continued (`kiln continue`); absent where nothing could continue it. */
+  pause?(note: string, signal: AbortSignal): Promise<void>;
 }
 
 /** The same context with another signal (a provisioner's timeout, a cleanup that must outlive a cancel). */
@@ -54,6 +58,7 @@ export function withSignal(ctx: PluginContext, signal: AbortSignal): PluginConte
     log: (level, text) => ctx.log(level, text),
     heartbeat: () => ctx.heartbeat(),
     render: (text, data) => ctx.render(text, data),
+    pause: ctx.pause?.bind(ctx),
   };
 }
 

@@ -5,24 +5,38 @@
 import type { PluginKind } from "../../core/src/mod.js";
 import type { BuilderDefinition, PostProcessorDefinition, ProvisionerDefinition } from "./plugin_api.js";
 import { fileBuilder } from "./builders/file.js";
+import { libvirtBuilder } from "./builders/libvirt/mod.js";
 import { nullBuilder } from "./builders/null.js";
+import { dockerBuilder } from "./builders/docker.js";
+import { qemuBuilder } from "./builders/qemu/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { shellProvisioner } from "./provisioners/shell.js";
 import { fileProvisioner } from "./provisioners/file.js";
+import { breakpointProvisioner } from "./provisioners/breakpoint.js";
 import { artificePostProcessor } from "./postprocessors/artifice.js";
 import { checksumPostProcessor } from "./postprocessors/checksum.js";
 import { compressPostProcessor } from "./postprocessors/compress.js";
 import { manifestPostProcessor } from "./postprocessors/manifest.js";
 import { shellLocalPostProcessor } from "./postprocessors/shell_local.js";
+import {
+  dockerImportPostProcessor,
+  dockerPushPostProcessor,
+  dockerSavePostProcessor,
+  dockerTagPostProcessor,
+} from "./postprocessors/docker.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder];
-export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner];
+export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder, libvirtBuilder, qemuBuilder];
+export const PROVISIONERS: readonly ProvisionerDefinition[] = [shellLocalProvisioner, shellProvisioner, fileProvisioner, breakpointProvisioner];
 export const POST_PROCESSORS: readonly PostProcessorDefinition[] = [
   artificePostProcessor,
   checksumPostProcessor,
   compressPostProcessor,
   manifestPostProcessor,
   shellLocalPostProcessor,
+  dockerImportPostProcessor,
+  dockerTagPostProcessor,
+  dockerSavePostProcessor,
+  dockerPushPostProcessor,
 ];
 
 export function findBuilder(type: string): BuilderDefinition | undefined {

@@ -23,6 +23,11 @@ export interface JobRunContext {
   artifact(artifact: Artifact): void;
   /** Keeps the job's lease alive; cheap to call often (the worker throttles). */
   heartbeat(): void;
+  /**
+   * Pauses the job (the `breakpoint` provisioner) until the build is continued (`kiln continue`); rejects with the
+   * cancellation if the job is stopped meanwhile. Absent where nothing could continue it.
+   */
+  pause?(note: string, signal: AbortSignal): Promise<void>;
 }
 
 export type JobOutcomeState = "succeeded" | "failed" | "cancelled";

@@ -21,7 +21,7 @@ import { runPostProcessors } from "./post_process.js";
 import { makeProvisionHook } from "./provision.js";
 import type { JobOutcome, JobRunContext } from "./run_types.js";
 import { render, type EngineContext } from "./template.js";
-import { cancellationOf, throwIfCancelled } from "./util/abort.js";
+import { cancellationOf, stoppedJobState, throwIfCancelled } from "./util/abort.js";
 
 /**
  * The builder types this host can run, as the agent advertises them: every implemented builder whose detection
@@ -62,6 +62,7 @@ function pluginContextFor(
     log: (level, text) => step.log(level, text),
     heartbeat: () => step.heartbeat(),
     render: (text, data) => render(text, runPassContext(compiled, data)),
+    pause: ctx.pause?.bind(ctx),
   };
 }
 
@@ -105,7 +106,10 @@ export async function runJob(job: Job__Output, ctx: JobRunContext): Promise<JobO
     for (const a of post.artifacts) artifacts.push(await wire(a));
     return { state: "succeeded", artifacts, manifestEntries };
   } catch (err) {
-    if (ctx.signal.aborted) return { state: "cancelled", failure: cancellationOf(ctx.signal), artifacts: [], manifestEntries };
+    if (ctx.signal.aborted) {
+      const failure = cancellationOf(ctx.signal);
+      return { state: stoppedJobState(failure), failure, artifacts: [], manifestEntries };
+    }
     return { state: "failed", failure: ensureKilnError(err), artifacts: [], manifestEntries };
   }
 }

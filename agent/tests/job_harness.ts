@@ -107,6 +107,8 @@ function applies(x: Json, name: string): boolean {
 export interface PlanOptions {
   readonly runUuid?: string;
   readonly onError?: string;
+  /** `-force`. */
+  readonly force?: boolean;
   readonly variables?: Record<string, string>;
 }
 
@@ -143,7 +145,7 @@ export function planTemplateJob(template: Json, name: string, options: PlanOptio
     has_error_cleanup_provisioner: cleanup !== undefined,
     post_processor_chains: chains.filter((c) => c.steps.length > 0),
     user_variables: options.variables ?? {},
-    options: { on_error: options.onError ?? "" },
+    options: { on_error: options.onError ?? "", force: options.force ?? false },
     statics: {
       run_uuid: options.runUuid ?? "6d5d3185-0000-4000-8000-000000000001",
       init_time_unix: Math.floor(now / 1000),

@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../core/src/mod.js";
+import { engineConfigured } from "../src/docker/engine.js";
 import { localBuilderTypes, runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, TempDirs, type PlanOptions } from "./job_harness.js";
 
@@ -22,7 +23,10 @@ const FAIL = "Script exited with non-zero exit status: 4.Allowed exit codes are:
 
 describe("runner - capabilities", () => {
   it("advertises the builders this host can run", () => {
-    expect(localBuilderTypes()).toEqual(["file", "null"]);
+    // docker only where an engine is configured (DOCKER_HOST, or the default socket of a docker.io service); qemu
+    // when this host has qemu-system-x86_64 and qemu-img (deploy/install.sh installs them).
+    expect(localBuilderTypes()).toEqual(["file", "null", ...(engineConfigured() ? ["docker"] : []), "qemu"]);
+    expect(engineConfigured({ DOCKER_HOST: "tcp://docker.example:2376" })).toBe(true);
   });
 });
 

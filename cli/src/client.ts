@@ -59,7 +59,7 @@ export class CoordinatorConnection {
   }
 
   /** Calls a unary method by name; the generated client's overloads defeat inference, so types are explicit. */
-  private unary<Res>(method: "SubmitBuild" | "GetBuild" | "ListBuilds" | "CancelBuild" | "ListAgents", req: object): Promise<Res> {
+  private unary<Res>(method: "SubmitBuild" | "GetBuild" | "ListBuilds" | "CancelBuild" | "ListAgents" | "DrainAgent" | "ContinueBuild", req: object): Promise<Res> {
     type Untyped = (req: object, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
     const fn = this.client[method] as unknown as Untyped;
     return new Promise((resolve, reject) => {
@@ -103,6 +103,14 @@ export class CoordinatorConnection {
 
   cancel(buildId: string): Promise<BuildStatus__Output> {
     return this.unary<BuildStatus__Output>("CancelBuild", { build_id: buildId });
+  }
+
+  continueBuild(buildId: string): Promise<BuildStatus__Output> {
+    return this.unary<BuildStatus__Output>("ContinueBuild", { build_id: buildId });
+  }
+
+  drainAgent(name: string): Promise<AgentInfo__Output> {
+    return this.unary<AgentInfo__Output>("DrainAgent", { name });
   }
 
   async listAgents(): Promise<AgentInfo__Output[]> {

@@ -4,7 +4,7 @@
  */
 import { KilnError, InvalidTemplateError } from "../../core/src/mod.js";
 import { buildCommand } from "./commands/build.js";
-import { agentCommand, agentsCommand, buildsCommand, cancelCommand, coordinatorCommand, devCommand, logsCommand } from "./commands/farm.js";
+import { agentCommand, agentsCommand, buildsCommand, cancelCommand, continueCommand, coordinatorCommand, devCommand, logsCommand } from "./commands/farm.js";
 import { inspectCommand, validateCommand } from "./commands/template.js";
 import type { CliIo } from "./farm_access.js";
 
@@ -22,7 +22,8 @@ Available commands are:
     builds       list builds (--json)
     logs         show a build's log (-f to follow)
     cancel       cancel a build
-    agents       list live agents (--json)
+    continue     let a build paused at a breakpoint go on
+    agents       list live agents (--json); agents drain NAME: let an agent finish its jobs and leave
     version      print the version
 `;
 
@@ -38,6 +39,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   builds: buildsCommand,
   logs: logsCommand,
   cancel: cancelCommand,
+  continue: continueCommand,
   agents: agentsCommand,
   version: async (_argv, io) => {
     io.stdout(`kiln ${VERSION} (Packer-compatible 1.6.6)\n`);

@@ -10,6 +10,9 @@ import type {
   GetBuildRequest__Output,
   JobEvent__Output,
   ListAgentsResponse__Output,
+  AgentInfo__Output,
+  DrainAgentRequest__Output,
+  ContinueBuildRequest__Output,
   ListBuildsResponse__Output,
   SubmitBuildRequest__Output,
   SubmitBuildResponse__Output,
@@ -78,6 +81,8 @@ export class CoordinatorGrpcServer implements AsyncDisposable {
       ListBuilds: unary<{ limit: number }, ListBuildsResponse__Output>(async (req) => ({ builds: await service.list(req.limit) })),
       CancelBuild: unary<CancelBuildRequest__Output, BuildStatus__Output>((req) => service.cancel(req.build_id)),
       ListAgents: unary<unknown, ListAgentsResponse__Output>(async () => ({ agents: await service.listAgents() })),
+      ContinueBuild: unary<ContinueBuildRequest__Output, BuildStatus__Output>((req) => service.continueBuild(req.build_id)),
+      DrainAgent: unary<DrainAgentRequest__Output, AgentInfo__Output>((req) => service.drainAgent(req.name)),
       WatchBuild: ((call: grpc.ServerWritableStream<WatchBuildRequest__Output, JobEvent__Output>) => {
         const abort = new AbortController();
         call.on("cancelled", () => abort.abort());

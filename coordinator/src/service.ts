@@ -20,10 +20,14 @@ import type {
 } from "../../proto/src/mod.js";
 import {
   AGENT_TTL_MS,
+  ErrorCode,
+  formatGoDuration,
+  stopBuild,
   ANY_DATACENTER,
   EVENTS_STREAM,
   FarmStore,
   InvalidArgumentError,
+  NotFoundError,
   TERMINAL_BUILD_STATES,
   UNCHANGED,
   contextFromCarrier,
@@ -34,13 +38,13 @@ import {
   publishJob,
   queuedJobRecord,
   retryTransient,
-  settleBuild,
   subjectToken,
   subjects,
 } from "../../core/src/mod.js";
 import type { FarmHandles } from "../../core/src/mod.js";
 import { planJobs } from "./plan.js";
 import { watchDeadLetters } from "./dead_letter.js";
+import { BuildDeadlines } from "./deadlines.js";
 
 /** How long a watch waits for an ended build's final event before it ends without it. */
 const FINAL_EVENT_GRACE_MS = 3_000;
@@ -66,6 +70,7 @@ export class CoordinatorService {
   private agentWatch: { stop(): void } | undefined;
   /** Times the NATS connection was re-established (a watch opened before one may have lost its consumer). */
   private reconnects = 0;
+  private readonly deadlines = new BuildDeadlines((buildId) => this.expire(buildId));
 
   private constructor(
     readonly nc: NatsConnection,
@@ -82,6 +87,7 @@ export class CoordinatorService {
       for await (const s of nc.status()) if (s.type === "reconnect") service.reconnects++;
     })().catch(() => undefined);
     await service.followAgents();
+    await service.scheduleOpenDeadlines();
     return service;
   }
 
@@ -101,7 +107,34 @@ export class CoordinatorService {
     }
   }
 
+  /**
+   * Deadlines of builds submitted before this coordinator started (it may replace one that died): every coordinator
+   * watches every open build's deadline; ending a build is compare-and-set, so the first one to act wins.
+   */
+  private async scheduleOpenDeadlines(): Promise<void> {
+    for (const id of await this.store.listBuildIds()) {
+      const build = await this.store.getBuild(id);
+      const timeoutMs = Number(build?.options?.timeout_ms ?? 0);
+      if (build && timeoutMs > 0 && !TERMINAL_BUILD_STATES.has(build.state)) this.deadlines.schedule(id, Number(build.created_at_ms) + timeoutMs);
+    }
+  }
+
+  /**
+   * The build's timeout passed: jobs still queued fail with ERROR_CODE_TIMEOUT; running ones are told, and their
+   * agents (which also hold the deadline themselves) stop them with cleanup.
+   */
+  private async expire(buildId: string): Promise<void> {
+    const build = await this.store.getBuild(buildId);
+    if (!build || TERMINAL_BUILD_STATES.has(build.state)) return;
+    const message = `The build's timeout (${formatGoDuration(Number(build.options?.timeout_ms))}) passed.`;
+    await stopBuild(this.store, this.farm.js, this.nc, buildId, {
+      queuedJobsEndAs: "JOB_STATE_FAILED",
+      failure: { code: ErrorCode.Timeout, message, retryable: false },
+    });
+  }
+
   close(): void {
+    this.deadlines.clear();
     this.deadLetters?.unsubscribe();
     this.agentWatch?.stop();
   }
@@ -123,7 +156,9 @@ export class CoordinatorService {
       bundleObject = `bundle.${buildId}`;
       await this.farm.bundles.putBlob({ name: bundleObject }, req.bundle);
     }
-    const jobs = planJobs(req, {
+    const timeoutMs = Number(req.options?.timeout_ms ?? 0);
+    const deadlineMs = timeoutMs > 0 ? now + timeoutMs : 0;
+    const planned = planJobs(req, {
       buildId,
       traceContext,
       datacenter,
@@ -140,6 +175,7 @@ export class CoordinatorService {
         local_template_dir: req.local_template_dir,
       },
     });
+    const jobs = planned.map((j) => ({ ...j, deadline_ms: String(deadlineMs) }));
     if (jobs.length === 0) {
       throw new InvalidArgumentError("no builds to run: -only/-except left nothing of the template's builders");
     }
@@ -157,6 +193,7 @@ export class CoordinatorService {
     };
     const jobRecords: JobRecord[] = jobs.map(queuedJobRecord);
     const revisions = await this.store.createBuild(record, jobRecords, jobs.filter((j) => held.includes(j.job_id)));
+    if (deadlineMs > 0) this.deadlines.schedule(buildId, deadlineMs);
     const agents = await this.listAgents();
     for (const job of jobs) {
       if (!canRun(agents, datacenter, job.builder_type)) {
@@ -191,33 +228,30 @@ export class CoordinatorService {
   }
 
   async cancel(buildId: string): Promise<BuildStatus__Output> {
-    const { changed } = await this.store.updateBuild(buildId, (b) =>
-      TERMINAL_BUILD_STATES.has(b.state) || b.cancel_requested ? UNCHANGED : { ...b, cancel_requested: true },
-    );
-    if (changed) {
-      // Queued jobs are cancelled here; an agent that pulls one later finds it terminal and drops it. Running jobs
-      // abort on the message, published after: an agent listens before it claims, so a job claimed while this loop
-      // ran still hears it.
-      const build = await this.store.requireBuild(buildId);
-      for (const jobId of build.job_ids) {
-        const { changed: cancelled, record } = await this.store.updateJob(buildId, jobId, (j) =>
-          j.state === "JOB_STATE_QUEUED" || j.state === "JOB_STATE_WAITING"
-            ? { ...j, state: "JOB_STATE_CANCELLED", finished_at_ms: Date.now(), failure: { code: "ERROR_CODE_CANCELLED", message: "Build was cancelled." } }
-            : UNCHANGED,
-        );
-        if (cancelled) {
-          await publishEvent(this.farm.js, {
-            build_id: buildId,
-            job_id: jobId,
-            name: record.name,
-            state: { job_state: "JOB_STATE_CANCELLED", failure: record.failure },
-          });
-        }
-      }
-      this.nc.publish(subjects.cancel(buildId));
-      await settleBuild(this.store, this.farm.js, buildId);
-    }
+    await stopBuild(this.store, this.farm.js, this.nc, buildId, {
+      queuedJobsEndAs: "JOB_STATE_CANCELLED",
+      failure: { code: ErrorCode.Cancelled, message: "Build was cancelled.", retryable: false },
+    });
     return this.status(buildId);
+  }
+
+  /** Lets the build's jobs paused at a breakpoint go on (`kiln continue`). */
+  async continueBuild(buildId: string): Promise<BuildStatus__Output> {
+    const { record } = await this.store.updateBuild(buildId, (b) =>
+      TERMINAL_BUILD_STATES.has(b.state) ? UNCHANGED : { ...b, continue_count: b.continue_count + 1 },
+    );
+    if (TERMINAL_BUILD_STATES.has(record.state)) throw new InvalidArgumentError(`build ${buildId} has already ended; there is nothing to continue`);
+    this.nc.publish(subjects.continue(buildId));
+    return this.status(buildId);
+  }
+
+  /** Asks a live agent to drain (take no new jobs, finish the running ones, leave). */
+  async drainAgent(name: string): Promise<AgentInfo__Output> {
+    const agent = (await this.listAgents()).find((a) => a.name === name);
+    if (!agent) throw new NotFoundError(`no live agent named '${name}' (see 'kiln agents')`);
+    this.nc.publish(subjects.drain(name));
+    await this.nc.flush();
+    return { ...agent, draining: true };
   }
 
   /** Agents whose last heartbeat is younger than the agents bucket's TTL (expiries send no delete marker). */
@@ -313,7 +347,8 @@ function withDerivedRunning(status: BuildStatus__Output): BuildStatus__Output {
 }
 
 function canRun(agents: readonly AgentInfo__Output[], datacenter: string, builderType: string): boolean {
-  return agents.some((a) => a.builder_types.includes(builderType) && (datacenter === ANY_DATACENTER || a.datacenter === datacenter));
+  // A draining agent takes no new jobs.
+  return agents.some((a) => !a.draining && a.builder_types.includes(builderType) && (datacenter === ANY_DATACENTER || a.datacenter === datacenter));
 }
 
 function withWaiting(job: JobRecord__Output, agents: readonly AgentInfo__Output[]): JobRecord__Output {

@@ -10,15 +10,15 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["file", "null"],
-      provisioner: ["file", "shell", "shell-local"],
-      "post-processor": ["artifice", "checksum", "compress", "manifest", "shell-local"],
+      builder: ["docker", "file", "libvirt", "null", "qemu"],
+      provisioner: ["breakpoint", "file", "shell", "shell-local"],
+      "post-processor": ["artifice", "checksum", "compress", "docker-import", "docker-push", "docker-save", "docker-tag", "manifest", "shell-local"],
     });
     expect(Object.isFrozen(shippedPluginTypes().builder)).toBe(true);
   });
 
   it("reports an unknown type as Packer does", () => {
-    expect(validatePluginConfig("builder", "qemu", {}).problems).toEqual(["Unknown builder qemu"]);
+    expect(validatePluginConfig("builder", "vmware-iso", {}).problems).toEqual(["Unknown builder vmware-iso"]);
     expect(validatePluginConfig("provisioner", "foo", {}).problems).toEqual(["Unknown provisioner foo"]);
     expect(validatePluginConfig("post-processor", "foo", {}).problems).toEqual(["Unknown post-processor foo"]);
   });

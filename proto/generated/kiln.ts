@@ -8,7 +8,9 @@ import type { BuildOptions as _kiln_v1_BuildOptions, BuildOptions__Output as _ki
 import type { BuildRecord as _kiln_v1_BuildRecord, BuildRecord__Output as _kiln_v1_BuildRecord__Output } from './kiln/v1/BuildRecord';
 import type { BuildStatus as _kiln_v1_BuildStatus, BuildStatus__Output as _kiln_v1_BuildStatus__Output } from './kiln/v1/BuildStatus';
 import type { CancelBuildRequest as _kiln_v1_CancelBuildRequest, CancelBuildRequest__Output as _kiln_v1_CancelBuildRequest__Output } from './kiln/v1/CancelBuildRequest';
+import type { ContinueBuildRequest as _kiln_v1_ContinueBuildRequest, ContinueBuildRequest__Output as _kiln_v1_ContinueBuildRequest__Output } from './kiln/v1/ContinueBuildRequest';
 import type { CoordinatorClient as _kiln_v1_CoordinatorClient, CoordinatorDefinition as _kiln_v1_CoordinatorDefinition } from './kiln/v1/Coordinator';
+import type { DrainAgentRequest as _kiln_v1_DrainAgentRequest, DrainAgentRequest__Output as _kiln_v1_DrainAgentRequest__Output } from './kiln/v1/DrainAgentRequest';
 import type { Failure as _kiln_v1_Failure, Failure__Output as _kiln_v1_Failure__Output } from './kiln/v1/Failure';
 import type { GetBuildRequest as _kiln_v1_GetBuildRequest, GetBuildRequest__Output as _kiln_v1_GetBuildRequest__Output } from './kiln/v1/GetBuildRequest';
 import type { Job as _kiln_v1_Job, Job__Output as _kiln_v1_Job__Output } from './kiln/v1/Job';
@@ -48,7 +50,9 @@ export interface ProtoGrpcType {
       BuildState: EnumTypeDefinition
       BuildStatus: MessageTypeDefinition<_kiln_v1_BuildStatus, _kiln_v1_BuildStatus__Output>
       CancelBuildRequest: MessageTypeDefinition<_kiln_v1_CancelBuildRequest, _kiln_v1_CancelBuildRequest__Output>
+      ContinueBuildRequest: MessageTypeDefinition<_kiln_v1_ContinueBuildRequest, _kiln_v1_ContinueBuildRequest__Output>
       Coordinator: SubtypeConstructor<typeof grpc.Client, _kiln_v1_CoordinatorClient> & { service: _kiln_v1_CoordinatorDefinition }
+      DrainAgentRequest: MessageTypeDefinition<_kiln_v1_DrainAgentRequest, _kiln_v1_DrainAgentRequest__Output>
       ErrorCode: EnumTypeDefinition
       Failure: MessageTypeDefinition<_kiln_v1_Failure, _kiln_v1_Failure__Output>
       GetBuildRequest: MessageTypeDefinition<_kiln_v1_GetBuildRequest, _kiln_v1_GetBuildRequest__Output>

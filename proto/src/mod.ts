@@ -76,6 +76,7 @@ export const codecs = {
   JobEvent: codec<T.JobEvent, T.JobEvent__Output>("JobEvent"),
   AgentInfo: codec<T.AgentInfo, T.AgentInfo__Output>("AgentInfo"),
   Artifact: codec<T.Artifact, T.Artifact__Output>("Artifact"),
+  Failure: codec<T.Failure, T.Failure__Output>("Failure"),
 } as const;
 
 /** The gRPC package definition of kiln.v1 (Coordinator service), for server and client. */

@@ -22,6 +22,8 @@ export type { SubmitBuildResponse, SubmitBuildResponse__Output } from "../genera
 export type { WatchBuildRequest, WatchBuildRequest__Output } from "../generated/kiln/v1/WatchBuildRequest.js";
 export type { ListBuildsResponse, ListBuildsResponse__Output } from "../generated/kiln/v1/ListBuildsResponse.js";
 export type { ListAgentsResponse, ListAgentsResponse__Output } from "../generated/kiln/v1/ListAgentsResponse.js";
+export type { DrainAgentRequest, DrainAgentRequest__Output } from "../generated/kiln/v1/DrainAgentRequest.js";
+export type { ContinueBuildRequest, ContinueBuildRequest__Output } from "../generated/kiln/v1/ContinueBuildRequest.js";
 export type { LogLine, LogLine__Output } from "../generated/kiln/v1/LogLine.js";
 export type { StateChange, StateChange__Output } from "../generated/kiln/v1/StateChange.js";
 export type { BuildState, BuildState__Output } from "../generated/kiln/v1/BuildState.js";

@@ -4,8 +4,12 @@
  *      manifest post-processors): median wall time of several runs each, and the ratio (target <= 1.0).
  *   2. A warm farm in one process (nats-server, a coordinator, 50 agents): submission-to-completion latency p50/p99
  *      of 1,000 trivial jobs, and jobs/s (targets: p50 < 20 ms, >= 500 jobs/s).
- *   3. The validate corpus, kiln against `packer validate`.
- *   4. Fault tolerance (chaos.ts): agent death to its job running elsewhere, builds lost and duplicate completions in
+ *   3. `kiln validate` over the corpus vs `packer validate` (target <= 0.5).
+ *   4. The docker builder: one commit template (shell provisioner, changes) through `packer build` (docker CLI) and
+ *      through kiln, on a private dockerd: embedded `kiln build` (farm start-up included; target <= 1.2) and a warm
+ *      farm in this process (target <= 1.0); median of several runs, and the ratios.
+ *   5. One qemu build of the test guest under TCG, kiln vs packer (target <= 0.8).
+ *   6. Fault tolerance (chaos.ts): agent death to its job running elsewhere, builds lost and duplicate completions in
  *      a soak under a chaos loop, and the coordinator fail-over time the CLI sees.
  */
 import { spawnSync } from "node:child_process";
@@ -16,7 +20,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsServer, codecsForBench, connectFarm, validateTemplate } from "./support.js";
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
-import { REPO_ROOT } from "../src/mod.js";
+import { DockerDaemon, REPO_ROOT, guestImage } from "../src/mod.js";
 import { benchChaos } from "./chaos.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
@@ -198,7 +202,135 @@ async function benchValidateCorpus(): Promise<void> {
   console.log(`  packer: ${packerMs.toFixed(0)} ms   kiln: ${kilnMs.toFixed(0)} ms   ratio kiln/packer: ${(kilnMs / packerMs).toFixed(3)} (target <= 0.5)`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate|chaos runs one part (for profiling).
+async function benchDocker(): Promise<void> {
+  const daemon = await DockerDaemon.start();
+  const work = await mkdtemp(path.join(tmpdir(), "kiln-bench-docker-"));
+  const savedHost = process.env["DOCKER_HOST"];
+  process.env["DOCKER_HOST"] = daemon.host;
+  const nats = await NatsServer.start();
+  const nc = await connectFarm({ servers: nats.url });
+  const service = await CoordinatorService.open(nc);
+  const agentNc = await connectFarm({ servers: nats.url });
+  const agent = await Agent.start(agentNc, { name: "bench-docker", builderTypes: ["docker"], workDir: work, acceptLocalWorkspaces: true, log: () => undefined });
+  try {
+    const base = await daemon.importBusyboxImage("kiln-bench-base:1");
+    const template = {
+      builders: [
+        { type: "docker", name: "d", image: "kiln-bench-base:1", pull: false, commit: true, changes: ["ENV BUILT_BY=bench", "WORKDIR /srv"] },
+      ],
+      provisioners: [{ type: "shell", inline: ["mkdir -p /srv", "echo provisioned > /srv/message.txt"] }],
+    };
+    const removeBuiltImages = async (): Promise<void> => {
+      for (const image of await daemon.docker.listImages()) {
+        if (image.Id !== base) await daemon.docker.getImage(image.Id).remove({ force: true });
+      }
+    };
+    const done = new Map<string, (state: string) => void>();
+    nc.subscribe("kiln.events.*._build", {
+      callback: (_err, msg) => {
+        const e = codecsForBench.JobEvent.decode(msg.data);
+        const state = e.state?.build_state;
+        if (state === "BUILD_STATE_SUCCEEDED" || state === "BUILD_STATE_FAILED" || state === "BUILD_STATE_CANCELLED") done.get(e.build_id)?.(state);
+      },
+    });
+    const warmBuild = async (): Promise<number> => {
+      const start = performance.now();
+      let resolveDone = (_state: string): void => undefined;
+      const finished = new Promise<string>((resolve) => (resolveDone = resolve));
+      const status = await service.submit({
+        template_json: JSON.stringify(template),
+        template_name: "bench.json",
+        variables: {},
+        only: [],
+        except: [],
+        options: null,
+        bundle: Buffer.alloc(0),
+        bundle_template_path: "",
+        local_cwd: work,
+        local_template_dir: work,
+        datacenter: "",
+        trace_context: {},
+      });
+      done.set(status.build?.id ?? "", resolveDone);
+      const state = await finished;
+      if (state !== "BUILD_STATE_SUCCEEDED") throw new Error(`the warm-farm docker build ended ${state}`);
+      return performance.now() - start;
+    };
+    const kilnBin = path.join(REPO_ROOT, "dist", "cli", "src", "bin.js");
+    const env = { ...process.env, CHECKPOINT_DISABLE: "1", KILN_COORDINATOR: "", DOCKER_HOST: daemon.host };
+    const packerTimes: number[] = [];
+    const embeddedTimes: number[] = [];
+    const warmTimes: number[] = [];
+    await warmBuild(); // warm-up
+    await removeBuiltImages();
+    for (let i = 0; i < RUNS; i++) {
+      for (const tool of ["packer", "kiln", "warm"] as const) {
+        const dir = await mkdtemp(path.join(tmpdir(), `kiln-bench-docker-${tool}-`));
+        await writeFile(path.join(dir, "t.json"), JSON.stringify(template));
+        if (tool === "packer") packerTimes.push(await timeCommand("packer", ["build", "-color=false", "t.json"], dir, { ...env, HOME: dir }));
+        else if (tool === "kiln") embeddedTimes.push(await timeCommand(process.execPath, [kilnBin, "build", "-color=false", "t.json"], dir, env));
+        else warmTimes.push(await warmBuild());
+        await rm(dir, { recursive: true, force: true });
+        await removeBuiltImages();
+      }
+    }
+    const p = median(packerTimes);
+    const k = median(embeddedTimes);
+    const w = median(warmTimes);
+    console.log(`docker builder, commit template with a shell provisioner, private dockerd (median of ${RUNS})`);
+    console.log(`  packer: ${p.toFixed(0)} ms   embedded kiln build: ${k.toFixed(0)} ms   ratio ${(k / p).toFixed(2)} (target <= 1.2)`);
+    console.log(`  warm farm (submit to finish): ${w.toFixed(0)} ms   ratio ${(w / p).toFixed(2)} (target <= 1.0)`);
+  } finally {
+    await agent.stop(5_000);
+    await agentNc.close();
+    service.close();
+    await nc.close();
+    await nats.stop();
+    if (savedHost === undefined) delete process.env["DOCKER_HOST"];
+    else process.env["DOCKER_HOST"] = savedHost;
+    await daemon.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One qemu build of the test guest (boot_command at isolinux's prompt, SSH, a shell provisioner, shutdown_command)
+ * through `packer build` and embedded `kiln build`, one after the other, TCG both (target ratio <= 0.8).
+ */
+async function benchQemuVersusPacker(): Promise<void> {
+  const guest = await guestImage();
+  const template = {
+    builders: [{
+      type: "qemu", iso_url: guest.iso, iso_checksum: "none", accelerator: "tcg", disk_size: "16M", memory: 256, headless: true,
+      output_directory: "out", vm_name: "disk.qcow2", boot_wait: "5s", boot_command: ["live<enter>"],
+      ssh_username: guest.username, ssh_password: guest.password, ssh_timeout: "4m", shutdown_command: "poweroff",
+    }],
+    provisioners: [{ type: "shell", inline: ["echo built | dd of=/dev/vda conv=sync 2>/dev/null", "sync"] }],
+  };
+  const kilnBin = path.join(REPO_ROOT, "dist", "cli", "src", "bin.js");
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  const packerTimes: number[] = [];
+  const kilnTimes: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const [tool, times] of [["packer", packerTimes], ["kiln", kilnTimes]] as const) {
+      const dir = await mkdtemp(path.join(tmpdir(), `kiln-bench-qemu-${tool}-`));
+      await writeFile(path.join(dir, "t.json"), JSON.stringify(template));
+      const env = { ...process.env, CHECKPOINT_DISABLE: "1", KILN_COORDINATOR: "", KILN_CACHE_DIR: path.join(dir, "cache"), PACKER_CACHE_DIR: path.join(dir, "cache") };
+      times.push(
+        tool === "packer"
+          ? await timeCommand("packer", ["build", "-color=false", "t.json"], dir, env)
+          : await timeCommand(process.execPath, [kilnBin, "build", "-color=false", "t.json"], dir, env),
+      );
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const p = median(packerTimes);
+  const k = median(kilnTimes);
+  console.log(`qemu build of the test guest under TCG: kiln build vs packer build (median of ${runs})`);
+  console.log(`  packer: ${p.toFixed(0)} ms   kiln: ${k.toFixed(0)} ms   ratio kiln/packer: ${(k / p).toFixed(2)} (target <= 0.8)`);
+}
+
+// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|chaos runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") {
@@ -206,5 +338,7 @@ if (!only || only === "farm") {
   await benchWarmFarm("shared");
 }
 if (!only || only === "validate") await benchValidateCorpus();
+if (!only || only === "docker") await benchDocker();
+if (!only || only === "qemu") await benchQemuVersusPacker();
 if (!only || only === "chaos") await benchChaos();
 process.exit(0);

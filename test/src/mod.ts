@@ -3,3 +3,5 @@ export { TestFarm, tempDir, until, watchToEnd, type TestAgentOptions } from "./h
 export { runKiln, runPacker, REPO_ROOT, PACKER, type ProcessResult } from "./cli_process.js";
 export { SshServer, freePort, TEST_USER, TEST_PASSWORD, type SshServerOptions } from "./sshd.js";
 export { seededRandom } from "./random.js";
+export { DockerDaemon, DockerRegistry, IMAGE_USER, type DockerDaemonOptions, type TlsEndpoint } from "./dockerd.js";
+export { guestImage, GUEST_IP, GUEST_GATEWAY, GUEST_USER, GUEST_PASSWORD, GUEST_CMDLINE, type GuestImage } from "./guest_image.js";

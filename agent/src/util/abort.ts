@@ -1,11 +1,20 @@
 /** Cancellation helpers: every wait listens to the job's signal. */
 import { setTimeout as delay } from "node:timers/promises";
-import { CancelledError, ErrorCode, ensureKilnError, hasErrorCode, type KilnError } from "../../../core/src/mod.js";
+import { CancelledError, ErrorCode, KilnError, ensureKilnError, hasErrorCode } from "../../../core/src/mod.js";
 
-/** The typed reason a signal was aborted with (the worker aborts with a CancelledError). */
+/**
+ * The typed reason a signal was aborted with: the worker aborts a job with a CancelledError (cancel, shutdown) or
+ * with the error that stopped it (a TimeoutError when the job's or the build's timeout passes).
+ */
 export function cancellationOf(signal: AbortSignal): KilnError {
   const reason: unknown = signal.reason;
-  return hasErrorCode(reason, ErrorCode.Cancelled) ? ensureKilnError(reason) : new CancelledError(undefined, { cause: reason });
+  if (hasErrorCode(reason, ErrorCode.Cancelled) || reason instanceof KilnError) return ensureKilnError(reason);
+  return new CancelledError(undefined, { cause: reason });
+}
+
+/** How a job stopped by `reason` ends: cancelled for a cancel, failed for anything else (a timeout, say). */
+export function stoppedJobState(reason: KilnError): "cancelled" | "failed" {
+  return reason.code === ErrorCode.Cancelled ? "cancelled" : "failed";
 }
 
 /** Throws the cancellation if the signal has fired. */

@@ -47,12 +47,28 @@ import {
   settleBuild,
   subjectToken,
   subjects,
+  formatGoDuration,
+  fromFailure,
+  stopBuild,
+  TimeoutError,
   toFailure,
+  UnavailableError,
 } from "../../../core/src/mod.js";
 import type { FarmHandles, Versioned } from "../../../core/src/mod.js";
 import { localBuilderTypes, runJob } from "../runner.js";
+import { cancellationOf, stoppedJobState } from "../util/abort.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
+import { reapOrphanedQemu } from "../vm/reap.js";
+
+/** Backoff before retry n (1-based): 1 s, 2 s, 4 s ... up to a minute, each with ±50% jitter. */
+function retryDelayMs(attempt: number): number {
+  const base = Math.min(60_000, 1_000 * 2 ** (attempt - 1));
+  return Math.round(base * (0.5 + Math.random()));
+}
+
+/** How often a job paused at a breakpoint checks the build's continue count, in case it missed the message. */
+const CONTINUE_POLL_MS = 2_000;
 
 /** In-progress acks are sent this often while a job runs: a third of the lease, at most 5 s. */
 const MAX_LEASE_EXTEND_MS = 5_000;
@@ -107,6 +123,12 @@ export class Agent implements AsyncDisposable {
   private loopDone: Promise<unknown> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private cancelSub: Subscription | undefined;
+  private drainSub: Subscription | undefined;
+  private draining = false;
+  private stopCalled: Promise<void> | undefined;
+  private markStopped: () => void = () => undefined;
+  /** Resolves once the agent has stopped: by `stop`, or when a remote drain (`kiln agents drain`) completes. */
+  readonly stopped: Promise<void> = new Promise((resolve) => (this.markStopped = resolve));
   private readonly startedAt = Date.now();
   /** Counts the NATS connection's drops and returns: events sent across one may be lost. */
   private connectionEpoch = 0;
@@ -136,6 +158,8 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
+    // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
+    if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {
@@ -149,7 +173,15 @@ export class Agent implements AsyncDisposable {
     this.cancelSub = this.nc.subscribe(subjects.cancelAny, {
       callback: (_err, msg) => {
         const buildId = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
-        for (const r of this.running.values()) if (r.job.build_id === buildId) r.abort.abort(new CancelledError());
+        // The payload says why (a cancel, a timeout, fail-fast); an empty one is a plain cancel.
+        const reason = msg.data.length > 0 ? fromFailure(codecs.Failure.decode(msg.data)) : new CancelledError();
+        for (const r of this.running.values()) if (r.job.build_id === buildId) r.abort.abort(reason);
+      },
+    });
+    this.drainSub = this.nc.subscribe(subjects.drain(this.name), {
+      callback: () => {
+        this.log("draining on request: taking no new jobs; leaving when the running ones end");
+        void this.drain();
       },
     });
     void (async () => {
@@ -175,6 +207,7 @@ export class Agent implements AsyncDisposable {
       heartbeat_at_ms: Date.now(),
       version: "0.1.0",
       running_jobs: [...this.running.keys()],
+      draining: this.draining,
     };
     await this.farm.agents.put(this.name, codecs.AgentInfo.encode(info));
   }
@@ -244,6 +277,7 @@ export class Agent implements AsyncDisposable {
 
   private async executeTraced(job: Job__Output, msg: JsMsg, abort: AbortController, span: Span): Promise<void> {
     const { build_id: buildId, job_id: jobId } = job;
+    const maxAttempts = job.options?.max_attempts || JOB_MAX_ATTEMPTS;
     let attempt = 0;
     const revision = Number(job.record_revision);
     const asCreated = revision > 0 ? { record: codecs.JobRecord.normalize(queuedJobRecord(job)), revision } : undefined;
@@ -266,14 +300,22 @@ export class Agent implements AsyncDisposable {
       return;
     }
     const events = new EventChannel(this.nc, this.farm.js, job, attempt, sensitiveValues(job), () => this.connectionEpoch);
-    if (attempt > JOB_MAX_ATTEMPTS) {
-      const failure = new KilnError(ErrorCode.AgentLost, `the job was lost ${attempt - 1} times (agents died or lost their lease); giving up`);
+    const refuse = async (failure: KilnError): Promise<void> => {
       await this.finish(job, attempt, claim, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
+      msg.term(failure.message);
+    };
+    if (attempt > maxAttempts) {
+      await refuse(new KilnError(ErrorCode.AgentLost, `the job was lost or failed for want of infrastructure ${attempt - 1} times; giving up`));
       await this.farm.js.publish(subjects.dead(buildId, jobId), msg.data);
-      msg.term("attempts exhausted");
+      return;
+    }
+    const deadline = Number(job.deadline_ms);
+    if (deadline > 0 && Date.now() >= deadline) {
+      await refuse(new TimeoutError(`the build's timeout (${formatGoDuration(Number(job.options?.timeout_ms))}) passed before this job could start`));
       return;
     }
     events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt } });
+    const stopTimer = this.timeoutTimer(job, abort);
 
     const leaseMs = this.options.jobLeaseMs ?? JOB_ACK_WAIT_MS;
     const lease = setInterval(() => {
@@ -295,18 +337,62 @@ export class Agent implements AsyncDisposable {
     let outcome: JobOutcome;
     try {
       const ctx = await this.prepareContext(job, events, abort.signal, heartbeat, span);
-      outcome = abort.signal.aborted
-        ? { state: "cancelled", failure: new CancelledError(), artifacts: [], manifestEntries: [] }
-        : await runJob(job, ctx);
+      abort.signal.throwIfAborted();
+      outcome = await runJob(job, ctx);
     } catch (err) {
-      const failure = ensureKilnError(err);
-      outcome = { state: abort.signal.aborted ? "cancelled" : "failed", failure, artifacts: [], manifestEntries: [] };
+      const failure = abort.signal.aborted ? cancellationOf(abort.signal) : ensureKilnError(err);
+      outcome = { state: abort.signal.aborted ? stoppedJobState(failure) : "failed", failure, artifacts: [], manifestEntries: [] };
     } finally {
       clearInterval(lease);
+      clearTimeout(stopTimer);
     }
     span.setAttribute("kiln.outcome", outcome.state);
     if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
-    if (await this.finish(job, attempt, claim, events, outcome)) msg.ack();
+    const failure = outcome.failure;
+    if (outcome.state === "failed" && failure?.retryable && !abort.signal.aborted && attempt < maxAttempts) {
+      await this.requeue(job, attempt, claim, events, msg, failure);
+      return;
+    }
+    if (!(await this.finish(job, attempt, claim, events, outcome))) return;
+    msg.ack();
+    if (outcome.state === "failed" && job.options?.fail_fast) {
+      await stopBuild(this.store, this.farm.js, this.nc, buildId, {
+        queuedJobsEndAs: "JOB_STATE_CANCELLED",
+        failure: { code: ErrorCode.Cancelled, message: `Cancelled because build '${job.name}' failed (-fail-fast).`, retryable: false },
+      }).catch((err: unknown) => this.log(`fail-fast for build ${buildId}: ${ensureKilnError(err).message}`));
+    }
+  }
+
+  /** Stops the job with a TimeoutError when its own timeout or its build's passes, whichever comes first. */
+  private timeoutTimer(job: Job__Output, abort: AbortController): NodeJS.Timeout | undefined {
+    const now = Date.now();
+    const jobTimeout = Number(job.options?.job_timeout_ms ?? 0);
+    const deadline = Number(job.deadline_ms);
+    const candidates: { at: number; why: string }[] = [];
+    if (jobTimeout > 0) candidates.push({ at: now + jobTimeout, why: `the job's timeout (${formatGoDuration(jobTimeout)}) passed` });
+    if (deadline > 0) candidates.push({ at: deadline, why: `the build's timeout (${formatGoDuration(Number(job.options?.timeout_ms))}) passed` });
+    const first = candidates.sort((a, b) => a.at - b.at)[0];
+    if (first === undefined) return undefined;
+    // setTimeout holds at most 2^31-1 ms (24.8 days); a longer timeout is as good as none for one job.
+    const delay = Math.max(0, first.at - now);
+    if (delay > 2 ** 31 - 1) return undefined;
+    return setTimeout(() => abort.abort(new TimeoutError(`Build '${job.name}' was stopped: ${first.why}.`)), delay);
+  }
+
+  /**
+   * Puts a job that failed for want of infrastructure (a retryable error: a host service down, say) back in the queue
+   * for another attempt, on any capable agent, after an exponential backoff with jitter. Template and provisioner
+   * errors are never retryable and never come here.
+   */
+  private async requeue(job: Job__Output, attempt: number, claim: Versioned<JobRecord__Output>, events: EventChannel, msg: JsMsg, failure: KilnError): Promise<void> {
+    const delayMs = retryDelayMs(attempt);
+    const wire = scrubDeep(toFailure(failure), sensitiveValues(job));
+    await events.store({ state: { job_state: "JOB_STATE_QUEUED", failure: wire, attempt, retry_in_ms: delayMs } }, "requeued");
+    const { changed } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
+      if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
+      return { ...cur, state: "JOB_STATE_QUEUED", agent: "", failure: wire };
+    }, claim);
+    if (changed) msg.nak(delayMs);
   }
 
   /**
@@ -355,10 +441,16 @@ export class Agent implements AsyncDisposable {
       templateDir = ws.local_template_dir || ws.local_cwd;
     } else {
       workDir = path.join(this.options.workDir, job.build_id, job.job_id);
-      await mkdir(workDir, { recursive: true });
-      // A NATS node lost mid-download times the read out; the whole bundle is fetched and unpacked again.
-      const bundle = ws?.bundle_object;
-      if (bundle) await retryTransient(() => this.unpackBundle(bundle, workDir, signal));
+      try {
+        await mkdir(workDir, { recursive: true });
+        // A NATS node lost mid-download times the read out; the whole bundle is fetched and unpacked again.
+        const bundle = ws?.bundle_object;
+        if (bundle) await retryTransient(() => this.unpackBundle(bundle, workDir, signal));
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // This host's disk or the farm's object store, not the template: another attempt, maybe elsewhere, may work.
+        throw new UnavailableError(`agent ${this.name} could not prepare the job's workspace ${workDir}: ${ensureKilnError(err).message}`, { cause: err });
+      }
       templateDir = path.dirname(path.join(workDir, ws?.template_path || "template.json"));
     }
     const stepSpans = new Map<string, Span>();
@@ -381,7 +473,40 @@ export class Agent implements AsyncDisposable {
       },
       artifact: (artifact: Artifact) => events.emit({ artifact }),
       heartbeat,
+      pause: async (note: string, pauseSignal: AbortSignal) => {
+        events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt: events.attempt, paused: true, pause_note: note } });
+        events.emit({ log: { text: `Paused. To continue, press Enter in kiln build's terminal or run: kiln continue ${job.build_id}`, level: "LEVEL_SAY" } });
+        await this.waitForContinue(job.build_id, pauseSignal);
+        events.emit({ state: { job_state: "JOB_STATE_RUNNING", agent: this.name, attempt: events.attempt, paused: false } });
+      },
     };
+  }
+
+  /**
+   * Resolves when the build is continued after this call: on the continue message, or — should the message be missed
+   * (a reconnect) — when a poll sees the build's continue count grow.
+   */
+  private async waitForContinue(buildId: string, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    let release: () => void = () => undefined;
+    const continued = new Promise<void>((resolve) => (release = resolve));
+    const sub = this.nc.subscribe(subjects.continue(buildId), { callback: () => release() });
+    const onAbort = (): void => release();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const countNow = async (): Promise<number> => (await this.store.getBuild(buildId))?.continue_count ?? 0;
+    let before = Number.POSITIVE_INFINITY;
+    const poll = setInterval(() => {
+      countNow().then((n) => n > before && release(), () => undefined);
+    }, CONTINUE_POLL_MS);
+    try {
+      before = await countNow();
+      await continued;
+    } finally {
+      clearInterval(poll);
+      sub.unsubscribe();
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (signal.aborted) throw cancellationOf(signal);
   }
 
   private async unpackBundle(objectName: string, dir: string, signal: AbortSignal): Promise<void> {
@@ -394,21 +519,42 @@ export class Agent implements AsyncDisposable {
   }
 
   /**
-   * Stops pulling, lets running jobs finish (or aborts them after `graceMs`), and removes the agent's record.
+   * Takes no new jobs, lets the running ones finish however long they take, then leaves (what SIGTERM and
+   * `kiln agents drain` do). The agent shows as draining meanwhile.
    */
-  async stop(graceMs = 30_000): Promise<void> {
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.heartbeat().catch(() => undefined);
+    await this.stop(undefined);
+  }
+
+  /**
+   * Stops pulling, lets running jobs finish (or aborts them after `graceMs`; undefined waits for them), and removes
+   * the agent's record. Later calls wait for the first.
+   */
+  stop(graceMs: number | undefined = 30_000): Promise<void> {
+    this.stopCalled ??= this.stopOnce(graceMs);
+    return this.stopCalled;
+  }
+
+  private async stopOnce(graceMs: number | undefined): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort();
+    this.drainSub?.unsubscribe();
     for (const pull of this.pulls) pull.stop();
     await this.loopDone;
     const all = Promise.all([...this.running.values()].map((r) => r.done));
-    const timer = setTimeout(() => {
-      for (const r of this.running.values()) r.abort.abort(new CancelledError("The agent is shutting down."));
-    }, graceMs);
+    const timer =
+      graceMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            for (const r of this.running.values()) r.abort.abort(new CancelledError("The agent is shutting down."));
+          }, graceMs);
     await all;
     clearTimeout(timer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.cancelSub?.unsubscribe();
     await this.farm.agents.delete(this.name).catch(() => undefined);
+    this.markStopped();
   }
 
   /** Aborts every running job now (their cleanups still run) and stops. */
@@ -451,7 +597,7 @@ class EventChannel {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly job: Job__Output,
-    private readonly attempt: number,
+    readonly attempt: number,
     private readonly secrets: readonly string[],
     /** Changes whenever the agent's NATS connection drops or comes back. */
     private readonly epoch: () => number = () => 0,

@@ -4,10 +4,11 @@
  * environment; the coordinator receives resolved variables. Without a coordinator the embedded farm runs in-process.
  */
 import path from "node:path";
+import { createInterface } from "node:readline";
 import type { BuildStatus__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import { InvalidArgumentError, assertValid, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
-import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs } from "../args.js";
+import { InvalidArgumentError, assertValid, parseGoDuration, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
+import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs, type ParsedArgs } from "../args.js";
 import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
 import { PackerUi, type BuildOutcomeForUi } from "../ui/packer_ui.js";
@@ -33,7 +34,25 @@ export const BUILD_FLAGS: FlagSpecs = {
   coordinator: { kind: "string", help: "Coordinator address host:port (default $KILN_COORDINATOR; unset: embedded farm)." },
   datacenter: { kind: "string", help: "Run every build of this template in this datacenter." },
   json: { kind: "bool", help: "Print only the final result as JSON (the shape of `kiln builds --json`, with artifacts)." },
+  timeout: { kind: "string", help: "Fail the whole build if it has not ended after this long (e.g. 2h, 45m). Default: none." },
+  "job-timeout": { kind: "string", help: "Fail each build (job) that runs longer than this (e.g. 30m). Default: none." },
+  "max-attempts": { kind: "string", help: "Attempts per build after infrastructure failures (agent lost, host errors; never template errors). Default 3." },
+  "fail-fast": { kind: "bool", help: "Cancel the other builds as soon as one fails." },
 };
+
+/** A -timeout style flag as milliseconds (0 when unset); Go duration syntax, like Packer's own durations. */
+function durationFlag(args: ParsedArgs, name: string): number {
+  const text = flagString(args, name);
+  if (text === undefined) return 0;
+  let ms: number;
+  try {
+    ms = parseGoDuration(text);
+  } catch {
+    throw new InvalidArgumentError(`kiln build: -${name} '${text}' is not a duration; write it like 90s, 45m or 2h30m`);
+  }
+  if (ms <= 0) throw new InvalidArgumentError(`kiln build: -${name} must be positive, got '${text}'`);
+  return ms;
+}
 
 const ON_ERROR_VALUES = ["cleanup", "abort", "run-cleanup-provisioner"] as const;
 
@@ -69,6 +88,10 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     }),
   );
   const parallel = flagInt(args, "parallel-builds", 0);
+  const timeoutMs = durationFlag(args, "timeout");
+  const jobTimeoutMs = durationFlag(args, "job-timeout");
+  const maxAttempts = flagInt(args, "max-attempts", 0);
+  if (maxAttempts < 0 || maxAttempts > 20) throw new InvalidArgumentError(`kiln build: -max-attempts must be between 1 and 20, got ${maxAttempts}`);
   const json = flagBool(args, "json");
   const ui = new PackerUi({
     color: flagBool(args, "color", true) && !flagBool(args, "machine-readable"),
@@ -102,6 +125,10 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
         force: flagBool(args, "force"),
         parallel_builds: parallel,
         timestamp_ui: flagBool(args, "timestamp-ui"),
+        timeout_ms: timeoutMs,
+        job_timeout_ms: jobTimeoutMs,
+        max_attempts: maxAttempts,
+        fail_fast: flagBool(args, "fail-fast"),
       },
       datacenter: flagString(args, "datacenter") ?? "",
     };
@@ -132,6 +159,20 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
 }
 
 /**
+ * At a breakpoint, with a terminal on stdin, Packer's "Press enter to continue." works as in Packer: Enter sends
+ * `kiln continue` for the build. Without a terminal the agent's message says how to continue it.
+ */
+function offerContinue(client: CoordinatorConnection, buildId: string, name: string, ui: PackerUi, io: CliIo): void {
+  if (!process.stdin.isTTY) return;
+  ui.say(name, "Press enter to continue.");
+  const rl = createInterface({ input: process.stdin });
+  rl.once("line", () => {
+    rl.close();
+    client.continueBuild(buildId).catch((err: unknown) => io.stderr(`kiln: continue failed: ${String(err)}\n`));
+  });
+}
+
+/**
  * Renders the build's events until it ends. The first Ctrl-C cancels the build and keeps following it so cleanup is
  * shown; a second one stops waiting. A dropped stream (a coordinator restart) is resumed from the last event seen.
  */
@@ -152,7 +193,10 @@ async function followBuild(client: CoordinatorConnection, buildId: string, ui: P
   try {
     const ended = await followBuildEvents(client, buildId, {
       signal: stopWaiting.signal,
-      onEvent: (event) => renderer.render(event),
+      onEvent: (event) => {
+        renderer.render(event);
+        if (event.state?.paused) offerContinue(client, buildId, event.name, ui, io);
+      },
       onInterruption: (reason, retryInMs) => io.stderr(`kiln: lost the coordinator (${reason}); retrying in ${(retryInMs / 1000).toFixed(1)} s...\n`),
       onResumed: (afterMs) => io.stderr(`kiln: reconnected after ${(afterMs / 1000).toFixed(1)} s; resuming the build's events where they stopped\n`),
     });

@@ -108,10 +108,14 @@ export async function agentCommand(argv: readonly string[], io: CliIo): Promise<
     ...(flagString(args, "job-lease") ? { jobLeaseMs: jobLeaseFlag(args) } : {}),
   });
   io.stdout(`kiln agent ${agent.name} (datacenter ${agent.datacenter}) runs: ${agent.builderTypes.join(", ")}\n`);
-  await untilSignal();
-  io.stderr("stopping: waiting for running jobs to finish (signal again to abort them)...\n");
-  const second = untilSignal().then(() => agent.abortAll());
-  await Promise.race([agent.stop(), second]);
+  // SIGTERM (or `kiln agents drain`) drains: no new jobs, running ones finish; a second signal cancels them, with
+  // their cleanup.
+  const first = await Promise.race([untilSignal(), agent.stopped.then(() => undefined)]);
+  if (first !== undefined) {
+    io.stderr("draining: taking no new jobs, waiting for running ones to finish (signal again to cancel them)...\n");
+    const second = untilSignal().then(() => agent.abortAll());
+    await Promise.race([agent.drain(), second]);
+  }
   await nc.drain();
   return 0;
 }
@@ -187,6 +191,17 @@ export async function logsCommand(argv: readonly string[], io: CliIo): Promise<n
   });
 }
 
+export async function continueCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs("continue", argv, COORDINATOR_FLAG);
+  const buildId = args.positional[0];
+  if (!buildId || args.positional.length > 1) throw new InvalidArgumentError("kiln continue: expected a build id: kiln continue BUILD");
+  return withRemoteCoordinator(flagString(args, "coordinator"), "continue", async (client) => {
+    await client.continueBuild(buildId);
+    io.stdout(`build ${buildId}: jobs paused at a breakpoint go on\n`);
+    return 0;
+  });
+}
+
 export async function cancelCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs("cancel", argv, COORDINATOR_FLAG);
   const buildId = args.positional[0];
@@ -208,12 +223,24 @@ function agentJson(a: AgentInfo__Output): object {
     slots: a.slots,
     slots_in_use: a.slots_in_use,
     running_jobs: a.running_jobs,
+    draining: a.draining,
     heartbeat_at: new Date(Number(a.heartbeat_at_ms)).toISOString(),
   };
 }
 
 export async function agentsCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs("agents", argv, { ...COORDINATOR_FLAG, json: { kind: "bool", help: "JSON output." } });
+  const [verb, name, ...rest] = args.positional;
+  if (verb !== undefined && (verb !== "drain" || name === undefined || rest.length > 0)) {
+    throw new InvalidArgumentError("kiln agents: expected 'kiln agents [--json]' or 'kiln agents drain NAME'");
+  }
+  if (verb === "drain" && name !== undefined) {
+    return withRemoteCoordinator(flagString(args, "coordinator"), "agents drain", async (client) => {
+      const agent = await client.drainAgent(name);
+      io.stdout(`agent ${agent.name} is draining: it takes no new jobs and leaves when its ${agent.slots_in_use} running job(s) end\n`);
+      return 0;
+    });
+  }
   return withRemoteCoordinator(flagString(args, "coordinator"), "agents", async (client) => {
     const agents = await client.listAgents();
     if (flagBool(args, "json")) {
@@ -222,7 +249,7 @@ export async function agentsCommand(argv: readonly string[], io: CliIo): Promise
     }
     io.stdout(`${"NAME".padEnd(20)}${"DATACENTER".padEnd(14)}${"SLOTS".padEnd(8)}BUILDERS\n`);
     for (const a of agents) {
-      io.stdout(`${a.name.padEnd(20)}${a.datacenter.padEnd(14)}${`${a.slots_in_use}/${a.slots}`.padEnd(8)}${a.builder_types.join(",")}\n`);
+      io.stdout(`${a.name.padEnd(20)}${a.datacenter.padEnd(14)}${`${a.slots_in_use}/${a.slots}`.padEnd(8)}${a.builder_types.join(",")}${a.draining ? "  (draining)" : ""}\n`);
     }
     return 0;
   });

@@ -10,10 +10,10 @@
  * manifest entries of all jobs into the build's output files, and publishes the build-level state event that ends
  * every WatchBuild stream. Held jobs (-parallel-builds) are released here as running jobs end.
  */
-import { headers } from "@nats-io/transport-node";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { codecs } from "../../../proto/src/mod.js";
-import type { BuildRecord__Output, BuildState__Output, Job, Job__Output, JobEvent, JobRecord, JobRecord__Output, OutputFile } from "../../../proto/src/mod.js";
+import type { BuildRecord__Output, BuildState__Output, Failure, Job, Job__Output, JobEvent, JobRecord, JobRecord__Output, OutputFile } from "../../../proto/src/mod.js";
 import { BUILD_EVENT_JOB, subjects } from "./names.js";
 import { FarmStore, TERMINAL_BUILD_STATES, TERMINAL_JOB_STATES, UNCHANGED } from "./store.js";
 import { NotFoundError } from "../errors.js";
@@ -141,4 +141,42 @@ export async function settleBuild(
     await publishEvent(js, { build_id: buildId, job_id: "", state: { build_state: record.state } }, `${buildId}.finished`);
   }
   return { build: record, finished };
+}
+
+/** Why a build is being stopped before its jobs ended. */
+export interface StopReason {
+  /** What the jobs that have not started end as: CANCELLED for a cancel, FAILED for a timeout or fail-fast. */
+  readonly queuedJobsEndAs: "JOB_STATE_CANCELLED" | "JOB_STATE_FAILED";
+  /** Recorded on those jobs, and sent to the agents running the others, which stop with it. */
+  readonly failure: Failure;
+}
+
+/**
+ * Stops a build: marks it, ends its queued jobs, tells the agents running the others (they stop with
+ * `reason.failure`, running their cleanup) and settles it. Used by cancel, the build timeout and fail-fast; safe to
+ * call more than once and from several processes (the first marker wins; later calls change nothing).
+ *
+ * @returns false when the build had already ended or was already being stopped.
+ */
+export async function stopBuild(store: FarmStore, js: JetStreamClient, nc: NatsConnection, buildId: string, reason: StopReason): Promise<boolean> {
+  const { changed } = await store.updateBuild(buildId, (b) =>
+    TERMINAL_BUILD_STATES.has(b.state) || b.cancel_requested ? UNCHANGED : { ...b, cancel_requested: true },
+  );
+  if (!changed) return false;
+  // Queued jobs end here; an agent that pulls one later finds it terminal and drops it. Running jobs stop on the
+  // message, published after: an agent listens before it claims, so a job claimed while this loop ran still hears it.
+  const build = await store.requireBuild(buildId);
+  for (const jobId of build.job_ids) {
+    const { changed: ended, record } = await store.updateJob(buildId, jobId, (j) =>
+      j.state === "JOB_STATE_QUEUED" || j.state === "JOB_STATE_WAITING"
+        ? { ...j, state: reason.queuedJobsEndAs, finished_at_ms: Date.now(), failure: reason.failure }
+        : UNCHANGED,
+    );
+    if (ended) {
+      await publishEvent(js, { build_id: buildId, job_id: jobId, name: record.name, state: { job_state: record.state, failure: record.failure } });
+    }
+  }
+  nc.publish(subjects.cancel(buildId), codecs.Failure.encode(reason.failure));
+  await settleBuild(store, js, buildId);
+  return true;
 }

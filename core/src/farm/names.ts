@@ -35,6 +35,10 @@ export const subjects = {
   /** Every build's cancel subject; the build id is the subject's last token. */
   cancelAny: "kiln.cancel.*",
   dead: (buildId: string, jobId: string): string => `kiln.dead.${buildId}.${jobId}`,
+  /** Lets a build's jobs paused at a breakpoint go on. */
+  continue: (buildId: string): string => `kiln.continue.${buildId}`,
+  /** Asks one agent to drain: take no new jobs, finish the running ones, leave. */
+  drain: (agentName: string): string => `kiln.drain.${agentName}`,
 } as const;
 
 /** The durable consumer name for one routing subject. */

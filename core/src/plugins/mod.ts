@@ -14,6 +14,7 @@ export {
   type FieldSpecs,
   type PluginSchema,
   type CompiledConfig,
+  type BlockValue,
   type CheckResult,
   type ValidationResult,
 } from "./schema.js";
@@ -27,8 +28,20 @@ export {
 export { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
 export { fileBuilderSchema, FILE_BUILDER_ID, type FileBuilderConfig } from "./builder_file.js";
 export { nullBuilderSchema, NULL_BUILDER_ID, type NullBuilderConfig } from "./builder_null.js";
+export {
+  libvirtBuilderSchema,
+  LIBVIRT_BUILDER_ID,
+  LIBVIRT_NAME_PREFIX,
+  interfaceType,
+  volumeSourceType,
+  type LibvirtBuilderConfig,
+  type LibvirtInterfaceConfig,
+  type LibvirtVolumeConfig,
+} from "./builder_libvirt.js";
+export { qemuBuilderSchema, QEMU_BUILDER_ID, QEMU_DEFAULTS, QEMU_NOT_RUN, type QemuBuilderConfig } from "./builder_qemu.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
 export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";
+export { breakpointProvisionerSchema, type BreakpointProvisionerConfig } from "./provisioner_breakpoint.js";
 export { shellProvisionerSchema, SHELL_DEFAULT_EXECUTE_COMMAND, type ShellConfig } from "./provisioner_shell.js";
 export { fileProvisionerSchema, type FileProvisionerConfig } from "./provisioner_file.js";
 export { shellLocalPostProcessorSchema, type ShellLocalPostProcessorConfig } from "./post_processor_shell_local.js";
@@ -51,3 +64,24 @@ export {
   type CompressPostProcessorConfig,
 } from "./post_processor_compress.js";
 export { artificePostProcessorSchema, ARTIFICE_BUILDER_ID, type ArtificePostProcessorConfig } from "./post_processor_artifice.js";
+export {
+  dockerBuilderSchema,
+  DOCKER_BUILDER_ID,
+  DOCKER_IMPORT_BUILDER_ID,
+  DOCKER_DEFAULT_RUN_COMMAND,
+  DOCKER_COMMIT_INSTRUCTIONS,
+  type DockerBuilderConfig,
+} from "./builder_docker.js";
+export { parseRunCommand, parseDevice, addTmpfs, SUPPORTED_RUN_FLAGS, type DockerRunSpec, type ParsedRunCommand } from "./docker_run_args.js";
+export {
+  dockerImportPostProcessorSchema,
+  dockerTagPostProcessorSchema,
+  dockerSavePostProcessorSchema,
+  dockerPushPostProcessorSchema,
+  DOCKER_TAG_BUILDER_ID,
+  DOCKER_SAVE_BUILDER_ID,
+  type DockerImportPostProcessorConfig,
+  type DockerTagPostProcessorConfig,
+  type DockerSavePostProcessorConfig,
+  type DockerPushPostProcessorConfig,
+} from "./post_processor_docker.js";

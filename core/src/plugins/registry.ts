@@ -7,11 +7,21 @@ import { fileBuilderSchema } from "./builder_file.js";
 import { checksumPostProcessorSchema } from "./post_processor_checksum.js";
 import { compressPostProcessorSchema } from "./post_processor_compress.js";
 import { manifestPostProcessorSchema } from "./post_processor_manifest.js";
+import { libvirtBuilderSchema } from "./builder_libvirt.js";
 import { nullBuilderSchema } from "./builder_null.js";
+import { dockerBuilderSchema } from "./builder_docker.js";
+import {
+  dockerImportPostProcessorSchema,
+  dockerPushPostProcessorSchema,
+  dockerSavePostProcessorSchema,
+  dockerTagPostProcessorSchema,
+} from "./post_processor_docker.js";
+import { qemuBuilderSchema } from "./builder_qemu.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
 import { fileProvisionerSchema } from "./provisioner_file.js";
+import { breakpointProvisionerSchema } from "./provisioner_breakpoint.js";
 import {
   deepFreeze,
   validateWithSchema,
@@ -24,15 +34,23 @@ import {
 // Widened once here: each schema keeps its precise type in its own module for the code that runs it.
 const schemas: readonly PluginSchema[] = [
   fileBuilderSchema,
+  libvirtBuilderSchema,
   nullBuilderSchema,
+  dockerBuilderSchema,
+  qemuBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
+  breakpointProvisionerSchema,
   artificePostProcessorSchema,
   checksumPostProcessorSchema,
   compressPostProcessorSchema,
   manifestPostProcessorSchema,
   shellLocalPostProcessorSchema,
+  dockerImportPostProcessorSchema,
+  dockerTagPostProcessorSchema,
+  dockerSavePostProcessorSchema,
+  dockerPushPostProcessorSchema,
 ] as readonly PluginSchema[];
 
 /**

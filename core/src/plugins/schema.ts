@@ -32,14 +32,18 @@ export const FieldType = {
   Map: "map",
   /** A Go duration ("5m", "1h30m"); compiled to milliseconds. */
   Duration: "duration",
+  /** A nested block (a Go struct field): an object decoded with its own `fields`. */
+  Block: "block",
+  /** A repeated nested block (a Go slice of structs, HCL's repeated `name { }`): a list of objects, each decoded with `fields`. */
+  Blocks: "blocks",
 } as const;
 export type FieldType = (typeof FieldType)[keyof typeof FieldType];
 
 /** One config key of a plugin. */
 export interface FieldSpec {
   readonly type: FieldType;
-  /** Element type of an `array` field. @default "string" */
-  readonly items?: "string" | "int";
+  /** Element type of an `array` field; `string-list` is a list of string lists (qemu's `qemuargs`). @default "string" */
+  readonly items?: "string" | "int" | "string-list";
   /**
    * The key must be set (not missing, not "", not an empty list). `true` reports `<key> must be specified`; a string
    * is the exact message Packer prints (e.g. the file builder's `target required`).
@@ -51,11 +55,22 @@ export interface FieldSpec {
   readonly deprecated?: string;
   /** One line for humans (docs, `kiln inspect`). */
   readonly description?: string;
+  /** The keys of a `block` / `blocks` field (squashed Go structs flattened into one list). */
+  readonly fields?: FieldSpecs;
 }
 
 export type FieldSpecs = Readonly<Record<string, FieldSpec>>;
 
-type FieldValue<S extends FieldSpec> = S["type"] extends "string"
+type FieldValue<S extends FieldSpec> = S extends { readonly type: "block"; readonly fields: infer B extends FieldSpecs }
+  ? BlockValue<B>
+  : S extends { readonly type: "blocks"; readonly fields: infer B extends FieldSpecs }
+    ? readonly BlockValue<B>[]
+    : ScalarValue<S>;
+
+/** A decoded nested block: its keys typed, each possibly unset (blocks get no defaults; their plugin applies them). */
+export type BlockValue<B extends FieldSpecs> = { readonly [K in keyof B]?: FieldValue<B[K]> };
+
+type ScalarValue<S extends FieldSpec> = S["type"] extends "string"
   ? string
   : S["type"] extends "bool"
     ? boolean
@@ -68,7 +83,9 @@ type FieldValue<S extends FieldSpec> = S["type"] extends "string"
           : S["type"] extends "array"
             ? S["items"] extends "int"
               ? readonly number[]
-              : readonly string[]
+              : S["items"] extends "string-list"
+                ? readonly (readonly string[])[]
+                : readonly string[]
             : never;
 
 /**
@@ -238,7 +255,7 @@ class Decoder {
     return n.ok ? { ok: true, value: (n.value as number) / 1e6 } : n;
   }
 
-  array(name: string, v: unknown, items: "string" | "int"): Decoded {
+  array(name: string, v: unknown, items: "string" | "int" | "string-list"): Decoded {
     let list: unknown[];
     if (Array.isArray(v)) list = v;
     else if (typeof v === "object" && v !== null && Object.keys(v).length === 0) list = [];
@@ -246,7 +263,12 @@ class Decoder {
     const out: unknown[] = [];
     let ok = true;
     list.forEach((item, i) => {
-      const d = items === "int" ? this.int(`${name}[${i}]`, item) : this.string(`${name}[${i}]`, item);
+      const d =
+        items === "int"
+          ? this.int(`${name}[${i}]`, item)
+          : items === "string-list"
+            ? this.array(`${name}[${i}]`, item, "string")
+            : this.string(`${name}[${i}]`, item);
       if (d.ok) out.push(d.value);
       else ok = false;
     });
@@ -279,8 +301,47 @@ class Decoder {
     return ok ? { ok: true, value: out } : { ok: false };
   }
 
-  field(name: string, spec: FieldSpec, v: unknown): Decoded {
+  /** mapstructure's struct decoding: every key of the object against `fields`, unknown keys reported with their path. */
+  block(name: string, v: unknown, fields: FieldSpecs, unknown: string[]): Decoded {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      this.errors.push(`'${name}' expected a map, got '${goKindName(v)}'`);
+      return { ok: false };
+    }
+    const out: Record<string, unknown> = {};
+    let ok = true;
+    for (const [key, raw] of Object.entries(v)) {
+      const spec = fields[key];
+      if (spec === undefined) {
+        unknown.push(`unknown configuration key: '${JSON.stringify(`${name}.${key}`)}'`);
+        ok = false;
+        continue;
+      }
+      if (raw === null || raw === undefined) continue;
+      const d = this.field(`${name}.${key}`, spec, raw, unknown);
+      if (d.ok) out[key] = d.value;
+      else ok = false;
+    }
+    return ok ? { ok: true, value: out } : { ok: false };
+  }
+
+  blocks(name: string, v: unknown, fields: FieldSpecs, unknown: string[]): Decoded {
+    const list = Array.isArray(v) ? v : [v]; // a single block is lifted into a one-element list
+    const out: unknown[] = [];
+    let ok = true;
+    list.forEach((item, i) => {
+      const d = this.block(`${name}[${i}]`, item, fields, unknown);
+      if (d.ok) out.push(d.value);
+      else ok = false;
+    });
+    return ok ? { ok: true, value: out } : { ok: false };
+  }
+
+  field(name: string, spec: FieldSpec, v: unknown, unknown: string[]): Decoded {
     switch (spec.type) {
+      case "block":
+        return this.block(name, v, spec.fields ?? {}, unknown);
+      case "blocks":
+        return this.blocks(name, v, spec.fields ?? {}, unknown);
       case "string":
         return this.string(name, v);
       case "bool":
@@ -346,7 +407,7 @@ export function validateWithSchema<F extends FieldSpecs>(
       continue;
     }
     if (raw === null || raw === undefined) continue; // JSON null leaves Go's zero value
-    const d = decoder.field(key, spec, raw);
+    const d = decoder.field(key, spec, raw, unknown);
     if (d.ok) {
       values[key] = d.value;
       if (spec.deprecated !== undefined) warnings.push(`${key} is deprecated: ${spec.deprecated}`);

@@ -14,6 +14,7 @@ export interface AgentInfo {
   'heartbeat_at_ms'?: (number | string | Long);
   'version'?: (string);
   'running_jobs'?: (string)[];
+  'draining'?: (boolean);
 }
 
 export interface AgentInfo__Output {
@@ -28,4 +29,5 @@ export interface AgentInfo__Output {
   'heartbeat_at_ms': (string);
   'version': (string);
   'running_jobs': (string)[];
+  'draining': (boolean);
 }

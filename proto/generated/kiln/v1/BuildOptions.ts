@@ -1,5 +1,6 @@
 // Original file: proto/kiln/v1/kiln.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface BuildOptions {
   'on_error'?: (string);
@@ -7,6 +8,10 @@ export interface BuildOptions {
   'debug'?: (boolean);
   'parallel_builds'?: (number);
   'timestamp_ui'?: (boolean);
+  'timeout_ms'?: (number | string | Long);
+  'job_timeout_ms'?: (number | string | Long);
+  'max_attempts'?: (number);
+  'fail_fast'?: (boolean);
 }
 
 export interface BuildOptions__Output {
@@ -15,4 +20,8 @@ export interface BuildOptions__Output {
   'debug': (boolean);
   'parallel_builds': (number);
   'timestamp_ui': (boolean);
+  'timeout_ms': (string);
+  'job_timeout_ms': (string);
+  'max_attempts': (number);
+  'fail_fast': (boolean);
 }

@@ -19,6 +19,7 @@ export interface BuildRecord {
   'submitted_by'?: (string);
   'held_job_ids'?: (string)[];
   'datacenter'?: (string);
+  'continue_count'?: (number);
 }
 
 export interface BuildRecord__Output {
@@ -35,4 +36,5 @@ export interface BuildRecord__Output {
   'submitted_by': (string);
   'held_job_ids': (string)[];
   'datacenter': (string);
+  'continue_count': (number);
 }

@@ -26,6 +26,7 @@ export interface Job {
   'template_json'?: (string);
   'trace_context'?: ({[key: string]: string});
   'record_revision'?: (number | string | Long);
+  'deadline_ms'?: (number | string | Long);
 }
 
 export interface Job__Output {
@@ -47,4 +48,5 @@ export interface Job__Output {
   'template_json': (string);
   'trace_context': ({[key: string]: string});
   'record_revision': (string);
+  'deadline_ms': (string);
 }

@@ -1,0 +1,70 @@
+/**
+ * The docker post-processors (Packer 1.6.6's docker-import, docker-tag, docker-save and docker-push), chained after
+ * the docker builder. They dispatch on the input artifact's builder id exactly as Packer does.
+ */
+import { definePluginSchema, type CompiledConfig } from "./schema.js";
+
+export const DOCKER_TAG_BUILDER_ID = "packer.post-processor.docker-tag";
+export const DOCKER_SAVE_BUILDER_ID = "packer.post-processor.docker-save";
+
+export const dockerImportPostProcessorSchema = definePluginSchema({
+  kind: "post-processor",
+  type: "docker-import",
+  fields: {
+    repository: { type: "string", description: "the repository of the imported image" },
+    tag: { type: "string" },
+    changes: { type: "array", description: "Dockerfile instructions applied to the import" },
+  },
+});
+
+export const dockerTagPostProcessorSchema = definePluginSchema({
+  kind: "post-processor",
+  type: "docker-tag",
+  fields: {
+    repository: { type: "string" },
+    tag: { type: "array", deprecated: "use tags" },
+    tags: { type: "array" },
+    force: { type: "bool" },
+  },
+  normalize(c) {
+    // Packer combines the two: tags first, then the deprecated tag.
+    return { ...c, tags: [...(c.tags ?? []), ...(c.tag ?? [])] };
+  },
+});
+
+export const dockerSavePostProcessorSchema = definePluginSchema({
+  kind: "post-processor",
+  type: "docker-save",
+  fields: {
+    path: { type: "string", description: "the tar file `docker save` writes" },
+  },
+});
+
+export const dockerPushPostProcessorSchema = definePluginSchema({
+  kind: "post-processor",
+  type: "docker-push",
+  fields: {
+    login: { type: "bool" },
+    login_username: { type: "string" },
+    login_password: { type: "string" },
+    login_server: { type: "string" },
+    ecr_login: { type: "bool" },
+    aws_access_key: { type: "string" },
+    aws_secret_key: { type: "string" },
+    aws_token: { type: "string" },
+    aws_profile: { type: "string" },
+  },
+  check(c) {
+    const problems: string[] = [];
+    if (c.ecr_login === true && (c.login_server ?? "") === "") problems.push("ECR login requires login server to be provided.");
+    if (c.ecr_login === true) {
+      problems.push("ecr_login is not supported by kiln yet (it has no AWS client): use login with login_username/login_password");
+    }
+    return { problems };
+  },
+});
+
+export type DockerImportPostProcessorConfig = CompiledConfig<typeof dockerImportPostProcessorSchema.fields>;
+export type DockerTagPostProcessorConfig = CompiledConfig<typeof dockerTagPostProcessorSchema.fields>;
+export type DockerSavePostProcessorConfig = CompiledConfig<typeof dockerSavePostProcessorSchema.fields>;
+export type DockerPushPostProcessorConfig = CompiledConfig<typeof dockerPushPostProcessorSchema.fields>;
