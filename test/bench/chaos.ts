@@ -102,8 +102,9 @@ async function coordinatorFailover(): Promise<{ cliSeesMs: number; cliReports: s
     const killedAt = Date.now();
     const second = await startCoordinator(nats.url, work.dir, { listen: first.address });
     daemons.push(second.daemon);
-    await waitFor("the CLI to resume", () => resumedAt > 0, 60_000);
+    // The CLI says it reconnected when the stream delivers again: the job goes on now and sends its next line.
     await writeFile(gate, "");
+    await waitFor("the CLI to resume", () => resumedAt > 0, 60_000);
     await build;
     return { cliSeesMs: resumedAt - killedAt, cliReports: /reconnected after ([\d.]+ s)/.exec(err)?.[1] ?? "?" };
   } finally {
