@@ -12,6 +12,7 @@ fi
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports; microsocks: the
 # SOCKS5 proxy the ssh_proxy_* tests go through; ansible: what the ansible provisioner runs on the agent.
+# iproute2: `ip netns` for the chaos test that cuts an agent off NATS (run as root).
 # docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
 # busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
 # openssl: the TLS material for the remote-engine test.
@@ -23,7 +24,8 @@ fi
 PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible
   docker.io busybox-static docker-registry openssl
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
-  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev)
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
+  iproute2)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

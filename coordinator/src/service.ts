@@ -38,6 +38,7 @@ import {
   publishEvent,
   publishJob,
   queuedJobRecord,
+  retryTransient,
   subjectToken,
   subjects,
 } from "../../core/src/mod.js";
@@ -49,10 +50,19 @@ import { completeFromCache, findCacheHits, fingerprintJobs } from "./build_cache
 
 /** How long a watch waits for an ended build's final event before it ends without it. */
 const FINAL_EVENT_GRACE_MS = 3_000;
+/**
+ * A watch's pulls expire this often; the server sends idle heartbeats at half of it, and two missed ones (a NATS node
+ * died under the watch) make the watch reopen its consumer.
+ */
+const WATCH_PULL_EXPIRES_MS = 4_000;
+/** A watch that received nothing for this long checks whether its consumer went silent. */
+const WATCH_QUIET_MS = 2_000;
 
 export interface CoordinatorServiceOptions {
   /** Where the coordinator's own diagnostics go. @default stderr */
   log?: (line: string) => void;
+  /** JetStream replicas of the farm's streams and buckets when this coordinator creates them. @default 1 */
+  replicas?: number;
 }
 
 export class CoordinatorService {
@@ -60,6 +70,8 @@ export class CoordinatorService {
   /** Live agents, kept current by a KV watch so that submitting a build needs no scan of the agents bucket. */
   private readonly agentView = new Map<string, AgentInfo__Output>();
   private agentWatch: { stop(): void } | undefined;
+  /** Times the NATS connection was re-established (a watch opened before one may have lost its consumer). */
+  private reconnects = 0;
   private readonly deadlines = new BuildDeadlines((buildId) => this.expire(buildId));
   private artifactLayer: Promise<Artifacts> | undefined;
 
@@ -70,10 +82,13 @@ export class CoordinatorService {
   ) {}
 
   static async open(nc: NatsConnection, options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
-    const farm = await openFarm(nc);
+    const farm = await openFarm(nc, { replicas: options.replicas ?? 1 });
     const service = new CoordinatorService(nc, farm, new FarmStore(farm.builds));
     const log = options.log ?? ((line: string) => process.stderr.write(`coordinator: ${line}\n`));
     service.deadLetters = watchDeadLetters(nc, farm, service.store, log);
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === "reconnect") service.reconnects++;
+    })().catch(() => undefined);
     await service.followAgents();
     await service.scheduleOpenDeadlines();
     return service;
@@ -264,37 +279,75 @@ export class CoordinatorService {
   /**
    * Replays a build's events after `fromSeq` (0 = from the first) and follows them until the build ends or
    * `signal` aborts. Each event carries its stream sequence, so a client that reconnects resumes without gaps.
+   * When the NATS node serving the watch dies, its consumer goes silent: the watch then opens a new one after the
+   * last event it yielded, so the stream goes on without a gap or a repeat.
    */
   async *watch(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp = false): AsyncGenerator<JobEvent__Output> {
+    let last = fromSeq;
+    for (;;) {
+      const follow = this.watchFrom(buildId, last, signal, stopWhenCaughtUp);
+      let next = await follow.next();
+      while (!next.done) {
+        last = Number(next.value.seq);
+        yield next.value;
+        next = await follow.next();
+      }
+      if (next.value !== "stalled" || signal.aborted) return;
+    }
+  }
+
+  private async *watchFrom(buildId: string, fromSeq: number, signal: AbortSignal, stopWhenCaughtUp: boolean): AsyncGenerator<JobEvent__Output, "ended" | "stalled"> {
     const ended = async (): Promise<boolean> => TERMINAL_BUILD_STATES.has((await this.store.requireBuild(buildId)).state);
     const alreadyEnded = await ended();
-    const consumer = await this.farm.js.consumers.get(EVENTS_STREAM, {
-      filter_subjects: subjects.buildEvents(buildId),
-      ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
-    });
+    const consumer = await retryTransient(() =>
+      this.farm.js.consumers.get(EVENTS_STREAM, {
+        filter_subjects: subjects.buildEvents(buildId),
+        ...(fromSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+      }),
+    );
     // Resuming after the build's final event: nothing more will come.
-    if ((alreadyEnded || stopWhenCaughtUp) && (await consumer.info(true)).num_pending === 0) return;
-    const messages = await consumer.consume();
+    if ((alreadyEnded || stopWhenCaughtUp) && (await retryTransient(() => consumer.info(true))).num_pending === 0) return "ended";
+    const messages = await consumer.consume({ expires: WATCH_PULL_EXPIRES_MS });
     const stop = (): void => void messages.close();
     signal.addEventListener("abort", stop, { once: true });
+    let stalled = false;
+    const reopen = (): void => {
+      stalled = true;
+      stop();
+    };
+    void (async () => {
+      for await (const s of messages.status()) if (s.type === "heartbeats_missed" || s.type === "no_responders") reopen();
+    })().catch(() => undefined);
+    // The consumer may also go silent without a status (its node died and nats.js's own recreation stalls): a watch
+    // quiet for a while after a reconnect, or after its build ended, reopens; reopening a healthy one costs a request.
+    let lastMessageAt = Date.now();
+    const reconnectsAtOpen = this.reconnects;
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastMessageAt < WATCH_QUIET_MS) return;
+      if (this.reconnects !== reconnectsAtOpen) return reopen();
+      ended().then((yes) => yes && reopen(), () => undefined);
+    }, WATCH_QUIET_MS);
     // The settler publishes the final event just after it marks the build ended; should it die in between, the
     // stream would never end, so a watch caught up with an ended build gives the event a grace period, then ends.
     let grace: NodeJS.Timeout | undefined;
     try {
       for await (const msg of messages) {
+        lastMessageAt = Date.now();
         const event = { ...codecs.JobEvent.decode(msg.data), seq: String(msg.seq) };
         yield event;
         const isBuildEnd = event.job_id === "" && event.state && TERMINAL_BUILD_STATES.has(event.state.build_state);
-        if (isBuildEnd) return;
+        if (isBuildEnd) return "ended";
         if (msg.info.pending > 0) continue;
-        if (stopWhenCaughtUp) return;
+        if (stopWhenCaughtUp) return "ended";
         if (!grace && (await ended())) grace = setTimeout(stop, FINAL_EVENT_GRACE_MS);
       }
     } finally {
       clearTimeout(grace);
+      clearInterval(watchdog);
       signal.removeEventListener("abort", stop);
       await messages.close();
     }
+    return stalled ? "stalled" : "ended";
   }
 }
 

@@ -9,6 +9,8 @@
  *      through kiln, on a private dockerd: embedded `kiln build` (farm start-up included; target <= 1.2) and a warm
  *      farm in this process (target <= 1.0); median of several runs, and the ratios.
  *   5. One qemu build of the test guest under TCG, kiln vs packer (target <= 0.8).
+ *   6. Fault tolerance (chaos.ts): agent death to its job running elsewhere, builds lost and duplicate completions in
+ *      a soak under a chaos loop, and the coordinator fail-over time the CLI sees.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -20,6 +22,7 @@ import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 import { DockerDaemon, REPO_ROOT, guestImage } from "../src/mod.js";
 import { benchPortOpenToFirstCommand, benchScpUpload } from "./ssh.js";
+import { benchChaos } from "./chaos.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
@@ -328,7 +331,7 @@ async function benchQemuVersusPacker(): Promise<void> {
   console.log(`  packer: ${p.toFixed(0)} ms   kiln: ${k.toFixed(0)} ms   ratio kiln/packer: ${(k / p).toFixed(2)} (target <= 0.8)`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|ssh runs one part (for profiling).
+// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|ssh|chaos runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") {
@@ -342,4 +345,5 @@ if (!only || only === "ssh") {
   await benchScpUpload();
   await benchPortOpenToFirstCommand();
 }
+if (!only || only === "chaos") await benchChaos();
 process.exit(0);

@@ -24,6 +24,8 @@ export interface RunOptions {
   onSpawn?: (child: ChildProcess) => void;
   /** Called with accumulated stdout whenever it grows. */
   onStdout?: (stdout: string, child: ChildProcess) => void;
+  /** Runs kiln under this command, e.g. ["ip", "netns", "exec", NAME] (chaos tests put an agent in a namespace). */
+  prefix?: readonly string[];
 }
 
 function collect(child: ChildProcess, options: RunOptions, what: string): Promise<ProcessResult> {
@@ -52,7 +54,8 @@ function collect(child: ChildProcess, options: RunOptions, what: string): Promis
 }
 
 export function runKiln(args: readonly string[], options: RunOptions): Promise<ProcessResult> {
-  const child = spawn(process.execPath, ["--import", TSX_LOADER, BIN, ...args], {
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, "--import", TSX_LOADER, BIN, ...args];
+  const child = spawn(command ?? process.execPath, rest, {
     cwd: options.cwd,
     env: { ...process.env, KILN_COORDINATOR: undefined, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as tar from "tar";
 import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { codecs } from "../../../proto/src/mod.js";
 import type { AgentInfo, Artifact, Job__Output, JobEvent, JobRecord__Output } from "../../../proto/src/mod.js";
 import {
@@ -26,6 +26,7 @@ import {
   ANY_DATACENTER,
   CancelledError,
   ErrorCode,
+  EVENTS_STREAM,
   Artifacts,
   FarmStore,
   InvalidArgumentError,
@@ -40,7 +41,9 @@ import {
   contextFromCarrier,
   ensureKilnError,
   inSpan,
+  isTransientJetStreamError,
   openFarm,
+  retryTransient,
   tracer,
   queuedJobRecord,
   settleBuild,
@@ -102,6 +105,8 @@ export interface AgentOptions {
    * value holds farm-wide: leave the default except in tests. @default JOB_ACK_WAIT_MS (15 s)
    */
   jobLeaseMs?: number;
+  /** JetStream replicas of the farm's streams and buckets when this agent creates them. @default 1 */
+  replicas?: number;
 }
 
 interface RunningJob {
@@ -130,6 +135,13 @@ export class Agent implements AsyncDisposable {
   private readonly startedAt = Date.now();
   /** The artifact catalog and store, opened by the first job that has artifacts to store. */
   private artifacts: Promise<Artifacts> | undefined;
+  /** Counts the NATS connection's drops and returns: events sent across one may be lost. */
+  private connectionEpoch = 0;
+  /**
+   * Whether the events stream is replicated (a NATS cluster): then a plain publish can be lost with a stream leader
+   * that dies while the connection stays up, and a job's unconfirmed events are sent again before its result.
+   */
+  private eventsReplicated = false;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -145,7 +157,7 @@ export class Agent implements AsyncDisposable {
   }
 
   static async start(nc: NatsConnection, options: AgentOptions): Promise<Agent> {
-    const farm = await openFarm(nc);
+    const farm = await openFarm(nc, { replicas: options.replicas ?? 1 });
     const agent = new Agent(nc, farm, new FarmStore(farm.builds), options);
     await agent.begin();
     return agent;
@@ -156,6 +168,7 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
+    this.eventsReplicated = (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas > 1;
     // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
     if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
     const routes: { key: string; consumer: Consumer }[] = [];
@@ -182,6 +195,9 @@ export class Agent implements AsyncDisposable {
         void this.drain();
       },
     });
+    void (async () => {
+      for await (const st of this.nc.status()) if (st.type === "disconnect" || st.type === "reconnect") this.connectionEpoch++;
+    })().catch(() => undefined);
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
@@ -294,7 +310,7 @@ export class Agent implements AsyncDisposable {
       msg.ack();
       return;
     }
-    const events = new EventChannel(this.nc, this.farm.js, job, attempt, sensitiveValues(job));
+    const events = new EventChannel(this.nc, this.farm.js, job, attempt, sensitiveValues(job), () => this.connectionEpoch, this.eventsReplicated);
     const refuse = async (failure: KilnError): Promise<void> => {
       await this.finish(job, attempt, claim, events, { state: "failed", failure, artifacts: [], manifestEntries: [] });
       msg.term(failure.message);
@@ -398,7 +414,7 @@ export class Agent implements AsyncDisposable {
   private async requeue(job: Job__Output, attempt: number, claim: Versioned<JobRecord__Output>, events: EventChannel, msg: JsMsg, failure: KilnError): Promise<void> {
     const delayMs = retryDelayMs(attempt);
     const wire = scrubDeep(toFailure(failure), sensitiveValues(job));
-    await events.store({ state: { job_state: "JOB_STATE_QUEUED", failure: wire, attempt, retry_in_ms: delayMs } });
+    await events.store({ state: { job_state: "JOB_STATE_QUEUED", failure: wire, attempt, retry_in_ms: delayMs } }, "requeued");
     const { changed } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
       if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
       return { ...cur, state: "JOB_STATE_QUEUED", agent: "", failure: wire };
@@ -420,7 +436,7 @@ export class Agent implements AsyncDisposable {
     const artifacts = scrubDeep(outcome.artifacts.map((a) => ({ ...a })), secrets);
     const manifestEntries = scrubDeep(outcome.manifestEntries.map((m) => ({ ...m })), secrets);
     const finishedAt = Date.now();
-    await events.store({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } });
+    await events.store({ result: { state, failure, artifacts, duration_ms: finishedAt - startedAtMs } }, "result");
     const { changed, record } = await this.store.updateJob(job.build_id, job.job_id, (cur) => {
       if (cur.attempt !== attempt || TERMINAL_JOB_STATES.has(cur.state)) return UNCHANGED;
       return {
@@ -454,7 +470,9 @@ export class Agent implements AsyncDisposable {
       workDir = path.join(this.options.workDir, job.build_id, job.job_id);
       try {
         await mkdir(workDir, { recursive: true });
-        if (ws?.bundle_object) await this.unpackBundle(ws.bundle_object, workDir, signal);
+        // A NATS node lost mid-download times the read out; the whole bundle is fetched and unpacked again.
+        const bundle = ws?.bundle_object;
+        if (bundle) await retryTransient(() => this.unpackBundle(bundle, workDir, signal));
       } catch (err) {
         if (signal.aborted) throw err;
         // This host's disk or the farm's object store, not the template: another attempt, maybe elsewhere, may work.
@@ -597,8 +615,11 @@ function sensitiveValues(job: Job__Output): string[] {
 class EventChannel {
   private static readonly ACK_EVERY = 32;
   private sinceAck = 0;
+  private sent = 0;
   private readonly acks: Promise<unknown>[] = [];
   private failed: unknown;
+  /** Events not yet known to be stored, with the connection epoch they were sent in. */
+  private unconfirmed: { subject: string; data: Uint8Array; msgID: string; epoch: number }[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -606,27 +627,61 @@ class EventChannel {
     private readonly job: Job__Output,
     readonly attempt: number,
     private readonly secrets: readonly string[],
+    /** Changes whenever the agent's NATS connection drops or comes back. */
+    private readonly epoch: () => number = () => 0,
+    /** The events stream is replicated: unconfirmed events may be lost even on a connection that stayed up. */
+    private readonly replicated = false,
   ) {}
 
   emit(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): void {
     const subject = subjects.events(this.job.build_id, this.job.job_id);
     const data = codecs.JobEvent.encode(this.scrubbed(partial));
+    // Every event has a message id, so one re-sent after a lost connection is stored once.
+    const msgID = `${this.job.build_id}.${this.job.job_id}.${this.attempt}.e${++this.sent}`;
+    const entry = { subject, data, msgID, epoch: this.epoch() };
+    this.unconfirmed.push(entry);
     if (++this.sinceAck < EventChannel.ACK_EVERY) {
-      this.nc.publish(subject, data);
+      const h = headers();
+      h.set("Nats-Msg-Id", msgID);
+      this.nc.publish(subject, data, { headers: h });
       return;
     }
     this.sinceAck = 0;
-    // js.publish sends synchronously; only its acknowledgement is awaited later, so order is kept.
-    this.acks.push(this.js.publish(subject, data).catch((err: unknown) => (this.failed ??= err)));
+    // js.publish sends synchronously; only its acknowledgement is awaited later, so order is kept. An acknowledgement
+    // proves the events sent before it on the same connection stored; those sent before a reconnect stay unconfirmed.
+    this.acks.push(
+      this.js.publish(subject, data, { msgID }).then(
+        () => {
+          const upTo = this.unconfirmed.indexOf(entry);
+          if (upTo >= 0 && this.unconfirmed.slice(0, upTo + 1).every((e) => e.epoch === entry.epoch)) this.unconfirmed.splice(0, upTo + 1);
+        },
+        (err: unknown) => (this.failed ??= err),
+      ),
+    );
     if (this.acks.length > 64) void this.settleAcks();
   }
 
-  /** Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. */
-  async store(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">): Promise<void> {
-    this.sinceAck = EventChannel.ACK_EVERY - 1;
-    this.emit(partial);
+  /**
+   * Emits an event and resolves once it, and so every event before it, is stored; throws if any was refused. Events
+   * that may have been lost with a NATS node or connection are sent again first (their message ids keep the stream
+   * from storing one twice), then the event itself, retried while a NATS cluster elects a new leader.
+   */
+  async store(partial: Omit<JobEvent, "build_id" | "job_id" | "name" | "attempt">, key: string): Promise<void> {
+    this.sinceAck = 0;
     await this.settleAcks();
-    if (this.failed) throw this.failed;
+    if (this.failed && !isTransientJetStreamError(this.failed)) throw this.failed;
+    // Plain publishes routed to a stream leader that died are lost without the connection noticing, so the events
+    // since the last acknowledgement go again, all sent before any acknowledgement is awaited (one round trip).
+    // On one server with the connection up all along, the acknowledgement below proves them stored: nothing to resend.
+    const now = this.epoch();
+    const mayBeLost = this.replicated || this.unconfirmed.some((e) => e.epoch !== now);
+    const again = this.unconfirmed.splice(0);
+    if (mayBeLost) await Promise.all(again.map((e) => retryTransient(() => this.js.publish(e.subject, e.data, { msgID: e.msgID }))));
+    this.failed = undefined;
+    const subject = subjects.events(this.job.build_id, this.job.job_id);
+    const data = codecs.JobEvent.encode(this.scrubbed(partial));
+    const msgID = `${this.job.build_id}.${this.job.job_id}.${this.attempt}.${key}`;
+    await retryTransient(() => this.js.publish(subject, data, { msgID }));
   }
 
   private async settleAcks(): Promise<void> {

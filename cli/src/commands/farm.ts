@@ -28,6 +28,23 @@ async function connectNats(url: string | undefined, name: string): Promise<NatsC
   }
 }
 
+const REPLICAS_FLAG = {
+  kind: "string",
+  help: "JetStream replicas of the farm's streams and buckets when this process creates them: 3 on a 3-node cluster (default 1).",
+} as const;
+
+function replicasFlag(args: ReturnType<typeof parseArgs>): number {
+  const n = flagInt(args, "replicas", 1);
+  if (n < 1 || n > 5) throw new InvalidArgumentError(`--replicas takes 1 to 5 (JetStream's limit), got ${n}: use 3 on a 3-node NATS cluster`);
+  return n;
+}
+
+function jobLeaseFlag(args: ReturnType<typeof parseArgs>): number {
+  const ms = flagInt(args, "job-lease", 15_000);
+  if (ms < 1_000) throw new InvalidArgumentError(`--job-lease is in milliseconds and must be at least 1000, got ${ms}`);
+  return ms;
+}
+
 /** Resolves when the process is asked to stop (SIGINT or SIGTERM). */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -46,11 +63,12 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
     nats: { kind: "string", help: "NATS server URL(s), comma separated (default $KILN_NATS)." },
     listen: { kind: "string", help: "gRPC listen address host:port (default 127.0.0.1:7420)." },
     "artifact-store": { kind: "string", help: "Set the farm's artifact store: nats (default), dir:/shared/path or s3://bucket[/prefix]?endpoint=URL&region=R." },
+    replicas: REPLICAS_FLAG,
   });
   const storeSpec = flagString(args, "artifact-store");
   const storeConfig = storeSpec === undefined ? undefined : parseStoreSpec(storeSpec);
   const nc = await connectNats(flagString(args, "nats"), `kiln-coordinator-${hostname()}`);
-  const service = await CoordinatorService.open(nc, { log: (l) => io.stderr(`coordinator: ${l}\n`) });
+  const service = await CoordinatorService.open(nc, { log: (l) => io.stderr(`coordinator: ${l}\n`), replicas: replicasFlag(args) });
   if (storeConfig) {
     await (await service.artifacts()).catalog.setStoreConfig(storeConfig);
     io.stdout(`artifact store: ${describeStore(storeConfig)}\n`);
@@ -72,6 +90,8 @@ export async function agentCommand(argv: readonly string[], io: CliIo): Promise<
     labels: { kind: "list", help: "Labels k=v, comma separated." },
     slots: { kind: "string", help: "Jobs to run at once (default 1)." },
     "work-dir": { kind: "string", help: "Directory for job workspaces (default /var/lib/kiln/work)." },
+    replicas: REPLICAS_FLAG,
+    "job-lease": { kind: "string", help: "Job lease (JetStream ack_wait) in ms for routing consumers this agent creates (default 15000)." },
   });
   const labels = Object.fromEntries(
     flagCsv(args, "labels").map((kv) => {
@@ -91,6 +111,8 @@ export async function agentCommand(argv: readonly string[], io: CliIo): Promise<
     slots: flagInt(args, "slots", 1) || 1,
     workDir,
     log: (l) => io.stderr(`${l}\n`),
+    replicas: replicasFlag(args),
+    ...(flagString(args, "job-lease") ? { jobLeaseMs: jobLeaseFlag(args) } : {}),
   });
   io.stdout(`kiln agent ${agent.name} (datacenter ${agent.datacenter}) runs: ${agent.builderTypes.join(", ")}\n`);
   // SIGTERM (or `kiln agents drain`) drains: no new jobs, running ones finish; a second signal cancels them, with

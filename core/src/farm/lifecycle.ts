@@ -17,12 +17,15 @@ import type { BuildRecord__Output, BuildState__Output, Failure, Job, Job__Output
 import { BUILD_EVENT_JOB, subjects } from "./names.js";
 import { FarmStore, TERMINAL_BUILD_STATES, TERMINAL_JOB_STATES, UNCHANGED } from "./store.js";
 import { NotFoundError } from "../errors.js";
+import { retryTransient } from "./transient.js";
 
 /** Publishes one event on the build's event subject. Returns the stream sequence. */
 export async function publishEvent(js: JetStreamClient, event: JobEvent, msgId?: string): Promise<number> {
   const subject = subjects.events(event.build_id ?? "", event.job_id || BUILD_EVENT_JOB);
   const opts = msgId ? { msgID: msgId } : {};
-  const ack = await js.publish(subject, codecs.JobEvent.encode({ time_ms: Date.now(), ...event }), opts);
+  const data = codecs.JobEvent.encode({ time_ms: Date.now(), ...event });
+  // Only an event with a message id is safe to publish again (the stream drops the repeat).
+  const ack = msgId ? await retryTransient(() => js.publish(subject, data, opts)) : await js.publish(subject, data, opts);
   return ack.seq;
 }
 
@@ -30,10 +33,8 @@ export async function publishEvent(js: JetStreamClient, event: JobEvent, msgId?:
 export async function publishJob(js: JetStreamClient, job: Job__Output, traceHeaders?: Record<string, string>): Promise<void> {
   const h = headers();
   for (const [k, v] of Object.entries(traceHeaders ?? {})) h.set(k, v);
-  await js.publish(subjects.job(job.datacenter, job.builder_type), codecs.Job.encode(job), {
-    msgID: `${job.build_id}.${job.job_id}`,
-    headers: h,
-  });
+  const data = codecs.Job.encode(job);
+  await retryTransient(() => js.publish(subjects.job(job.datacenter, job.builder_type), data, { msgID: `${job.build_id}.${job.job_id}`, headers: h }));
 }
 
 /** A job's record as the coordinator creates it; agents rebuild it from the job to claim without reading it. */

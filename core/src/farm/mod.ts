@@ -3,3 +3,4 @@ export * from "./names.js";
 export * from "./setup.js";
 export * from "./store.js";
 export * from "./lifecycle.js";
+export * from "./transient.js";

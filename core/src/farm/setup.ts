@@ -55,14 +55,24 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
-export async function openFarm(nc: NatsConnection): Promise<FarmHandles> {
+export interface OpenFarmOptions {
+  /**
+   * Copies JetStream keeps of each stream, bucket and object store: 3 on a 3-node cluster, so that losing a node loses
+   * no job, event or state. It applies when they are created; existing ones keep theirs. @default 1
+   */
+  replicas?: number;
+}
+
+export async function openFarm(nc: NatsConnection, options: OpenFarmOptions = {}): Promise<FarmHandles> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
+  const replicas = options.replicas ?? 1;
   await ensureStream(jsm, {
     name: JOBS_STREAM,
     subjects: ["kiln.jobs.>"],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
+    num_replicas: replicas,
     discard: DiscardPolicy.Old,
     duplicate_window: 120 * 1e9, // 2 min: a retried publish of the same job is dropped, not queued twice
   });
@@ -71,6 +81,7 @@ export async function openFarm(nc: NatsConnection): Promise<FarmHandles> {
     subjects: ["kiln.events.>"],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
+    num_replicas: replicas,
     max_age: EVENTS_MAX_AGE_NS,
     duplicate_window: 120 * 1e9,
   });
@@ -79,12 +90,13 @@ export async function openFarm(nc: NatsConnection): Promise<FarmHandles> {
     subjects: ["kiln.dead.>"],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
+    num_replicas: replicas,
     max_age: EVENTS_MAX_AGE_NS,
   });
   const kvm = new Kvm(js);
-  const builds = await kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File });
-  const agents = await kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File });
-  const bundles = await new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File });
+  const builds = await kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File, replicas });
+  const agents = await kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File, replicas });
+  const bundles = await new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File, replicas });
   return { js, jsm, builds, agents, bundles };
 }
 

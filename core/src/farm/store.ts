@@ -8,6 +8,7 @@ import { codecs } from "../../../proto/src/mod.js";
 import type { BuildRecord, BuildRecord__Output, BuildStatus__Output, Job, Job__Output, JobRecord, JobRecord__Output } from "../../../proto/src/mod.js";
 import { NotFoundError, UnavailableError } from "../errors.js";
 import { kvKeys } from "./names.js";
+import { retryTransient } from "./transient.js";
 
 const MAX_CAS_RETRIES = 50;
 
@@ -51,14 +52,14 @@ export class FarmStore {
   }
 
   async getSpec(buildId: string, jobId: string): Promise<Job__Output> {
-    const entry = await this.kv.get(`spec.${buildId}.${jobId}`);
+    const entry = await retryTransient(() => this.kv.get(`spec.${buildId}.${jobId}`));
     if (!entry || entry.operation !== "PUT") throw new NotFoundError(`job ${buildId}/${jobId} has no stored spec`);
     return codecs.Job.decode(entry.value);
   }
 
   /** Removes a held job's spec once it is published or can no longer run: it carries the build's variables. */
   async deleteSpec(buildId: string, jobId: string): Promise<void> {
-    await this.kv.purge(`spec.${buildId}.${jobId}`);
+    await retryTransient(() => this.kv.purge(`spec.${buildId}.${jobId}`));
   }
 
   async getBuild(buildId: string): Promise<BuildRecord__Output | null> {
@@ -67,7 +68,7 @@ export class FarmStore {
 
   /** The build record with its KV revision, to pass to updateBuild and save it a read. */
   async getBuildEntry(buildId: string): Promise<Versioned<BuildRecord__Output> | null> {
-    const entry = await this.kv.get(kvKeys.build(buildId));
+    const entry = await retryTransient(() => this.kv.get(kvKeys.build(buildId)));
     if (!entry || entry.operation !== "PUT") return null;
     return { record: codecs.BuildRecord.decode(entry.value), revision: entry.revision };
   }
@@ -79,7 +80,7 @@ export class FarmStore {
   }
 
   async getJob(buildId: string, jobId: string): Promise<JobRecord__Output | null> {
-    const entry = await this.kv.get(kvKeys.job(buildId, jobId));
+    const entry = await retryTransient(() => this.kv.get(kvKeys.job(buildId, jobId)));
     if (!entry || entry.operation !== "PUT") return null;
     return codecs.JobRecord.decode(entry.value);
   }
@@ -97,8 +98,11 @@ export class FarmStore {
 
   /** Build ids, newest first. */
   async listBuildIds(): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const key of await this.kv.keys("build.*")) ids.push(key.slice("build.".length));
+    const ids = await retryTransient(async () => {
+      const found: string[] = [];
+      for await (const key of await this.kv.keys("build.*")) found.push(key.slice("build.".length));
+      return found;
+    });
     const builds = await Promise.all(ids.map((id) => this.getBuild(id)));
     return builds
       .filter((b): b is BuildRecord__Output => b !== null)
@@ -142,7 +146,7 @@ export class FarmStore {
         ({ record: current, revision } = first);
         first = undefined;
       } else {
-        const entry = await this.kv.get(key);
+        const entry = await retryTransient(() => this.kv.get(key));
         if (!entry || entry.operation !== "PUT") throw missing();
         current = codec.decode(entry.value);
         revision = entry.revision;
@@ -151,7 +155,8 @@ export class FarmStore {
       if (next === UNCHANGED) return { record: current, changed: false, revision };
       const bytes = codec.encode(next);
       try {
-        const written = await this.kv.update(key, bytes, revision);
+        // A retried update whose first try was stored meets "wrong last sequence" and re-reads, as any conflict does.
+        const written = await retryTransient(() => this.kv.update(key, bytes, revision));
         return { record: codec.decode(bytes), changed: true, revision: written };
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
