@@ -90,6 +90,12 @@ export class CoordinatorService {
       for await (const s of nc.status()) if (s.type === "reconnect") service.reconnects++;
     })().catch(() => undefined);
     await service.followAgents();
+    // The artifact catalog and the default store are created now, not by the first job that stores something: on a
+    // cluster, creating a replicated bucket needs every peer, which a node loss mid-build would make impossible.
+    await service
+      .artifacts()
+      .then((a) => a.store())
+      .catch((err: unknown) => log(`artifact store not ready yet: ${String(err)}`));
     await service.scheduleOpenDeadlines();
     return service;
   }
@@ -145,7 +151,9 @@ export class CoordinatorService {
 
   /** The artifact catalog and the farm's store, opened on first use. */
   artifacts(): Promise<Artifacts> {
-    this.artifactLayer ??= Artifacts.open(this.farm.js).catch((err: unknown) => {
+    // Replicated like the farm's own streams, whichever process creates the buckets first.
+    const replicas = async (): Promise<number> => (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas;
+    this.artifactLayer ??= replicas().then((n) => Artifacts.open(this.farm.js, { replicas: n })).catch((err: unknown) => {
       this.artifactLayer = undefined;
       throw err;
     });

@@ -331,6 +331,35 @@ async function benchQemuVersusPacker(): Promise<void> {
   console.log(`  packer: ${p.toFixed(0)} ms   kiln: ${k.toFixed(0)} ms   ratio kiln/packer: ${(k / p).toFixed(2)} (target <= 0.8)`);
 }
 
+/**
+ * Four qemu builds of the test guest on one agent (the embedded farm's): all four at once vs one after the other
+ * (-parallel-builds=1). Prints the speed-up; on two cores under TCG the guests compete for CPU, so it is well below 4.
+ */
+async function benchQemuConcurrency(): Promise<void> {
+  const guest = await guestImage();
+  const builders = [1, 2, 3, 4].map((i) => ({
+    type: "qemu", name: `q${i}`, iso_url: guest.autoIso, iso_checksum: "none", accelerator: "tcg", disk_size: "16M", memory: 256,
+    output_directory: `out-${i}`, vm_name: "disk.qcow2", ssh_username: guest.username, ssh_password: guest.password, ssh_timeout: "8m",
+    shutdown_command: "poweroff",
+  }));
+  const template = { builders, provisioners: [{ type: "shell", inline: ["echo built | dd of=/dev/vda conv=sync 2>/dev/null", "sync"] }] };
+  const kilnBin = path.join(REPO_ROOT, "dist", "cli", "src", "bin.js");
+  const timeBuild = async (extra: string[]): Promise<number> => {
+    const dir = await mkdtemp(path.join(tmpdir(), "kiln-bench-qemu4-"));
+    try {
+      await writeFile(path.join(dir, "t.json"), JSON.stringify(template));
+      const env = { ...process.env, KILN_COORDINATOR: "", KILN_CACHE_DIR: path.join(dir, "cache") };
+      return await timeCommand(process.execPath, [kilnBin, "build", "-color=false", ...extra, "t.json"], dir, env);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const sequential = await timeBuild(["-parallel-builds=1"]);
+  const concurrent = await timeBuild([]);
+  console.log("four qemu builds of the test guest on one agent (TCG): concurrent vs sequential");
+  console.log(`  sequential: ${sequential.toFixed(0)} ms   concurrent: ${concurrent.toFixed(0)} ms   speed-up ${(sequential / concurrent).toFixed(2)}x`);
+}
+
 // KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|ssh|chaos runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
@@ -340,7 +369,10 @@ if (!only || only === "farm") {
 }
 if (!only || only === "validate") await benchValidateCorpus();
 if (!only || only === "docker") await benchDocker();
-if (!only || only === "qemu") await benchQemuVersusPacker();
+if (!only || only === "qemu") {
+  await benchQemuVersusPacker();
+  await benchQemuConcurrency();
+}
 if (!only || only === "ssh") {
   await benchScpUpload();
   await benchPortOpenToFirstCommand();

@@ -7,7 +7,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { Artifact, ArtifactRecord, Job__Output, StoredFile } from "../../../proto/src/mod.js";
-import { newArtifactId, objectKey, type Artifacts } from "../../../core/src/mod.js";
+import { newArtifactId, objectKey, retryTransient, type Artifacts } from "../../../core/src/mod.js";
 import type { JobOutcome, LogLevel } from "../run_types.js";
 
 /** How often a long upload keeps the job's lease alive. */
@@ -53,7 +53,8 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
           continue;
         }
         const key = objectKey(job.build_id, job.job_id, index, fileIndex, name);
-        const uploaded = await artifacts.uploadFile(local, key, ctx.signal);
+        // Re-read from the file on each try: a NATS leader election mid-upload is ridden out, not turned into a failure.
+        const uploaded = await retryTransient(() => artifacts.uploadFile(local, key, ctx.signal));
         ctx.log("message", `stored ${name} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256})`);
         files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key });
       }
@@ -75,13 +76,13 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         labels: { ...ctx.labels, builder_type: job.builder_type, datacenter: job.datacenter },
         parent_id: parent,
         created_at_ms: createdAt,
-        store: (await artifacts.store()).kind,
+        store: (await retryTransient(() => artifacts.store())).kind,
         index,
         count: outcome.artifacts.length,
       });
       wire.push({ ...artifact, files: files.map(({ name, size, sha256 }) => ({ name, size, sha256 })) });
     }
-    for (const record of records) await artifacts.catalog.put(record);
+    for (const record of records) await retryTransient(() => artifacts.catalog.put(record));
     ctx.log("say", `Stored ${records.length} artifact(s) in the farm's artifact store: ${records.map((r) => r.id).join(", ")}`);
     return { ...outcome, artifacts: wire };
   } finally {

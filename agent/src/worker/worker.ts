@@ -142,6 +142,8 @@ export class Agent implements AsyncDisposable {
    * that dies while the connection stays up, and a job's unconfirmed events are sent again before its result.
    */
   private eventsReplicated = false;
+  /** The replication of the farm's streams (1 on a single server), for the artifact buckets this agent may create. */
+  private farmReplicas = 1;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -168,7 +170,8 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
-    this.eventsReplicated = (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas > 1;
+    this.farmReplicas = (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas;
+    this.eventsReplicated = this.farmReplicas > 1;
     // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
     if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
     const routes: { key: string; consumer: Consumer }[] = [];
@@ -352,11 +355,7 @@ export class Agent implements AsyncDisposable {
       outcome = await runJob(job, ctx);
       if (outcome.state === "succeeded" && !job.workspace?.local_cwd) {
         // A remote build's files go to the farm's artifact store; the embedded farm's are in the user's directory.
-        this.artifacts ??= Artifacts.open(this.farm.js).catch((err: unknown) => {
-          this.artifacts = undefined;
-          throw err;
-        });
-        outcome = await storeJobArtifacts(await this.artifacts, job, outcome, {
+        outcome = await storeJobArtifacts(await this.openArtifacts(), job, outcome, {
           workDir: ctx.workDir,
           agent: this.name,
           templateName: (await this.store.getBuild(buildId))?.template_name ?? "",
@@ -543,6 +542,17 @@ export class Agent implements AsyncDisposable {
     await pipeline(source, tar.x({ cwd: dir, strict: true }), { signal });
     const error = await result.error;
     if (error) throw error;
+  }
+
+  /** The artifact catalog and store, opened once; a failed open is not kept, so the next job opens again. */
+  private openArtifacts(): Promise<Artifacts> {
+    if (this.artifacts) return this.artifacts;
+    const opening = retryTransient(() => Artifacts.open(this.farm.js, { replicas: this.farmReplicas }));
+    this.artifacts = opening;
+    opening.catch(() => {
+      if (this.artifacts === opening) this.artifacts = undefined;
+    });
+    return opening;
   }
 
   /**

@@ -41,10 +41,13 @@ export class Artifacts {
   private constructor(
     private readonly js: JetStreamClient,
     readonly catalog: ArtifactCatalog,
+    private readonly replicas: number,
   ) {}
 
-  static async open(js: JetStreamClient): Promise<Artifacts> {
-    return new Artifacts(js, await ArtifactCatalog.open(js));
+  /** `replicas`: as the farm's own streams and buckets (a NATS cluster replicates the catalog and the files too). */
+  static async open(js: JetStreamClient, options: { replicas?: number } = {}): Promise<Artifacts> {
+    const replicas = options.replicas ?? 1;
+    return new Artifacts(js, await ArtifactCatalog.open(js, replicas), replicas);
   }
 
   /** The farm's store as configured now (re-read on every call, so a changed config applies to the next transfer). */
@@ -53,7 +56,12 @@ export class Artifacts {
     const key = JSON.stringify(config);
     if (this.current?.key !== key) {
       const previous = this.current;
-      this.current = { key, store: openStore(this.js, config) };
+      const opening = openStore(this.js, config, this.replicas);
+      this.current = { key, store: opening };
+      // A failed open is not kept: the next call (a retry during a NATS leader election, say) opens again.
+      opening.catch(() => {
+        if (this.current?.store === opening) this.current = undefined;
+      });
       if (previous) void previous.store.then((s) => s.close()).catch(() => undefined);
     }
     return this.current.store;
@@ -178,10 +186,10 @@ export class Artifacts {
   }
 }
 
-async function openStore(js: JetStreamClient, config: ArtifactStoreConfig): Promise<ArtifactStore> {
+async function openStore(js: JetStreamClient, config: ArtifactStoreConfig, replicas: number): Promise<ArtifactStore> {
   switch (config.backend) {
     case "nats":
-      return NatsObjectStore.open(js);
+      return NatsObjectStore.open(js, replicas);
     case "dir":
       return new DirectoryStore(config.path);
     case "s3":

@@ -24,8 +24,8 @@ export function newArtifactId(): string {
 export class ArtifactCatalog {
   private constructor(private readonly kv: KV) {}
 
-  static async open(js: JetStreamClient): Promise<ArtifactCatalog> {
-    return new ArtifactCatalog(await new Kvm(js).create(ARTIFACTS_BUCKET, { history: 1, storage: StorageType.File }));
+  static async open(js: JetStreamClient, replicas = 1): Promise<ArtifactCatalog> {
+    return new ArtifactCatalog(await new Kvm(js).create(ARTIFACTS_BUCKET, { history: 1, storage: StorageType.File, replicas }));
   }
 
   async put(record: ArtifactRecord): Promise<void> {

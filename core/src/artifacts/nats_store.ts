@@ -22,8 +22,8 @@ export class NatsObjectStore implements ArtifactStore {
     private readonly obj: ObjectStore,
   ) {}
 
-  static async open(js: JetStreamClient): Promise<NatsObjectStore> {
-    const obj = await new Objm(js).create(ARTIFACT_FILES_STORE, { storage: StorageType.File });
+  static async open(js: JetStreamClient, replicas = 1): Promise<NatsObjectStore> {
+    const obj = await new Objm(js).create(ARTIFACT_FILES_STORE, { storage: StorageType.File, replicas });
     return new NatsObjectStore(js, obj);
   }
 
