@@ -58,7 +58,7 @@ import { localBuilderTypes, runJob } from "../runner.js";
 import { cancellationOf, stoppedJobState } from "../util/abort.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
-import { reapOrphanedQemu } from "../vm/reap.js";
+import { findBuilder } from "../plugins.js";
 
 /** Backoff before retry n (1-based): 1 s, 2 s, 4 s ... up to a minute, each with ±50% jitter. */
 function retryDelayMs(attempt: number): number {
@@ -156,8 +156,7 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
-    // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
-    if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
+    await this.reapLeftovers();
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {
@@ -187,6 +186,19 @@ export class Agent implements AsyncDisposable {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
     }, AGENT_HEARTBEAT_MS);
     this.loopDone = Promise.all(routes.map((route) => this.routeLoop(route)));
+  }
+
+  /** What a previous agent process on this host left when it crashed, per advertised builder; never fails the start. */
+  private async reapLeftovers(): Promise<void> {
+    for (const type of this.builderTypes) {
+      const builder = findBuilder(type);
+      if (builder?.reapLeftovers === undefined) continue;
+      try {
+        await builder.reapLeftovers((line) => this.log(`${type}: ${line}`));
+      } catch (err) {
+        this.log(`${type}: reaping what a crashed agent left failed: ${ensureKilnError(err).message}`);
+      }
+    }
   }
 
   private async heartbeat(): Promise<void> {
