@@ -10,8 +10,8 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { list as listTar } from "tar";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
-import { DockerDaemon, DockerRegistry, IMAGE_USER, SshServer, deadPid, runPacker, until } from "../../test/src/mod.js";
-import { containerOwner, dockerBuilder, ownedContainerName } from "../src/builders/docker.js";
+import { DockerDaemon, DockerRegistry, IMAGE_USER, SshServer, TestFarm, deadPid, runPacker, until } from "../../test/src/mod.js";
+import { containerOwner, ownedContainerName } from "../src/builders/docker.js";
 import { runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
@@ -327,13 +327,17 @@ describe("docker builder on a real engine", () => {
     };
     const orphan = await make(`kiln_${hostname()}_${dead}_0badc0de`);
     const kept = [await make(ownedContainerName()), await make(`kiln_another-host_${dead}_0badc0de`), await make(undefined)];
-    const lines: string[] = [];
+    // An agent offering the docker builder starts (on a real farm) and reaps before it takes jobs.
+    const farm = await TestFarm.start();
     try {
-      await dockerBuilder.reapLeftovers?.((line) => lines.push(line));
+      await farm.addAgent({ name: "reaper", builderTypes: ["docker"] });
       const left = (await daemon.docker.listContainers({ all: true })).map((c) => c.Id);
       expect(left.sort()).toEqual([...kept].sort());
-      expect(lines).toEqual([`removed container /kiln_${hostname()}_${dead}_0badc0de left on ${daemon.host} by agent process ${hostname()}/${dead}`]);
+      expect(farm.logs.filter((l) => l.includes(" docker: "))).toEqual([
+        `agent reaper: docker: removed container /kiln_${hostname()}_${dead}_0badc0de left on ${daemon.host} by agent process ${hostname()}/${dead}`,
+      ]);
     } finally {
+      await farm.stop();
       await Promise.all([orphan, ...kept].map((id) => daemon.docker.getContainer(id).remove({ force: true }).catch(() => undefined)));
     }
   }, 120_000);
