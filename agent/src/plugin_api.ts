@@ -126,6 +126,12 @@ export interface PluginDefinition<K extends PluginKind, T> {
 export interface BuilderDefinition extends PluginDefinition<"builder", BuilderInstance> {
   /** Whether this host can run the builder (a hypervisor installed, ...). Cheap and synchronous. */
   detect(): boolean;
+  /**
+   * Removes what jobs of a crashed agent process on this host left (VMs, domains, volumes, containers), never what
+   * a live process owns (util/owner.ts). Called once at agent start for each advertised builder; a failure is logged
+   * and does not stop the agent. Reports each removal through `log`.
+   */
+  reapLeftovers?(log: (line: string) => void): Promise<void>;
 }
 export type ProvisionerDefinition = PluginDefinition<"provisioner", ProvisionerInstance>;
 export type PostProcessorDefinition = PluginDefinition<"post-processor", PostProcessorInstance>;

@@ -5,11 +5,13 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, readFile, stat, writeFile, mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { list as listTar } from "tar";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
-import { DockerDaemon, DockerRegistry, IMAGE_USER, SshServer, runPacker, until } from "../../test/src/mod.js";
+import { DockerDaemon, DockerRegistry, IMAGE_USER, SshServer, TestFarm, deadPid, runPacker, until } from "../../test/src/mod.js";
+import { containerOwner, ownedContainerName } from "../src/builders/docker.js";
 import { runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
@@ -294,6 +296,50 @@ describe("docker builder on a real engine", () => {
     expect(outcome.failure?.code).toBe(ErrorCode.Cancelled);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect((await daemon.docker.listImages({ all: true })).length).toBe(before);
+  }, 120_000);
+
+  it("names its container after the agent process; at start an agent force-removes only a dead owner's containers", async () => {
+    // A real build's container carries this process's owner token in its name.
+    let containerId = "";
+    let seen: Promise<string> | undefined;
+    const { outcome } = await build(
+      { builders: [{ type: "docker", name: "d", image: BASE, pull: false, discard: true }], provisioners: [{ type: "shell", inline: ["echo ready", "sleep 1"] }] },
+      "d",
+      {
+        onLine: (line) => {
+          if (line.startsWith("Container ID: ")) containerId = line.slice("Container ID: ".length);
+          if (line === "ready") seen = daemon.docker.getContainer(containerId).inspect().then((i) => i.Name);
+        },
+      },
+    );
+    expect(outcome.state).toBe("succeeded");
+    const buildName = await seen;
+    expect(buildName).toMatch(new RegExp(`^/kiln_${hostname().replace(/\./g, "\\.")}_${process.pid}_[0-9a-f]{8}$`));
+    expect(containerOwner(buildName ?? "")).toBe(`${hostname()}/${process.pid}`);
+
+    // Leftovers: a running container of a dead agent process on this host (removed), one of this live process, one of
+    // a dead pid on another host, and one kiln did not name (all kept).
+    const dead = await deadPid();
+    const make = async (name: string | undefined): Promise<string> => {
+      const c = await daemon.docker.createContainer({ ...(name !== undefined ? { name } : {}), Image: BASE, Cmd: ["sleep", "60"] });
+      await c.start();
+      return c.id;
+    };
+    const orphan = await make(`kiln_${hostname()}_${dead}_0badc0de`);
+    const kept = [await make(ownedContainerName()), await make(`kiln_another-host_${dead}_0badc0de`), await make(undefined)];
+    // An agent offering the docker builder starts (on a real farm) and reaps before it takes jobs.
+    const farm = await TestFarm.start();
+    try {
+      await farm.addAgent({ name: "reaper", builderTypes: ["docker"] });
+      const left = (await daemon.docker.listContainers({ all: true })).map((c) => c.Id);
+      expect(left.sort()).toEqual([...kept].sort());
+      expect(farm.logs.filter((l) => l.includes(" docker: "))).toEqual([
+        `agent reaper: docker: removed container /kiln_${hostname()}_${dead}_0badc0de left on ${daemon.host} by agent process ${hostname()}/${dead}`,
+      ]);
+    } finally {
+      await farm.stop();
+      await Promise.all([orphan, ...kept].map((id) => daemon.docker.getContainer(id).remove({ force: true }).catch(() => undefined)));
+    }
   }, 120_000);
 
   it("drives a remote engine over TCP with TLS (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)", async () => {

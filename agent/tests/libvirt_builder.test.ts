@@ -12,10 +12,12 @@ import { runJob } from "../src/runner.js";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { guestImage, type GuestImage } from "../../test/src/guest_image.js";
 import { Libvirtd } from "../../test/src/libvirtd.js";
+import { deadPid } from "../../test/src/dead_pid.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
 const run = promisify(execFile);
@@ -259,7 +261,7 @@ describe("libvirt builder: real libvirtd", () => {
     expect(await leftovers()).toEqual({ domains: [], volumes: [] });
   }, 120_000);
 
-  it("reapLeftovers removes a kiln domain and the volumes it created after a crash, and nothing else", async () => {
+  it("reapLeftovers removes a kiln domain and the volumes it created after a crash, and nothing else; at agent start only a dead owner's", async () => {
     const compiled = validatePluginConfig("builder", "libvirt", {
       libvirt_uri: libvirtd.uri,
       domain_type: "qemu",
@@ -275,8 +277,29 @@ describe("libvirt builder: real libvirtd", () => {
     await libvirtd.virsh(["vol-create-as", pool, "not-kiln.raw", "1M", "--format", "raw"]);
     expect(await leftovers()).toEqual({ domains: [setup.plan.domainName], volumes: expect.arrayContaining([`${setup.plan.domainName}-artifact`, "not-kiln.raw"]) as unknown });
 
+    // Two more domains, defined only: one of an agent process that is gone, one of a live one on another "host".
+    const deadOwner = `${hostname()}/${await deadPid()}`;
+    const defineOnly = async (owner: string): Promise<string> => {
+      const other: StepSetup = { ...setup, plan: planBuild(compiled, () => undefined), jobId: `job-of-${owner}`, owner };
+      const s: LibvirtBuildState = { created: [], formats: new Map(), artifactKept: false };
+      expect(await defineDomainStep(other).run(ctx, s)).toBe("continue");
+      await s.conn?.close();
+      return other.plan.domainName;
+    };
+    const dead = await defineOnly(deadOwner);
+    const elsewhere = await defineOnly(`not-${hostname()}/${await deadPid()}`);
+    expect(parseMark(await libvirtd.virsh(["dumpxml", "--inactive", dead]))?.owner).toBe(deadOwner);
+    // What an agent does at start: only the dead owner's domain goes; this process's (alive) and the other host's stay.
+    const atStart = await reapLeftovers(libvirtd.uri, { orphanedOnly: true });
+    expect(atStart).toEqual({ domains: [dead], volumes: [], errors: [] });
+    expect((await leftovers()).domains.sort()).toEqual([setup.plan.domainName, elsewhere].sort());
+
     const report = await reapLeftovers(libvirtd.uri);
-    expect(report).toEqual({ domains: [setup.plan.domainName], volumes: [`${pool}/${setup.plan.domainName}-artifact`], errors: [] });
+    expect({ ...report, domains: [...report.domains].sort() }).toEqual({
+      domains: [setup.plan.domainName, elsewhere].sort(),
+      volumes: [`${pool}/${setup.plan.domainName}-artifact`],
+      errors: [],
+    });
     expect(await leftovers()).toEqual({ domains: [], volumes: ["not-kiln.raw"] });
     await libvirtd.virsh(["vol-delete", "--pool", pool, "not-kiln.raw"]);
   }, 120_000);
@@ -301,7 +324,7 @@ describe("libvirt builder: real libvirtd", () => {
     }).compiled as LibvirtBuilderConfig;
     const plan = planBuild(compiled, () => undefined);
     const formats = new Map(plan.volumes.map((v) => [`${v.pool}/${v.name}`, "raw"]));
-    const mark = { jobId: "j-xml", buildName: "lv", volumes: [{ pool, name: "x", kept: false }] };
+    const mark = { jobId: "j-xml", buildName: "lv", owner: "build-host/4242", volumes: [{ pool, name: "x", kept: false }] };
     const xml = domainXml({ config: compiled, plan, domainType: "qemu", mark, diskFormats: formats, guestPort: 22 });
     const file = path.join(dir, "domain.xml");
     await writeFile(file, xml);

@@ -7,3 +7,4 @@ export { DockerDaemon, DockerRegistry, IMAGE_USER, type DockerDaemonOptions, typ
 export { guestImage, GUEST_IP, GUEST_GATEWAY, GUEST_USER, GUEST_PASSWORD, GUEST_CMDLINE, type GuestImage } from "./guest_image.js";
 export { SocksProxy, MICROSOCKS, type SocksProxyOptions } from "./socks.js";
 export { S3Server, S3_TEST_CREDENTIALS } from "./s3_server.js";
+export { deadPid } from "./dead_pid.js";

@@ -12,6 +12,7 @@
  * cancel signal: the call completes and the cleanups then remove what it made, so a cancel never leaks a container
  * or an image.
  */
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import path from "node:path";
@@ -37,6 +38,7 @@ import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
 import { cancellationOf } from "../util/abort.js";
+import { isOrphaned, ownerToken } from "../util/owner.js";
 import { nullHookData } from "./null.js";
 
 /** The docker builder's pipeline state. */
@@ -158,6 +160,51 @@ function pullStep(config: DockerBuilderConfig): Step<DockerBuilderState> {
   };
 }
 
+/**
+ * The name kiln gives a build container whose run_command chooses none: `kiln_<host>_<agent pid>_<random>`, the
+ * owner token (util/owner.ts) of the agent process, so an agent restarted after a crash can find what its predecessor
+ * left. A name rather than a label: `docker commit` copies a container's labels into the image, and the artifact must
+ * be the image Packer makes. A container named by run_command's `--name`, or made on a host whose name is no valid
+ * container name part (undefined here), carries no owner and is never reaped.
+ */
+export function ownedContainerName(): string | undefined {
+  const token = ownerToken();
+  const slash = token.lastIndexOf("/");
+  const host = token.slice(0, slash);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9.-]*$/.test(host)) return undefined;
+  return `kiln_${host}_${token.slice(slash + 1)}_${randomBytes(4).toString("hex")}`;
+}
+
+/** The owner token in a container name from ownedContainerName, or undefined for another name. */
+export function containerOwner(name: string): string | undefined {
+  const m = /^\/?kiln_(.+)_(\d+)_[0-9a-f]{8}$/.exec(name);
+  return m === null ? undefined : `${m[1] ?? ""}/${m[2] ?? ""}`;
+}
+
+/** Force-removes the build containers a crashed agent process on this host left on the engine; returns their ids. */
+export async function reapDockerLeftovers(engine: Engine, log: (line: string) => void): Promise<string[]> {
+  let containers: Docker.ContainerInfo[];
+  try {
+    containers = await engine.docker.listContainers({ all: true, filters: { name: ["kiln_"] } });
+  } catch (err) {
+    throw engineError(engine, "Error listing containers", err);
+  }
+  const removed: string[] = [];
+  for (const c of containers) {
+    const name = c.Names.find((n) => containerOwner(n) !== undefined);
+    const owner = name === undefined ? undefined : containerOwner(name);
+    if (owner === undefined || !isOrphaned(owner)) continue;
+    try {
+      await engine.docker.getContainer(c.Id).remove({ force: true, v: true });
+      removed.push(c.Id);
+      log(`removed container ${name ?? c.Id} left on ${engine.address} by agent process ${owner}`);
+    } catch (err) {
+      if (engineStatus(err) !== 404) log(engineError(engine, `Error removing container ${name ?? c.Id} left by agent process ${owner}`, err).message);
+    }
+  }
+  return removed;
+}
+
 /** Packer's StepRun: creates and starts the container; cleanup force-removes it (and its anonymous volumes). */
 function runStep(config: DockerBuilderConfig, ctxRender: BuilderContext["render"]): Step<DockerBuilderState> {
   return {
@@ -170,6 +217,8 @@ function runStep(config: DockerBuilderConfig, ctxRender: BuilderContext["render"
       if (parsed.spec === undefined) throw new BuildFailedError(`Error running container: ${parsed.problems.join("; ")}`);
       ctx.log("message", `Run command: ${runCommandLine(config, args)}`);
       const options = containerCreateOptions(config, parsed.spec);
+      const owned = options.query.name === undefined ? ownedContainerName() : undefined;
+      if (owned !== undefined) options.query.name = owned;
       try {
         // Not raced against the signal: a create the engine completes must be known so cleanup can remove it.
         // Explicit query and body: dockerode would otherwise also send the whole body as query parameters.
@@ -331,6 +380,9 @@ export const dockerBuilder: BuilderDefinition = {
   type: "docker",
   schema: dockerBuilderSchema,
   detect: () => engineConfigured(),
+  reapLeftovers: async (log) => {
+    if (engineConfigured()) await reapDockerLeftovers(connectEngine(), log);
+  },
   prepare: (config, pctx) =>
     prepareWithSchema(dockerBuilderSchema, config, async (compiled) => ({
       problems: await checkExportPath(compiled, pctx.workDir),

@@ -11,7 +11,7 @@
  */
 import { hostname } from "node:os";
 import path from "node:path";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, rm, rmdir } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -61,7 +61,7 @@ import { localBuilderTypes, runJob } from "../runner.js";
 import { cancellationOf, stoppedJobState } from "../util/abort.js";
 import type { JobOutcome, JobRunContext, LogLevel } from "../run_types.js";
 import { Slots } from "./slots.js";
-import { reapOrphanedQemu } from "../vm/reap.js";
+import { findBuilder } from "../plugins.js";
 
 /** Backoff before retry n (1-based): 1 s, 2 s, 4 s ... up to a minute, each with ±50% jitter. */
 function retryDelayMs(attempt: number): number {
@@ -172,8 +172,7 @@ export class Agent implements AsyncDisposable {
   private async begin(): Promise<void> {
     this.farmReplicas = (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas;
     this.eventsReplicated = this.farmReplicas > 1;
-    // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
-    if (this.builderTypes.includes("qemu")) await reapOrphanedQemu((line) => this.log(line));
+    await this.reapLeftovers();
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {
@@ -206,6 +205,20 @@ export class Agent implements AsyncDisposable {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
     }, AGENT_HEARTBEAT_MS);
     this.loopDone = Promise.all(routes.map((route) => this.routeLoop(route)));
+  }
+
+  /** What a previous agent process on this host left when it crashed, per advertised builder; never fails the start. */
+  private async reapLeftovers(): Promise<void> {
+    await this.reapWorkspaces();
+    for (const type of this.builderTypes) {
+      const builder = findBuilder(type);
+      if (builder?.reapLeftovers === undefined) continue;
+      try {
+        await builder.reapLeftovers((line) => this.log(`${type}: ${line}`));
+      } catch (err) {
+        this.log(`${type}: reaping what a crashed agent left failed: ${ensureKilnError(err).message}`);
+      }
+    }
   }
 
   private async heartbeat(): Promise<void> {
@@ -372,6 +385,7 @@ export class Agent implements AsyncDisposable {
       clearInterval(lease);
       clearTimeout(stopTimer);
     }
+    await this.removeWorkspace(job, outcome, (text) => events.emit({ log: { text, level: "LEVEL_SAY" } }));
     span.setAttribute("kiln.outcome", outcome.state);
     if (outcome.state === "failed") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failure?.message ?? "" });
     const failure = outcome.failure;
@@ -453,6 +467,53 @@ export class Agent implements AsyncDisposable {
     }
     await settleBuild(this.store, this.farm.js, job.build_id, [record]);
     return true;
+  }
+
+  /** A farm job's workspace, `<workDir>/<build>/<job>`; undefined for a local one (the user's own directory). */
+  private workspaceOf(job: Job__Output): string | undefined {
+    return job.workspace?.local_cwd ? undefined : path.join(this.options.workDir, job.build_id, job.job_id);
+  }
+
+  /**
+   * Removes a farm job's workspace once the attempt has ended: its artifacts are in the farm's store by then, and a
+   * retry unpacks the bundle afresh. With -on-error=abort a failed job's workspace stays for inspection (and says
+   * where) until the agent restarts.
+   */
+  private async removeWorkspace(job: Job__Output, outcome: JobOutcome, say: (text: string) => void): Promise<void> {
+    const dir = this.workspaceOf(job);
+    if (dir === undefined) return;
+    if (outcome.state === "failed" && job.options?.on_error === "abort") {
+      say(`-on-error=abort: the job's workspace is left on agent ${this.name} at ${dir}`);
+      return;
+    }
+    await rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.log(`removing workspace ${dir}: ${ensureKilnError(err).message}`));
+  }
+
+  /**
+   * At start: removes the workspaces of jobs that have ended (a previous agent process died before removing them,
+   * or kept them for -on-error=abort), then build directories left empty. A workspace whose job is still queued or
+   * running, or whose record cannot be read, is kept.
+   */
+  private async reapWorkspaces(): Promise<void> {
+    const root = this.options.workDir;
+    for (const build of await readdir(root).catch(() => [] as string[])) {
+      const buildDir = path.join(root, build);
+      let removedAny = false;
+      for (const jobId of await readdir(buildDir).catch(() => [] as string[])) {
+        const record = await this.store.getJob(build, jobId).catch(() => null);
+        if (record === null || !TERMINAL_JOB_STATES.has(record.state)) continue;
+        const dir = path.join(buildDir, jobId);
+        try {
+          await rm(dir, { recursive: true, force: true });
+          removedAny = true;
+          this.log(`removed workspace ${dir} of ended job ${build}/${jobId}`);
+        } catch (err) {
+          this.log(`removing workspace ${dir}: ${ensureKilnError(err).message}`);
+        }
+      }
+      // A build directory proven kiln's, once empty (rmdir refuses one with something in it).
+      if (removedAny) await rmdir(buildDir).catch(() => undefined);
+    }
   }
 
   private async prepareContext(job: Job__Output, events: EventChannel, signal: AbortSignal, heartbeat: () => void, jobSpan: Span): Promise<JobRunContext> {

@@ -125,6 +125,8 @@ export function sizeXml(tag: string, size: string): string {
 export interface KilnMark {
   readonly jobId: string;
   readonly buildName: string;
+  /** The agent process that made the domain (util/owner.ts); "" in a mark written before owners were recorded. */
+  readonly owner: string;
   /** The volumes kiln creates (and so must remove): pool, name, and whether it is the kept artifact. */
   readonly volumes: readonly { pool: string; name: string; kept: boolean }[];
 }
@@ -133,7 +135,7 @@ export function markXml(mark: KilnMark): string {
   const vols = mark.volumes
     .map((v) => `<kiln:volume pool="${xmlEscape(v.pool)}" name="${xmlEscape(v.name)}" kept="${v.kept ? "yes" : "no"}"/>`)
     .join("");
-  return `<kiln:build xmlns:kiln="${KILN_XMLNS}" job="${xmlEscape(mark.jobId)}" build="${xmlEscape(mark.buildName)}">${vols}</kiln:build>`;
+  return `<kiln:build xmlns:kiln="${KILN_XMLNS}" job="${xmlEscape(mark.jobId)}" build="${xmlEscape(mark.buildName)}" owner="${xmlEscape(mark.owner)}">${vols}</kiln:build>`;
 }
 
 /** Reads kiln's mark back from a domain's XML; undefined for domains kiln did not make. */
@@ -147,7 +149,7 @@ export function parseMark(domainXml: string): KilnMark | undefined {
     name: attr(v[0], "name"),
     kept: attr(v[0], "kept") === "yes",
   }));
-  return { jobId: attr(head, "job"), buildName: attr(head, "build"), volumes };
+  return { jobId: attr(head, "job"), buildName: attr(head, "build"), owner: attr(head, "owner"), volumes };
 }
 
 function unescapeXml(s: string): string {

@@ -25,7 +25,14 @@ import {
   type StepSetup,
 } from "./steps.js";
 
+import { reapLeftovers } from "./reap.js";
+
 export { reapLeftovers, type ReapReport } from "./reap.js";
+
+/** Where an agent looks for domains a crashed predecessor left: libvirt's default connection. */
+function defaultUri(): string {
+  return process.env.LIBVIRT_DEFAULT_URI || "qemu:///system";
+}
 
 /**
  * `kvm` when libvirt offers KVM and, for a libvirtd on this host, a child QEMU really starts with it (the shared
@@ -88,6 +95,13 @@ export const libvirtBuilder: BuilderDefinition = {
   type: "libvirt",
   schema: libvirtBuilderSchema,
   detect: libvirtAvailable,
+  reapLeftovers: async (log) => {
+    const uri = defaultUri();
+    const report = await reapLeftovers(uri, { orphanedOnly: true });
+    for (const d of report.domains) log(`removed domain ${d} on ${uri} left by a crashed agent process`);
+    for (const v of report.volumes) log(`deleted volume ${v} on ${uri} left by a crashed agent process`);
+    for (const e of report.errors) log(`could not remove what a crashed agent process left on ${uri}: ${e}`);
+  },
   prepare: (config, pctx) =>
     prepareWithSchema(libvirtBuilderSchema, config, async (compiled) => ({
       problems: await checkFiles(compiled, pctx.workDir),

@@ -6,6 +6,7 @@
 import { ensureKilnError } from "../../../../core/src/mod.js";
 import { parseMark } from "./domain_xml.js";
 import { DomainState, LibvirtConnection } from "./libvirt.js";
+import { isOrphaned } from "../../util/owner.js";
 
 export interface ReapReport {
   /** Domains removed. */
@@ -19,6 +20,11 @@ export interface ReapReport {
 export interface ReapOptions {
   /** Only reap the domains of these jobs (default: every kiln-marked domain). */
   readonly jobIds?: readonly string[];
+  /**
+   * Only reap domains whose mark names an agent process on this host that is gone (util/owner.ts): what an agent
+   * does at start. Domains of live processes, of other hosts, and marks without an owner are kept.
+   */
+  readonly orphanedOnly?: boolean;
 }
 
 /** Reaps kiln-marked domains and their volumes on the libvirtd at `uri`. */
@@ -33,6 +39,7 @@ export async function reapLeftovers(uri: string, options: ReapOptions = {}): Pro
       const found = parseMark(await domain.getXMLDesc());
       if (found === undefined) continue;
       if (options.jobIds !== undefined && !options.jobIds.includes(found.jobId)) continue;
+      if (options.orphanedOnly === true && !isOrphaned(found.owner)) continue;
       try {
         if ((await domain.getInfo()).state !== DomainState.Shutoff) await domain.destroy();
         for (const v of found.volumes) {

@@ -19,6 +19,7 @@ import { SshCommunicator } from "../../communicators/ssh.js";
 import type { Step, StepContext } from "../../pipeline/mod.js";
 import type { PipelineState } from "../../pipeline/mod.js";
 import { cancellationOf, sleep, throwIfCancelled } from "../../util/abort.js";
+import { ownerToken } from "../../util/owner.js";
 import { linuxKeycode, parseBootCommand, renderBootCommand } from "../../vm/boot_command.js";
 import { sharedSourceCache } from "../../vm/source_cache.js";
 import { domainXml, volumeXml, type BuildPlan, type KilnMark, type VolumePlan } from "./domain_xml.js";
@@ -48,12 +49,15 @@ export interface StepSetup {
   readonly jobId: string;
   readonly buildName: string;
   readonly workDir: string;
+  /** The owner recorded in the domain's mark. @default this agent process (util/owner.ts) */
+  readonly owner?: string;
 }
 
 function mark(setup: StepSetup, artifactKept: boolean): KilnMark {
   return {
     jobId: setup.jobId,
     buildName: setup.buildName,
+    owner: setup.owner ?? ownerToken(),
     volumes: setup.plan.volumes.filter((v) => v.source !== undefined).map((v) => ({ pool: v.pool, name: v.name, kept: v.artifact && artifactKept })),
   };
 }

@@ -13,6 +13,7 @@ import { runPipeline } from "../../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../../plugin_api.js";
 import { provisionStep } from "../../steps/provision.js";
 import { httpAddr, httpServerStep } from "../../vm/http_server.js";
+import { reapOrphanedQemu } from "../../vm/reap.js";
 import {
   USER_NET_HOST_IP,
   bootCommandStep,
@@ -90,6 +91,10 @@ export const qemuBuilder: BuilderDefinition = {
   type: "qemu",
   schema: qemuBuilderSchema,
   detect: () => onPath("qemu-system-x86_64") && onPath("qemu-img"),
+  // QEMU processes and run directories of a previous agent process that crashed (vm/reap.ts).
+  reapLeftovers: async (log) => {
+    await reapOrphanedQemu(log);
+  },
   prepare: (config, pctx) =>
     prepareWithSchema(qemuBuilderSchema, config, async (c) => {
       const problems: string[] = [];
