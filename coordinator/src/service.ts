@@ -152,7 +152,7 @@ export class CoordinatorService {
   /** The artifact catalog and the farm's store, opened on first use. */
   artifacts(): Promise<Artifacts> {
     // Replicated like the farm's own streams, whichever process creates the buckets first.
-    const replicas = async (): Promise<number> => (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas;
+    const replicas = async (): Promise<number> => (await retryTransient(() => this.farm.jsm.streams.info(EVENTS_STREAM))).config.num_replicas;
     this.artifactLayer ??= replicas().then((n) => Artifacts.open(this.farm.js, { replicas: n })).catch((err: unknown) => {
       this.artifactLayer = undefined;
       throw err;

@@ -170,15 +170,16 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
-    this.farmReplicas = (await this.farm.jsm.streams.info(EVENTS_STREAM)).config.num_replicas;
+    this.farmReplicas = (await retryTransient(() => this.farm.jsm.streams.info(EVENTS_STREAM))).config.num_replicas;
     this.eventsReplicated = this.farmReplicas > 1;
     await this.reapLeftovers();
     const routes: { key: string; consumer: Consumer }[] = [];
     for (const type of this.builderTypes) {
       for (const dc of [this.datacenter, ANY_DATACENTER]) {
-        const consumerName = await ensureJobConsumer(this.farm.jsm, dc, type, this.options.jobLeaseMs);
+        // A NATS cluster may still be electing leaders while agents start: ride that out rather than fail the start.
+        const consumerName = await retryTransient(() => ensureJobConsumer(this.farm.jsm, dc, type, this.options.jobLeaseMs));
         const key = subjects.job(dc, type);
-        routes.push({ key, consumer: await this.farm.js.consumers.get(JOBS_STREAM, consumerName) });
+        routes.push({ key, consumer: await retryTransient(() => this.farm.js.consumers.get(JOBS_STREAM, consumerName)) });
       }
     }
     // One subscription for every build's cancel message rather than one per job: subscribing per job cost a SUB and
@@ -200,7 +201,7 @@ export class Agent implements AsyncDisposable {
     void (async () => {
       for await (const st of this.nc.status()) if (st.type === "disconnect" || st.type === "reconnect") this.connectionEpoch++;
     })().catch(() => undefined);
-    await this.heartbeat();
+    await retryTransient(() => this.heartbeat());
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.log(`heartbeat failed: ${ensureKilnError(err).message}`));
     }, AGENT_HEARTBEAT_MS);

@@ -7,6 +7,7 @@ import type { JetStreamClient, JetStreamManager, StreamConfig } from "@nats-io/j
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { retryTransient } from "./transient.js";
 import { AGENTS_BUCKET, BUILDS_BUCKET, BUNDLES_STORE, DEAD_STREAM, EVENTS_STREAM, JOBS_STREAM, jobConsumerName, subjects } from "./names.js";
 
 /** How long a job message stays leased to an agent without a heartbeat before JetStream redelivers it. */
@@ -64,10 +65,10 @@ export interface OpenFarmOptions {
 }
 
 export async function openFarm(nc: NatsConnection, options: OpenFarmOptions = {}): Promise<FarmHandles> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await retryTransient(() => jetstreamManager(nc));
   const js = jetstream(nc);
   const replicas = options.replicas ?? 1;
-  await ensureStream(jsm, {
+  await retryTransient(() => ensureStream(jsm, {
     name: JOBS_STREAM,
     subjects: ["kiln.jobs.>"],
     retention: RetentionPolicy.Workqueue,
@@ -75,8 +76,8 @@ export async function openFarm(nc: NatsConnection, options: OpenFarmOptions = {}
     num_replicas: replicas,
     discard: DiscardPolicy.Old,
     duplicate_window: 120 * 1e9, // 2 min: a retried publish of the same job is dropped, not queued twice
-  });
-  await ensureStream(jsm, {
+  }));
+  await retryTransient(() => ensureStream(jsm, {
     name: EVENTS_STREAM,
     subjects: ["kiln.events.>"],
     retention: RetentionPolicy.Limits,
@@ -84,19 +85,20 @@ export async function openFarm(nc: NatsConnection, options: OpenFarmOptions = {}
     num_replicas: replicas,
     max_age: EVENTS_MAX_AGE_NS,
     duplicate_window: 120 * 1e9,
-  });
-  await ensureStream(jsm, {
+  }));
+  await retryTransient(() => ensureStream(jsm, {
     name: DEAD_STREAM,
     subjects: ["kiln.dead.>"],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: replicas,
     max_age: EVENTS_MAX_AGE_NS,
-  });
+  }));
+  // Every call is idempotent: retried while a NATS cluster still elects leaders (a farm starting with its cluster).
   const kvm = new Kvm(js);
-  const builds = await kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File, replicas });
-  const agents = await kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File, replicas });
-  const bundles = await new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File, replicas });
+  const builds = await retryTransient(() => kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File, replicas }));
+  const agents = await retryTransient(() => kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File, replicas }));
+  const bundles = await retryTransient(() => new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File, replicas }));
   return { js, jsm, builds, agents, bundles };
 }
 
