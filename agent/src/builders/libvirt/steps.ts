@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BuildFailedError, UnavailableError, ensureKilnError, type LibvirtBuilderConfig } from "../../../../core/src/mod.js";
-import { SshCommunicator } from "../../communicators/ssh.js";
+import { SshCommunicator, sshOptionsFromConfig } from "../../communicators/ssh.js";
 import type { Step, StepContext } from "../../pipeline/mod.js";
 import type { PipelineState } from "../../pipeline/mod.js";
 import { cancellationOf, sleep, throwIfCancelled } from "../../util/abort.js";
@@ -310,20 +310,13 @@ export function connectStep(setup: StepSetup): Step<LibvirtBuildState> {
       const seen = new Set<string>();
       state.communicator = await SshCommunicator.connect(
         {
-          ssh_host: address.host,
+          // Every communicator option (host-key pinning, bastion, proxy, ...), at the address found for the guest.
+          ...sshOptionsFromConfig(c, address.host),
           ssh_port: address.port,
-          ssh_username: c.ssh_username ?? "",
-          ssh_password: c.ssh_password,
-          ssh_private_key_file: c.ssh_private_key_file,
           ssh_timeout: timeout,
           // QEMU's user network accepts TCP before the guest's sshd runs, so early attempts fail in the handshake:
           // only ssh_timeout bounds them unless the template sets ssh_handshake_attempts.
           ssh_handshake_attempts: c.ssh_handshake_attempts ?? (state.forwardPort !== undefined ? 1_000_000 : undefined),
-          ssh_keep_alive_interval: c.ssh_keep_alive_interval,
-          ssh_file_transfer_method: c.ssh_file_transfer_method,
-          ssh_agent_auth: c.ssh_agent_auth,
-          ssh_pty: c.ssh_pty,
-          pause_before_connecting: c.pause_before_connecting,
         },
         {
           signal: ctx.signal,

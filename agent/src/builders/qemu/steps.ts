@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BuildFailedError, TimeoutError, ensureKilnError, formatGoDuration, type QemuBuilderConfig } from "../../../../core/src/mod.js";
-import { SshCommunicator } from "../../communicators/ssh.js";
+import { SshCommunicator, sshOptionsFromConfig } from "../../communicators/ssh.js";
 import type { PipelineState, Step, StepContext } from "../../pipeline/mod.js";
 import { cancellationOf, sleep } from "../../util/abort.js";
 import { probeKvm } from "../../vm/accel.js";
@@ -444,20 +444,9 @@ export function connectStep(c: QemuBuilderConfig, info: QemuRunInfo): Step<QemuS
       const seen = new Set<string>();
       try {
         state.communicator = await SshCommunicator.connect(
-          {
-            ssh_host: host,
-            ssh_port: port,
-            ssh_username: c.ssh_username ?? "",
-            ssh_password: c.ssh_password,
-            ssh_private_key_file: c.ssh_private_key_file,
-            ssh_timeout: c.ssh_timeout ?? c.ssh_wait_timeout,
-            ssh_handshake_attempts: c.ssh_handshake_attempts,
-            ssh_keep_alive_interval: c.ssh_keep_alive_interval,
-            ssh_file_transfer_method: c.ssh_file_transfer_method,
-            ssh_agent_auth: c.ssh_agent_auth,
-            ssh_pty: c.ssh_pty,
-            pause_before_connecting: c.pause_before_connecting,
-          },
+          // Every communicator option (host-key pinning, bastion, proxy, ...), with the forwarded port when kiln
+          // chose the address.
+          { ...sshOptionsFromConfig(c, host), ssh_port: port },
           {
             signal: whileRunning(ctx.signal, vm),
             workDir: info.workDir,
