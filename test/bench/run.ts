@@ -360,7 +360,7 @@ async function benchQemuConcurrency(): Promise<void> {
   console.log(`  sequential: ${sequential.toFixed(0)} ms   concurrent: ${concurrent.toFixed(0)} ms   speed-up ${(sequential / concurrent).toFixed(2)}x`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|ssh|chaos runs one part (for profiling).
+// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|qemu-concurrency|ssh|chaos runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") {
@@ -369,10 +369,8 @@ if (!only || only === "farm") {
 }
 if (!only || only === "validate") await benchValidateCorpus();
 if (!only || only === "docker") await benchDocker();
-if (!only || only === "qemu") {
-  await benchQemuVersusPacker();
-  await benchQemuConcurrency();
-}
+if (!only || only === "qemu") await benchQemuVersusPacker();
+if (!only || only === "qemu" || only === "qemu-concurrency") await benchQemuConcurrency();
 if (!only || only === "ssh") {
   await benchScpUpload();
   await benchPortOpenToFirstCommand();
