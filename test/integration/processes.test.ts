@@ -3,12 +3,11 @@
  * `kiln build --coordinator` from another directory (the template's directory travels as a bundle).
  */
 import type { ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NatsServer } from "../../core/src/mod.js";
-import { runKiln, tempDir, type ProcessResult } from "../src/mod.js";
+import { freePort, runKiln, tempDir, type ProcessResult } from "../src/mod.js";
 
 interface Daemon {
   child: ChildProcess;
@@ -133,10 +132,3 @@ describe("farm - separate processes", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

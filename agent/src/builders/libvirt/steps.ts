@@ -10,12 +10,16 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BuildFailedError, UnavailableError, ensureKilnError, type LibvirtBuilderConfig } from "../../../../core/src/mod.js";
 import { SshCommunicator, sshOptionsFromConfig } from "../../communicators/ssh.js";
+import { reservePort, type PortReservation } from "../../vm/ports.js";
+
+/** Where the SSH forward of a user-net interface listens: Packer's host_port_min..max defaults. */
+const FORWARD_PORT_MIN = 2222;
+const FORWARD_PORT_MAX = 4444;
 import type { Step, StepContext } from "../../pipeline/mod.js";
 import type { PipelineState } from "../../pipeline/mod.js";
 import { cancellationOf, sleep, throwIfCancelled } from "../../util/abort.js";
@@ -34,6 +38,8 @@ export interface LibvirtBuildState extends PipelineState {
   created: VolumePlan[];
   /** Disk formats by `pool/name`. */
   formats: Map<string, string>;
+  /** The 127.0.0.1 port forwarded to the guest's SSH, held for the build so concurrent builds never share it. */
+  forwardReservation?: PortReservation;
   forwardPort?: number;
   sshHost?: string;
   sshPort?: number;
@@ -233,18 +239,6 @@ async function removeDomainRuntime(state: LibvirtBuildState): Promise<void> {
   if (info !== undefined && info.state !== DomainState.Shutoff) await domain.destroy().catch(() => undefined);
 }
 
-/** A free 127.0.0.1 port for the SSH forward. */
-async function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Redefines the domain with its disks and interfaces, and starts it. Cleanup: destroy it if it still runs. */
 export function startDomainStep(setup: StepSetup): Step<LibvirtBuildState> {
@@ -254,7 +248,8 @@ export function startDomainStep(setup: StepSetup): Step<LibvirtBuildState> {
       const conn = state.conn;
       if (conn === undefined) throw new BuildFailedError("internal: no libvirt connection");
       if (setup.plan.interfaces.some((n) => n.type === "user" && n.communicator) && setup.config.communicator === "ssh") {
-        state.forwardPort = await freeLocalPort();
+        state.forwardReservation ??= await reservePort(FORWARD_PORT_MIN, FORWARD_PORT_MAX, "127.0.0.1", "SSH forward port");
+        state.forwardPort = state.forwardReservation.port;
       }
       state.domain = await conn.define(xmlFor(setup, state, true));
       ctx.log("say", `Starting domain ${setup.plan.domainName}`);
@@ -267,6 +262,7 @@ export function startDomainStep(setup: StepSetup): Step<LibvirtBuildState> {
     },
     async cleanup(state) {
       await removeDomainRuntime(state);
+      state.forwardReservation?.release();
     },
   };
 }
