@@ -45,6 +45,24 @@ async function timeCommand(cmd: string, args: string[], cwd: string, env: NodeJS
   return ms;
 }
 
+/** A submission as the embedded farm's CLI makes it: the template's directory is `work` on this host. */
+function localSubmission(templateJson: string, work: string): Parameters<CoordinatorService["submit"]>[0] {
+  return {
+    template_json: templateJson,
+    template_name: "bench.json",
+    variables: {},
+    only: [],
+    except: [],
+    options: null,
+    bundle: Buffer.alloc(0),
+    bundle_template_path: "",
+    local_cwd: work,
+    local_template_dir: work,
+    datacenter: "",
+    trace_context: {},
+  };
+}
+
 /** CPU time (user + system) a process has used so far, from /proc (Linux). */
 async function processCpuMs(pid: number | undefined): Promise<number> {
   if (pid === undefined) return NaN;
@@ -112,20 +130,7 @@ async function benchWarmFarm(agentConnections: "own" | "shared"): Promise<void> 
     const templateJson = JSON.stringify({ builders: [{ type: "null", communicator: "none" }] });
     const submitOne = async (): Promise<number> => {
       const start = performance.now();
-      const status = await service.submit({
-        template_json: templateJson,
-        template_name: "bench.json",
-        variables: {},
-        only: [],
-        except: [],
-        options: null,
-        bundle: Buffer.alloc(0),
-        bundle_template_path: "",
-        local_cwd: work,
-        local_template_dir: work,
-        datacenter: "",
-        trace_context: {},
-      });
+      const status = await service.submit(localSubmission(templateJson, work));
       const id = status.build?.id ?? "";
       if (!finishedAt.has(id)) await new Promise<void>((resolve) => waiters.set(id, resolve));
       waiters.delete(id);
@@ -238,20 +243,7 @@ async function benchDocker(): Promise<void> {
       const start = performance.now();
       let resolveDone = (_state: string): void => undefined;
       const finished = new Promise<string>((resolve) => (resolveDone = resolve));
-      const status = await service.submit({
-        template_json: JSON.stringify(template),
-        template_name: "bench.json",
-        variables: {},
-        only: [],
-        except: [],
-        options: null,
-        bundle: Buffer.alloc(0),
-        bundle_template_path: "",
-        local_cwd: work,
-        local_template_dir: work,
-        datacenter: "",
-        trace_context: {},
-      });
+      const status = await service.submit(localSubmission(JSON.stringify(template), work));
       done.set(status.build?.id ?? "", resolveDone);
       const state = await finished;
       if (state !== "BUILD_STATE_SUCCEEDED") throw new Error(`the warm-farm docker build ended ${state}`);
