@@ -94,9 +94,10 @@ describe("docker run_command parsing", () => {
     expect(validatePluginConfig("builder", "docker", { image: "x", discard: true, communicator: "ssh" }).problems).toEqual([
       'communicator "ssh" is not supported by kiln\'s docker builder: use "docker" (the default) or "none"',
     ]);
-    expect(validatePluginConfig("builder", "docker", { image: "x", discard: true, ecr_login: true }).problems).toEqual([
-      "ECR login requires login server to be provided.",
-      expect.stringMatching(/^ecr_login is not supported by kiln yet/),
-    ]);
+    expect(validatePluginConfig("builder", "docker", { image: "x", discard: true, ecr_login: true }).problems).toEqual(["ECR login requires login server to be provided."]);
+    const ecr = { ecr_login: true, login_server: "123456789012.dkr.ecr.eu-west-3.amazonaws.com", aws_profile: "ci" };
+    expect(validatePluginConfig("builder", "docker", { image: "x", discard: true, ...ecr }).problems).toEqual([]);
+    expect(validatePluginConfig("post-processor", "docker-push", ecr).problems).toEqual([]);
+    expect(validatePluginConfig("post-processor", "docker-push", { ecr_login: true }).problems).toEqual(["ECR login requires login server to be provided."]);
   });
 });

@@ -6,7 +6,7 @@
  *
  * No registry is reachable, so base images are made by `importBusyboxImage`: a tiny root file system with the
  * static busybox (Debian `busybox-static`) imported through the Engine API. `DockerRegistry` runs Debian's
- * `docker-registry` on a free loopback port for push/pull tests. Needs root.
+ * `docker-registry` on a free loopback port for push/pull tests, optionally with htpasswd auth. Needs root.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, readSync, closeSync } from "node:fs";
@@ -203,12 +203,20 @@ export class DockerDaemon implements AsyncDisposable {
   }
 }
 
+export const HTPASSWD = "/usr/bin/htpasswd";
+
+export interface DockerRegistryOptions {
+  /** Require this login (htpasswd basic auth; the bcrypt hash is made with Debian's apache2-utils `htpasswd`). */
+  readonly auth?: { readonly username: string; readonly password: string };
+}
+
 /** Debian's docker-registry (distribution) on a free loopback port, storing in a temp dir. */
 export class DockerRegistry implements AsyncDisposable {
   private constructor(
     readonly port: number,
     private readonly dir: string,
     private readonly proc: ChildProcess,
+    private readonly auth: DockerRegistryOptions["auth"],
   ) {}
 
   /** `127.0.0.1:<port>`, the registry part of image names (loopback registries need no TLS for dockerd). */
@@ -216,12 +224,19 @@ export class DockerRegistry implements AsyncDisposable {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<DockerRegistry> {
+  static async start(options: DockerRegistryOptions = {}): Promise<DockerRegistry> {
     if (!existsSync(DOCKER_REGISTRY)) throw new Error(`${DOCKER_REGISTRY} is missing: install the Debian package docker-registry`);
+    if (options.auth !== undefined && !existsSync(HTPASSWD)) throw new Error(`${HTPASSWD} is missing: install the Debian package apache2-utils`);
     const dir = await mkdtemp(path.join(tmpdir(), "kiln-registry-"));
     try {
       const port = await freePort();
       const config = path.join(dir, "config.yml");
+      const authLines: string[] = [];
+      if (options.auth !== undefined) {
+        const { stdout } = await run(HTPASSWD, ["-nbB", options.auth.username, options.auth.password]);
+        await writeFile(path.join(dir, "htpasswd"), stdout.trim() + "\n");
+        authLines.push("auth:", "  htpasswd:", "    realm: kiln-test", `    path: ${path.join(dir, "htpasswd")}`);
+      }
       await writeFile(
         config,
         [
@@ -235,6 +250,7 @@ export class DockerRegistry implements AsyncDisposable {
           "    enabled: true",
           "http:",
           `  addr: 127.0.0.1:${port}`,
+          ...authLines,
           "",
         ].join("\n"),
       );
@@ -242,9 +258,9 @@ export class DockerRegistry implements AsyncDisposable {
       const proc = spawn(DOCKER_REGISTRY, ["serve", config], { stdio: ["ignore", "pipe", "pipe"] });
       proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
       proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-      const registry = new DockerRegistry(port, dir, proc);
+      const registry = new DockerRegistry(port, dir, proc, options.auth);
       try {
-        await waitFor("docker-registry", async () => (await fetch(`http://127.0.0.1:${port}/v2/`)).ok, proc, () => out, 30_000);
+        await waitFor("docker-registry", async () => (await fetch(`http://127.0.0.1:${port}/v2/`, { headers: registry.authHeaders() })).ok, proc, () => out, 30_000);
       } catch (err) {
         await registry.stop();
         throw err;
@@ -256,9 +272,15 @@ export class DockerRegistry implements AsyncDisposable {
     }
   }
 
+  /** Basic auth for the registry's own login, if it has one. */
+  authHeaders(): Record<string, string> {
+    if (this.auth === undefined) return {};
+    return { authorization: `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`).toString("base64")}` };
+  }
+
   /** The tags the registry holds for `repository` (its HTTP API), empty when it has none. */
   async tags(repository: string): Promise<string[]> {
-    const res = await fetch(`http://${this.address}/v2/${repository}/tags/list`);
+    const res = await fetch(`http://${this.address}/v2/${repository}/tags/list`, { headers: this.authHeaders() });
     if (!res.ok) return [];
     return ((await res.json()) as { tags?: string[] | null }).tags ?? [];
   }

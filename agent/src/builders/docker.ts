@@ -33,7 +33,8 @@ import {
 } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
 import { DockerCommunicator } from "../communicators/docker.js";
-import { connectEngine, engineConfigured, engineError, engineStatus, followProgress, registryAuth, type Engine } from "../docker/engine.js";
+import { registryLogin } from "../docker/ecr.js";
+import { connectEngine, engineConfigured, engineError, engineStatus, followProgress, type Engine } from "../docker/engine.js";
 import { runPipeline, type PipelineState, type Step } from "../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../plugin_api.js";
 import { provisionStep } from "../steps/provision.js";
@@ -126,14 +127,15 @@ function runCommandLine(config: DockerBuilderConfig, args: readonly string[]): s
   return `docker ${[...parts, ...args].join(" ")}`;
 }
 
-/** Packer's StepPull, with `login` done through the engine's auth check and the pull's credentials. */
+/** Packer's StepPull, with `login` / `ecr_login` done through the engine's auth check and the pull's credentials. */
 function pullStep(config: DockerBuilderConfig): Step<DockerBuilderState> {
   return {
     name: "pull",
     async run(ctx, state) {
       const engine = state.engine as Engine;
       const image = config.image ?? "";
-      const auth = config.login === true ? registryAuth({ username: config.login_username, password: config.login_password, server: config.login_server }) : undefined;
+      ctx.log("say", `Pulling Docker image: ${image}`);
+      const auth = await registryLogin(config, (m) => ctx.log("message", m), ctx.signal);
       if (auth !== undefined) {
         ctx.log("message", "Logging in...");
         try {
@@ -142,7 +144,6 @@ function pullStep(config: DockerBuilderConfig): Step<DockerBuilderState> {
           throw engineError(engine, "Error logging in", err, ctx.signal);
         }
       }
-      ctx.log("say", `Pulling Docker image: ${image}`);
       try {
         const opts: Record<string, unknown> = { abortSignal: ctx.signal };
         if (config.platform !== undefined && config.platform !== "") opts.platform = config.platform;

@@ -21,7 +21,8 @@ import {
 } from "../../../core/src/mod.js";
 import type { LocalArtifact } from "../artifact.js";
 import { dockerImageArtifact } from "../builders/docker.js";
-import { connectEngine, engineError, followProgress, registryAuth } from "../docker/engine.js";
+import { registryLogin } from "../docker/ecr.js";
+import { connectEngine, engineError, followProgress } from "../docker/engine.js";
 import { prepareWithSchema, type PostProcessorDefinition } from "../plugin_api.js";
 import { cancellationOf } from "../util/abort.js";
 
@@ -175,7 +176,7 @@ export const dockerPushPostProcessor: PostProcessorDefinition = {
             throw new BuildFailedError(`Unknown artifact type: ${input.builderId}\nCan only import from docker-import and docker-tag artifacts.`);
           }
           const engine = connectEngine();
-          const auth = c.login === true ? registryAuth({ username: c.login_username, password: c.login_password, server: c.login_server }) : undefined;
+          const auth = await registryLogin(c, (m) => ctx.log("message", m), ctx.signal);
           if (auth !== undefined) {
             ctx.log("message", "Logging in...");
             try {

@@ -60,11 +60,11 @@ export const dockerBuilderSchema = definePluginSchema({
     login_username: { type: "string" },
     login_password: { type: "string" },
     login_server: { type: "string" },
-    ecr_login: { type: "bool" },
-    aws_access_key: { type: "string" },
-    aws_secret_key: { type: "string" },
-    aws_token: { type: "string" },
-    aws_profile: { type: "string" },
+    ecr_login: { type: "bool", description: "log in to the ECR registry login_server with a token from ECR's GetAuthorizationToken" },
+    aws_access_key: { type: "string", description: "for ecr_login; else the AWS SDK's default credentials" },
+    aws_secret_key: { type: "string", description: "for ecr_login, with aws_access_key" },
+    aws_token: { type: "string", description: "for ecr_login: a session token, with aws_access_key and aws_secret_key" },
+    aws_profile: { type: "string", description: "for ecr_login: the shared config/credentials profile" },
   },
   lateRenderedKeys: ["run_command"],
   check(c) {
@@ -88,9 +88,6 @@ export const dockerBuilderSchema = definePluginSchema({
     if (c.ecr_login === true && (c.login_server ?? "") === "") problems.push("ECR login requires login server to be provided.");
     // What kiln cannot do, refused rather than ignored.
     if (c.windows_container === true) problems.push("windows_container is not supported by kiln: build Windows containers with Packer");
-    if (c.ecr_login === true) {
-      problems.push("ecr_login is not supported by kiln yet (it has no AWS client): use login with login_username/login_password from `aws ecr get-login-password`");
-    }
     if (c.login === true && (c.login_server ?? "") === "") {
       problems.push("login: kiln needs login_server (the registry host, e.g. registry.example.com:5000) to log in through the Engine API");
     }
