@@ -15,14 +15,15 @@ fi
 # iproute2: `ip netns` for the chaos test that cuts an agent off NATS (run as root).
 # docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
 # busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
-# openssl: the TLS material for the remote-engine test.
+# openssl: the TLS material for the remote-engine test. apache2-utils: `htpasswd`, the bcrypt login of the registry the
+# ecr_login test pushes to and pulls from.
 # qemu-system-x86, qemu-utils: the qemu builder (TCG where KVM does not work). linux-image-amd64, busybox-static,
 # openssh-sftp-server, xorriso, isolinux, syslinux-common: the tiny test guest (test/src/guest_image.ts) the VM
 # builder tests boot.
 # libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
 # libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
 PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible
-  docker.io busybox-static docker-registry openssl
+  docker.io busybox-static docker-registry openssl apache2-utils
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
   iproute2)

@@ -133,9 +133,9 @@ export class EcrServer implements AsyncDisposable {
   }
 
   static async start(options: EcrServerOptions): Promise<EcrServer> {
-    let self: EcrServer | undefined;
-    const server = createServer((req, res) => void self?.handle(req, res));
-    self = new EcrServer(server, options);
+    const server = createServer();
+    const self = new EcrServer(server, options);
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => void self.handle(req, res).catch(() => res.destroy()));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
