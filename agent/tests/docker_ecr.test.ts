@@ -10,7 +10,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../core/src/mod.js";
-import { DockerDaemon, DockerRegistry, ECR_TARGET, EcrServer } from "../../test/src/mod.js";
+import { DockerDaemon, DockerRegistry, ECR_TARGET, EcrServer, freePort } from "../../test/src/mod.js";
 import { ecrGetLogin, parseEcrServer } from "../src/docker/ecr.js";
 import { runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
@@ -185,6 +185,16 @@ describe("ecr_login against an ECR protocol stand-in and a real registry", () =>
     );
     expect(login).toEqual({ username: "AWS", password: PASSWORD });
     expect(ecr.calls.at(-1)).toMatchObject({ accessKeyId: KEY.accessKeyId, region: "eu-central-1", registryIds: ["210987654321"], error: undefined });
+
+    // An endpoint nobody listens on is UNAVAILABLE (retryable), naming it; a cancel is a cancel.
+    const ecrHost = { login_server: "210987654321.dkr.ecr.eu-central-1.amazonaws.com", aws_access_key: KEY.accessKeyId, aws_secret_key: KEY.secretAccessKey };
+    setEnv({ AWS_ENDPOINT_URL_ECR: `http://127.0.0.1:${await freePort()}` });
+    const unreachable = await ecrGetLogin(ecrHost, AbortSignal.timeout(30_000)).catch((err: unknown) => err);
+    expect(unreachable).toMatchObject({ code: ErrorCode.Unavailable, message: expect.stringMatching(/^Error fetching ECR credentials: cannot reach ECR at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/) });
+    setEnv({ AWS_ENDPOINT_URL_ECR: ecr.endpoint });
+    const calls = ecr.calls.length;
+    await expect(ecrGetLogin(ecrHost, AbortSignal.abort())).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    expect(ecr.calls.length).toBe(calls);
 
     expect(parseEcrServer("012345678901.dkr.ecr.us-west-2.amazonaws.com")).toEqual({ accountId: "012345678901", region: "us-west-2" });
     expect(parseEcrServer("012345678901.dkr.ecr.cn-north-1.amazonaws.com.cn/repo")).toEqual({ accountId: "012345678901", region: "cn-north-1" });
