@@ -233,7 +233,7 @@ const sendPacket: ((proto: unknown, packet: Buffer) => void) | undefined = (() =
 })();
 
 interface Ssh2Internals {
-  _sock?: { on(event: "data", listener: (d: Buffer) => void): void };
+  _sock?: { on(event: "data", listener: (d: Buffer) => void): void; readonly bytesWritten?: number };
   _protocol?: { _kexinit?: unknown; _packetRW?: { write?: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } } };
 }
 
@@ -244,8 +244,9 @@ interface Ssh2Internals {
  * that follow authentication, a command's first output line) its next one (the channel confirmation, the exit status)
  * waits until that packet is ACKed, and Linux delays ACKs by 40 ms when the client has nothing to send. Native
  * clients would set TCP_QUICKACK, which Node does not expose; measured on the first command after connecting, this
- * saves one or two of those 40 ms stalls. Bulk transfers arrive in large chunks and are left alone. Without the
- * ssh2 internals it needs (another ssh2 version), it does nothing.
+ * saves one or two of those 40 ms stalls. Bulk transfers arrive in large chunks, and a packet kiln answered anyway
+ * carried its ACK with the answer: both are left alone. Without the ssh2 internals it needs (another ssh2
+ * version), it does nothing.
  */
 function nudgeAcks(client: Client): void {
   const internals = client as unknown as Ssh2Internals;
@@ -255,8 +256,11 @@ function nudgeAcks(client: Client): void {
   sock.on("data", (d: Buffer) => {
     if (pending || d.length > 1024) return;
     pending = true;
+    const written = sock.bytesWritten;
     setImmediate(() => {
       pending = false;
+      // Whatever kiln sent in reply (an ack of scp, the next SFTP request) carried the ACK already.
+      if (sock.bytesWritten !== written) return;
       const proto = internals._protocol;
       const w = proto?._packetRW?.write;
       // Never during a key exchange (strict KEX forbids other messages; ssh2 would queue it anyway).
