@@ -1,6 +1,6 @@
 /**
  * The SSH communicator (Packer's communicator/ssh) on the `ssh2` package: connects with Packer's option names,
- * polls the guest fast (a closed port every 40-80 ms, a failed handshake every 200-300 ms) until `ssh_timeout`,
+ * polls the guest fast (a closed port every 25-50 ms, a failed handshake every 200-300 ms) until `ssh_timeout`,
  * authenticates with the method that will succeed first, accepts a new host key and pins it for the
  * communicator's later reconnects, runs commands with their output streamed line by line, and transfers files
  * over SFTP. A command whose connection drops before it reports an exit status exits with Packer's 2300218.
@@ -188,13 +188,15 @@ function isAuthFailure(err: Error): boolean {
 }
 
 /**
- * How long to wait before the next attempt. A refused or unreachable port costs nothing to probe again, and the sooner
- * the attempt after the guest's sshd starts listening, the sooner the build goes on: 40-80 ms (jittered so that
- * concurrent builds do not probe in lockstep). A server that answered but failed the handshake or the
- * authentication gets Packer-like patience, 200-300 ms, not a hammering.
+ * How long to wait before the next attempt. A refused port answers at once and costs nothing to probe again, and the
+ * sooner the attempt after the guest's sshd starts listening, the sooner the build goes on: 25-50 ms (jittered so
+ * that concurrent builds do not probe in lockstep). The same for a connection closed before the server said
+ * anything (QEMU's user network accepts on the host while nothing listens in the guest). A server that failed the
+ * handshake or the authentication gets Packer-like patience, 200-300 ms, not a hammering.
  */
 function retryDelay(err: Error): number {
-  return isConnectError(err) ? 40 + Math.floor(Math.random() * 40) : 200 + Math.floor(Math.random() * 100);
+  const notUpYet = isConnectError(err) || /Connection lost before handshake/i.test(err.message);
+  return notUpYet ? 25 + Math.floor(Math.random() * 25) : 200 + Math.floor(Math.random() * 100);
 }
 
 /** A TCP connection to host:port with Nagle off (SSH's small request/reply packets would wait for delayed ACKs). */
