@@ -11,7 +11,8 @@ fi
 
 # nats-server: the farm's transport (JetStream). packer: the reference implementation the tests compare against.
 # openssh-server, dropbear-bin: the real SSH servers the communicator tests start on loopback ports; microsocks: the
-# SOCKS5 proxy the ssh_proxy_* tests go through; ansible: what the ansible provisioner runs on the agent.
+# SOCKS5 proxy the ssh_proxy_* tests go through; ansible: what the ansible provisioner runs on the agent; sshpass:
+# how ansible's ssh connection logs in with ssh_password when the build has no key.
 # iproute2: `ip netns` for the chaos test that cuts an agent off NATS (run as root).
 # docker.io: the Docker engine the docker builder drives (the tests start a private dockerd; no system service needed).
 # busybox-static: the base image's root file system (no registry is reachable). docker-registry: the push target.
@@ -22,7 +23,7 @@ fi
 # builder tests boot.
 # libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
 # libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
-PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible
+PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible sshpass
   docker.io busybox-static docker-registry openssl apache2-utils
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev

@@ -1,8 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { validatePluginConfig } from "../../core/src/mod.js";
+import { ansiblePasswordVars } from "../src/provisioners/ansible.js";
 import { runJob } from "../src/runner.js";
 import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
 
@@ -13,6 +15,7 @@ afterEach(async () => {
 });
 
 const ANSIBLE = "/usr/bin/ansible-playbook";
+const SSHPASS = "/usr/bin/sshpass";
 
 describe("ansible provisioner (ansible-playbook on the agent, against the machine over SSH)", () => {
   // OpenSSH only: ansible-playbook takes tens of seconds to start on a loaded CI machine.
@@ -48,6 +51,39 @@ describe("ansible provisioner (ansible-playbook on the agent, against the machin
     expect(ctx.lines().some((l) => l.includes('"msg": "ran as kilntest"'))).toBe(true);
     expect(ctx.lines().some((l) => /^Executing Ansible: ansible-playbook /.test(l))).toBe(true);
   }, 120_000);
+
+  it("runs a playbook against a host the build reaches with a password only (ansible_password through sshpass)", async () => {
+    expect(existsSync(ANSIBLE), `${ANSIBLE} is missing: install the Debian package ansible`).toBe(true);
+    expect(existsSync(SSHPASS), `${SSHPASS} is missing: install the Debian package sshpass`).toBe(true);
+    // Public keys refused: only the password can log ansible in.
+    const server = await startSshServer({ extraConfig: ["PubkeyAuthentication no"] });
+    const dir = await dirs.make();
+    const marker = `/tmp/kiln-ansible-password-${process.pid}-${Date.now()}`;
+    remoteFiles.push(marker);
+    await writeFile(
+      path.join(dir, "site.yml"),
+      ["- hosts: all", "  gather_facts: false", "  tasks:", `    - copy: { content: "{{ ansible_user }}\\n", dest: "${marker}" }`, ""].join("\n"),
+    );
+    const ctx = recordingContext(dir);
+    const template = {
+      builders: [{ type: "null", name: "pw", ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password }],
+      provisioners: [{ type: "ansible", playbook_file: "site.yml" }],
+    };
+    const outcome = await runJob(planTemplateJob(template, "pw"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(await readFile(marker, "utf8")).toBe("kilntest\n");
+    expect(server.log).toMatch(/Accepted password for kilntest/);
+    // The password is in a private file, never on the command line or in the build's output.
+    expect(ctx.lines().some((l) => /^Executing Ansible: ansible-playbook .*--extra-vars @\S+password\.yml/.test(l))).toBe(true);
+    expect(ctx.lines().some((l) => l.includes(server.password))).toBe(false);
+    // ansible's persistent SSH connection (ControlPersist) does not outlive the provisioner.
+    const left = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("kiln-ansible-"));
+    expect(left).toEqual([]);
+  }, 120_000);
+
+  it("hands ansible the password as an unsafe YAML string", () => {
+    expect(ansiblePasswordVars(`a'b"c{{ x }}\\`)).toBe(`ansible_password: !unsafe "a'b\\"c{{ x }}\\\\"\n`);
+  });
 
   it("fails with Packer's message when the playbook fails, and refuses options it does not run", async () => {
     const server = await startSshServer();

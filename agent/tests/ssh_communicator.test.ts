@@ -67,6 +67,29 @@ describe.each(["openssh", "dropbear"] as const)("SSH communicator against %s", (
     expect((missing as Error).message).toMatch(/^Download of .*\.missing to .* failed: .*(No such file|no such file)/i);
   });
 
+  it("writes a file and runs a command after it in one session; a failed write reports why and runs nothing", async () => {
+    server = await SshServer.start({ kind });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: server.password },
+      { signal: signal() },
+    );
+    const remote = `/tmp/kiln-ssh-test-${process.pid}-${kind}-combined.sh`;
+    const out: string[] = [];
+    const err: string[] = [];
+    const output = { signal: signal(), onStdout: (l: string) => out.push(l), onStderr: (l: string) => err.push(l) };
+    const code = await comm.uploadAndStart(Buffer.from("#!/bin/sh\necho ran $0\necho oops >&2\nexit 7\n"), remote, `${remote}; stat -c %a ${remote}; cat`, output);
+    // The command's own exit status and output; stdin is at end of file (cat returns at once).
+    expect(code).toBe(0);
+    expect(out).toEqual([`ran ${remote}`, "755"]);
+    expect(err).toEqual(["oops"]);
+    expect((await run(comm, `${remote}; echo $?; rm -f ${remote}`)).out).toEqual([`ran ${remote}`, "7"]);
+    // A directory that does not exist: the reason from the remote shell, and the command never runs.
+    const ran = `/tmp/kiln-ssh-test-${process.pid}-${kind}-must-not-exist`;
+    const failed = await comm.uploadAndStart(Buffer.from("x"), "/nonexistent-dir/script.sh", `touch ${ran}`, output).catch((e: unknown) => e as Error);
+    expect((failed as Error).message).toMatch(/^writing \/nonexistent-dir\/script.sh failed: .*(nonexistent|No such file|Directory nonexistent)/);
+    expect((await run(comm, `test -e ${ran} && echo ran || echo not-run`)).out).toEqual(["not-run"]);
+  });
+
   it("fails a wrong password with an error naming ssh_password", async () => {
     server = await SshServer.start({ kind });
     const err = await SshCommunicator.connect(
@@ -159,6 +182,24 @@ describe("SSH communicator (openssh only)", () => {
       { signal: signal() },
     );
     expect((await run(comm, "test -t 0 && echo tty || echo notty")).out).toEqual(["tty"]);
+    // A terminal has no end of file to end a write through stdin: the file is uploaded, then the command runs.
+    const remote = `/tmp/kiln-ssh-test-${process.pid}-pty.sh`;
+    const out: string[] = [];
+    const code = await comm.uploadAndStart(Buffer.from("#!/bin/sh\necho from-script\n"), remote, `${remote}; rm -f ${remote}`, { signal: signal(), onStdout: (l) => out.push(l) });
+    expect({ code, out }).toEqual({ code: 0, out: ["from-script"] });
+  });
+
+  it("authenticates with the key before the password, and without a 'none' attempt", async () => {
+    server = await SshServer.start({ kind: "openssh", extraConfig: ["LogLevel DEBUG1"] });
+    comm = await SshCommunicator.connect(
+      { ssh_host: server.host, ssh_port: server.port, ssh_username: server.username, ssh_password: "not-the-password", ssh_private_key_file: server.clientKeyFile },
+      { signal: signal() },
+    );
+    expect((await run(comm, "true")).code).toBe(0);
+    expect(server.log).toMatch(/Accepted publickey for kilntest/);
+    expect(server.log).not.toMatch(/Failed password/);
+    expect(server.log).not.toMatch(/userauth-request for user kilntest service ssh-connection method none/);
+    expect(server.log).toMatch(/userauth-request for user kilntest service ssh-connection method publickey/);
   });
 
   it("gives up on an unreachable port after ssh_timeout, naming it", async () => {

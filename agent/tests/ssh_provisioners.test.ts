@@ -80,6 +80,24 @@ describe("shell provisioner over SSH", () => {
     expect(ctx.lines()).toContain("Provisioning with shell script: one.sh");
   });
 
+  it("leaves the script at remote_path, executable, with skip_clean", async () => {
+    const server = await startSshServer();
+    const dir = await dirs.make();
+    const ctx = recordingContext(dir);
+    const remote = `${unique()}.sh`;
+    const job = planTemplateJob(
+      sshTemplate(server, [
+        { type: "shell", inline: ["echo kept"], remote_path: remote, skip_clean: true, execute_command: "echo cmd {{.Path}}; {{.Vars}} {{.Path}}" },
+        { type: "shell", inline: [`stat -c %a ${remote}`, `cat ${remote}`, `rm -f ${remote}`] },
+      ]),
+      "n",
+    );
+    const outcome = await runJob(job, ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    const out = ctx.logs.filter((l) => l.level === "message").map((l) => l.text);
+    expect(out).toEqual([`cmd ${remote}`, "kept", "755", "#!/bin/sh -e", "echo kept"]);
+  });
+
   it("a dropped connection fails with Packer's hint; with expect_disconnect the next provisioner reconnects after the reboot", async () => {
     for (const expectDisconnect of [false, true]) {
       const server = await startSshServer();

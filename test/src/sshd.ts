@@ -24,6 +24,11 @@ export interface SshServerOptions {
   readonly extraConfig?: readonly string[];
   /** The port to listen on (a free one by default). */
   readonly port?: number;
+  /**
+   * Public keys (authorized_keys lines) authorized for the test user from the moment the server listens, as a
+   * guest has the builder's temporary key before its sshd starts (OpenSSH only).
+   */
+  readonly authorizedKeys?: readonly string[];
 }
 
 /** A free TCP port on 127.0.0.1 (bound to port 0, then released). */
@@ -182,7 +187,8 @@ export class SshServer implements AsyncDisposable {
         await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
         hostKeyLine = publicKeyOf(await readFile(`${hostKey}.pub`, "utf8"));
         const authorizedKeys = path.join(dir, "authorized_keys");
-        await writeFile(authorizedKeys, await readFile(`${clientKeyFile}.pub`), { mode: 0o644 });
+        const extraKeys = (options.authorizedKeys ?? []).map((k) => `${k.trim()}\n`).join("");
+        await writeFile(authorizedKeys, `${(await readFile(`${clientKeyFile}.pub`, "utf8")).trim()}\n${extraKeys}`, { mode: 0o644 });
         const config = path.join(dir, "sshd_config");
         await writeFile(
           config,
@@ -208,6 +214,7 @@ export class SshServer implements AsyncDisposable {
         );
         argv = [SSHD, "-D", "-e", "-f", config];
       } else {
+        if ((options.authorizedKeys ?? []).length > 0) throw new Error("authorizedKeys is for OpenSSH servers only (use authorizeKey)");
         const hostKey = path.join(dir, "dropbear_ed25519_host_key");
         await run("dropbearkey", ["-t", "ed25519", "-f", hostKey]);
         hostKeyLine = publicKeyOf((await run("dropbearkey", ["-y", "-f", hostKey])).stdout);

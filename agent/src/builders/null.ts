@@ -64,7 +64,7 @@ function connectStep(config: NullBuilderConfig, workDir: string): Step<NullBuild
       const host = config.ssh_host ?? "";
       ctx.log("say", `Using ssh communicator to connect: ${host}`);
       ctx.log("say", "Waiting for SSH to become available...");
-      // Attempts come every ~250 ms: log each distinct failure reason once, not every attempt.
+      // Attempts come every 25-300 ms: log each distinct failure reason once, not every attempt.
       const seen = new Set<string>();
       const debug = (text: string): void => {
         const reason = text.replace(/^SSH attempt \d+ /, "SSH attempt ");

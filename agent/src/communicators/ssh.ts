@@ -1,11 +1,15 @@
 /**
  * The SSH communicator (Packer's communicator/ssh) on the `ssh2` package: connects with Packer's option names,
- * polls the guest fast (every ~250 ms with jitter) until `ssh_timeout`, accepts a new host key and pins it for the
+ * polls the guest fast (a closed port every 25-50 ms, a failed handshake every 200-300 ms) until `ssh_timeout`,
+ * authenticates with the method that will succeed first, accepts a new host key and pins it for the
  * communicator's later reconnects, runs commands with their output streamed line by line, and transfers files
  * over SFTP. A command whose connection drops before it reports an exit status exits with Packer's 2300218.
  */
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, mkdir, readFile, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import net from "node:net";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
@@ -183,6 +187,97 @@ function isAuthFailure(err: Error): boolean {
   return (err as { level?: string }).level === "client-authentication";
 }
 
+/**
+ * How long to wait before the next attempt. A refused port answers at once and costs nothing to probe again, and the
+ * sooner the attempt after the guest's sshd starts listening, the sooner the build goes on: 25-50 ms (jittered so
+ * that concurrent builds do not probe in lockstep). The same for a connection closed before the server said
+ * anything (QEMU's user network accepts on the host while nothing listens in the guest). A server that failed the
+ * handshake or the authentication gets Packer-like patience, 200-300 ms, not a hammering.
+ */
+function retryDelay(err: Error): number {
+  const notUpYet = isConnectError(err) || /Connection lost before handshake/i.test(err.message);
+  return notUpYet ? 25 + Math.floor(Math.random() * 25) : 200 + Math.floor(Math.random() * 100);
+}
+
+/** A TCP connection to host:port with Nagle off (SSH's small request/reply packets would wait for delayed ACKs). */
+function tcpConnect(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal));
+    const sock = net.connect({ host, port, noDelay: true });
+    const finish = (err?: Error): void => {
+      signal.removeEventListener("abort", onAbort);
+      sock.setTimeout(0);
+      sock.removeAllListeners("connect");
+      sock.removeAllListeners("timeout");
+      sock.removeAllListeners("error");
+      if (err === undefined) return resolve(sock);
+      sock.destroy();
+      (err as HopError).level ??= "client-socket";
+      reject(err);
+    };
+    const onAbort = (): void => finish(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    sock.setTimeout(timeoutMs);
+    sock.once("connect", () => finish());
+    sock.once("timeout", () => finish(Object.assign(new Error(`connect ETIMEDOUT ${host}:${port}`), { code: "ETIMEDOUT" })));
+    sock.once("error", (err) => finish(err));
+  });
+}
+
+/** ssh2's packet writer, reached through its internals for {@link nudgeAcks}; undefined when they changed shape. */
+const sendPacket: ((proto: unknown, packet: Buffer) => void) | undefined = (() => {
+  try {
+    const utils = createRequire(import.meta.url)("ssh2/lib/protocol/utils.js") as { sendPacket?: unknown };
+    return typeof utils.sendPacket === "function" ? (utils.sendPacket as (proto: unknown, packet: Buffer) => void) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+interface Ssh2Internals {
+  _sock?: { on(event: "data", listener: (d: Buffer) => void): void; readonly bytesWritten?: number };
+  _protocol?: { _kexinit?: unknown; _packetRW?: { write?: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } } };
+}
+
+/**
+ * Answers each small packet from the server at once with an SSH_MSG_IGNORE, which carries the TCP ACK back.
+ *
+ * OpenSSH's sshd leaves Nagle on for sessions without a pty, so after a small packet (the DEBUG and hostkeys messages
+ * that follow authentication, a command's first output line) its next one (the channel confirmation, the exit status)
+ * waits until that packet is ACKed, and Linux delays ACKs by 40 ms when the client has nothing to send. Native
+ * clients would set TCP_QUICKACK, which Node does not expose; measured on the first command after connecting, this
+ * saves one or two of those 40 ms stalls. Bulk transfers arrive in large chunks, and a packet kiln answered anyway
+ * carried its ACK with the answer: both are left alone. Without the ssh2 internals it needs (another ssh2
+ * version), it does nothing.
+ */
+function nudgeAcks(client: Client): void {
+  const internals = client as unknown as Ssh2Internals;
+  const sock = internals._sock;
+  if (sendPacket === undefined || sock === undefined) return;
+  let pending = false;
+  sock.on("data", (d: Buffer) => {
+    if (pending || d.length > 1024) return;
+    pending = true;
+    const written = sock.bytesWritten;
+    setImmediate(() => {
+      pending = false;
+      // Whatever kiln sent in reply (an ack of scp, the next SFTP request) carried the ACK already.
+      if (sock.bytesWritten !== written) return;
+      const proto = internals._protocol;
+      const w = proto?._packetRW?.write;
+      // Never during a key exchange (strict KEX forbids other messages; ssh2 would queue it anyway).
+      if (proto === undefined || w === undefined || proto._kexinit !== undefined) return;
+      try {
+        const packet = w.alloc(5);
+        packet.set([2, 0, 0, 0, 0], w.allocStart); // SSH_MSG_IGNORE with an empty string
+        sendPacket(proto, w.finalize(packet));
+      } catch {
+        // The connection is closing: nothing to nudge.
+      }
+    });
+  });
+}
+
 function formatMs(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
 }
@@ -302,7 +397,7 @@ export class SshCommunicator {
           );
         }
       }
-      const wait = 200 + Math.floor(Math.random() * 100);
+      const wait = retryDelay(lastError);
       if (Date.now() + wait >= deadline) {
         throw new BuildFailedError(
           `Timeout waiting for SSH: no connection to ${this.address} within ${formatMs(timeout)} (ssh_timeout) after ` +
@@ -320,13 +415,20 @@ export class SshCommunicator {
 
   /** One connection attempt: through the bastion or the proxy when configured, then the guest's handshake. */
   private async attempt(readyTimeout: number, signal: AbortSignal): Promise<Client> {
-    const hop = await this.openHop(readyTimeout, signal);
+    const o = this.options;
+    // Without a hop, kiln opens the TCP connection itself: a closed port costs a SYN, not an ssh2 client, and the
+    // socket has Nagle off from its first packet.
+    let hop = await this.openHop(readyTimeout, signal);
+    if (hop === undefined) {
+      const sock = await tcpConnect(o.ssh_host, o.ssh_port ?? 22, readyTimeout, signal);
+      hop = { sock, close: () => void sock.destroy() };
+    }
     try {
-      const client = await this.handshake(readyTimeout, signal, hop?.sock);
-      if (hop) this.hops.set(client, hop.close);
+      const client = await this.handshake(readyTimeout, signal, hop.sock);
+      this.hops.set(client, hop.close);
       return client;
     } catch (err) {
-      hop?.close();
+      hop.close();
       throw err;
     }
   }
@@ -429,6 +531,7 @@ export class SshCommunicator {
       }
       try {
         bastion.connect(config);
+        bastion.setNoDelay(true);
       } catch (err) {
         finish(err as Error);
       }
@@ -460,6 +563,7 @@ export class SshCommunicator {
       client.once("ready", () => {
         // scp's many small request/ack exchanges stall on Nagle + delayed ACKs (~40 ms each) otherwise.
         client.setNoDelay(true);
+        nudgeAcks(client);
         finish();
       });
       client.on("error", (err) => finish(err));
@@ -490,8 +594,14 @@ export class SshCommunicator {
         },
       };
       if (sock !== undefined) config.sock = sock as ConnectConfig["sock"];
-      if (o.ssh_password !== undefined) config.password = o.ssh_password;
-      if (this.privateKey !== undefined) config.privateKey = this.privateKey;
+      // The method that will succeed first, without ssh2's opening "none" round trip: a configured key (what VM
+      // builders use, and cheap for the server to check), the agent's keys, then the password (the server hashes it,
+      // which takes a yescrypt-hashing Debian sshd about 100 ms).
+      const methods: ("publickey" | "agent" | "password")[] = [];
+      if (this.privateKey !== undefined) {
+        config.privateKey = this.privateKey;
+        methods.push("publickey");
+      }
       if (o.ssh_agent_auth === true) {
         const sock = process.env["SSH_AUTH_SOCK"];
         if (sock === undefined || sock === "") {
@@ -499,7 +609,13 @@ export class SshCommunicator {
           return;
         }
         config.agent = sock;
+        methods.push("agent");
       }
+      if (o.ssh_password !== undefined) {
+        config.password = o.ssh_password;
+        methods.push("password");
+      }
+      if (methods.length > 0) config.authHandler = methods;
       try {
         client.connect(config);
       } catch (err) {
@@ -521,6 +637,52 @@ export class SshCommunicator {
    * Aborting the signal closes the channel and rejects.
    */
   async start(command: string, opts: StartOptions): Promise<number> {
+    return this.exec(command, opts, undefined);
+  }
+
+  /**
+   * Writes `content` to `remotePath` (mode 0755) and runs `command` after it, in one session: the file comes through
+   * the command's stdin (`cat`), sparing the upload's and the chmod's sessions and round trips. The user's shell
+   * runs `command` as `start` would, with stdin at end of file, as Packer's commands have it. Resolves to the
+   * command's exit status; rejects when the file could not be written (the reason is what the remote side said).
+   * With `ssh_pty` (a terminal has no end of file), it is the upload, chmod and start in turn.
+   */
+  async uploadAndStart(content: Buffer, remotePath: string, command: string, opts: StartOptions): Promise<number> {
+    if (this.options.ssh_pty === true) {
+      await this.upload(content, remotePath, opts.signal);
+      const chmod = await this.start(`chmod 0755 ${quote(remotePath)}`, { signal: opts.signal });
+      if (chmod !== 0) throw new BuildFailedError(`chmod 0755 ${remotePath} failed: exit status ${chmod}`);
+      return this.start(command, opts);
+    }
+    // The file is written by /bin/sh (the login shell may be any), which reports success on stderr with a line
+    // nobody else prints; what stderr says before it is the reason of a failure, and is passed on after a success.
+    // The command follows on a line of its own, parsed as if it came alone, and never runs after a failed write.
+    const marker = `kiln-written-${randomBytes(8).toString("hex")}`;
+    const held: string[] = [];
+    let written = false;
+    const code = await this.exec(
+      `/bin/sh -c 'cat > "$1" && chmod 0755 "$1" && echo ${marker} >&2' kiln ${quote(remotePath)} || exit 1\n${command}`,
+      {
+        signal: opts.signal,
+        onStdout: opts.onStdout,
+        onStderr: (line) => {
+          if (written) return opts.onStderr?.(line);
+          if (line !== marker) return void held.push(line);
+          written = true;
+          for (const l of held.splice(0)) opts.onStderr?.(l);
+        },
+      },
+      content,
+    );
+    if (!written) {
+      const reason = code === CMD_DISCONNECT ? "the connection dropped" : held.join("\n").trim() || `exit status ${code}`;
+      throw new BuildFailedError(`writing ${remotePath} failed: ${reason}`);
+    }
+    return code;
+  }
+
+  /** Runs a command, with `stdin` written to it and then closed when given (else it stays open, as before). */
+  private async exec(command: string, opts: StartOptions, stdin: Buffer | undefined): Promise<number> {
     const client = await this.requireClient(opts.signal);
     return new Promise<number>((resolve, reject) => {
       if (opts.signal.aborted) return reject(abortError(opts.signal));
@@ -553,6 +715,7 @@ export class SshCommunicator {
             return;
           }
           channel = stream;
+          if (stdin !== undefined) stream.end(stdin);
           let exitCode: number | undefined;
           stream.on("exit", (code: number | null) => {
             if (typeof code === "number") exitCode = code;

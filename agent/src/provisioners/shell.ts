@@ -165,6 +165,16 @@ async function runScript(
     // Upload, chmod and start are retried while the machine is not usable yet (start_retry_timeout); once the
     // command started, its exit status counts.
     const code = await retryStart(ctx, run.retryFor, async () => {
+      const output = { signal: ctx.signal, onStdout: (line: string) => ctx.log("message", line), onStderr: (line: string) => ctx.log("error", line) };
+      if (comm.uploadAndStart !== undefined) {
+        // One session writes the script to remote_path, makes it executable and runs execute_command.
+        const started = await comm.uploadAndStart(body, remotePath, command, output).catch((err: unknown) => {
+          if (ctx.signal.aborted || hasErrorCode(err, ErrorCode.HostKeyMismatch)) throw err;
+          throw new BuildFailedError(`Error uploading script: ${ensureKilnError(err).message}`, { cause: err });
+        });
+        uploaded = true;
+        return started;
+      }
       try {
         await comm.upload(body, remotePath, ctx.signal);
         uploaded = true;
@@ -174,11 +184,7 @@ async function runScript(
       }
       const chmod = await comm.start(`chmod 0755 ${shellQuote(remotePath)}`, { signal: ctx.signal });
       if (chmod !== 0) throw new BuildFailedError(`Error chmodding script file to 0755 in remote machine: exit status ${chmod}`);
-      return comm.start(command, {
-        signal: ctx.signal,
-        onStdout: (line) => ctx.log("message", line),
-        onStderr: (line) => ctx.log("error", line),
-      });
+      return comm.start(command, output);
     });
     ctx.heartbeat();
     if (code === CMD_DISCONNECT) {
