@@ -2,7 +2,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SshServer, freePort } from "../../test/src/mod.js";
-import { CMD_DISCONNECT, SshCommunicator } from "../src/communicators/ssh.js";
+import { Client } from "ssh2";
+import { CMD_DISCONNECT, SshCommunicator, canNudgeAcks } from "../src/communicators/ssh.js";
 import { TempDirs } from "./job_harness.js";
 
 const dirs = new TempDirs();
@@ -200,6 +201,19 @@ describe("SSH communicator (openssh only)", () => {
     expect(server.log).not.toMatch(/Failed password/);
     expect(server.log).not.toMatch(/userauth-request for user kilntest service ssh-connection method none/);
     expect(server.log).toMatch(/userauth-request for user kilntest service ssh-connection method publickey/);
+  });
+
+  it("finds the ssh2 internals its delayed-ACK workaround writes through on a live connection", async () => {
+    server = await SshServer.start({ kind: "openssh" });
+    const client = new Client();
+    const ready = new Promise<void>((resolve, reject) => client.once("ready", resolve).once("error", reject));
+    client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
+    try {
+      await ready;
+      expect(canNudgeAcks(client)).toBe(true);
+    } finally {
+      client.end();
+    }
   });
 
   it("gives up on an unreachable port after ssh_timeout, naming it", async () => {

@@ -250,10 +250,24 @@ interface Ssh2Internals {
  * carried its ACK with the answer: both are left alone. Without the ssh2 internals it needs (another ssh2
  * version), it does nothing.
  */
+/**
+ * Whether a connected client has the ssh2 internals {@link nudgeAcks} writes through; a test pins this so an ssh2
+ * upgrade that changes them fails loudly instead of silently costing the 40 ms stalls again.
+ */
+export function canNudgeAcks(client: Client): boolean {
+  const internals = client as unknown as Ssh2Internals;
+  return (
+    sendPacket !== undefined &&
+    typeof internals._sock?.on === "function" &&
+    typeof internals._protocol?._packetRW?.write?.alloc === "function" &&
+    typeof internals._protocol._packetRW.write.finalize === "function"
+  );
+}
+
 function nudgeAcks(client: Client): void {
   const internals = client as unknown as Ssh2Internals;
   const sock = internals._sock;
-  if (sendPacket === undefined || sock === undefined) return;
+  if (!canNudgeAcks(client) || sock === undefined) return;
   let pending = false;
   sock.on("data", (d: Buffer) => {
     if (pending || d.length > 1024) return;
