@@ -66,7 +66,6 @@ export const VMWARE_NOT_RUN: Readonly<Record<string, string>> = {
   attach_snapshot: "attach_snapshot is not implemented",
   snapshot_name: "snapshot_name is not implemented",
   keep_registered: "registration is an ESX feature",
-  vnc_disable_password: "kiln's VNC typing does not use a password: remove vnc_disable_password",
 };
 
 const VMWARE_COMMON_FIELDS = {
