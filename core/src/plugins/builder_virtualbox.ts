@@ -44,7 +44,6 @@ const GUEST_ADDITIONS_MODES = ["upload", "attach", "disable"] as const;
 /** Options Packer has that kiln refuses, with the reason. */
 export const VIRTUALBOX_NOT_RUN: Readonly<Record<string, string>> = {
   ...DESKTOP_NOT_RUN,
-  guest_additions_url: "kiln uses the guest additions ISO VirtualBox installs on the agent; downloading another is not implemented",
   guest_additions_sha256: "kiln uses the guest additions ISO VirtualBox installs on the agent",
   skip_nat_mapping: "the communicator reaches the guest through the NAT port forward kiln creates",
   vrdp_bind_address: "kiln does not configure VRDP",

@@ -62,6 +62,10 @@ export function guestAdditionsStep(c: VirtualboxCommonConfig, info: VirtualboxRu
     name: "guest-additions",
     async run(ctx, state) {
       if (c.guest_additions_mode === "disable") return "continue";
+      // Late-rendered in Packer (it may use {{ .Version }}), so only refused here, once it renders to something.
+      if (info.render(c.guest_additions_url ?? "", { Version: state.version ?? "" }) !== "") {
+        throw new BuildFailedError("guest_additions_url is not supported by kiln: kiln uses the guest additions ISO VirtualBox installs on the agent; remove guest_additions_url (or set guest_additions_mode to disable)");
+      }
       state.guestAdditionsIso = await info.driver.guestAdditionsIso(ctx);
       ctx.log("message", `Using the guest additions ISO VirtualBox installed: ${state.guestAdditionsIso}`);
       return "continue";
