@@ -10,6 +10,7 @@ import { nullBuilder } from "./builders/null.js";
 import { dockerBuilder } from "./builders/docker.js";
 import { qemuBuilder } from "./builders/qemu/builder.js";
 import { virtualboxIsoBuilder, virtualboxOvfBuilder } from "./builders/virtualbox/builder.js";
+import { vmwareIsoBuilder, vmwareVmxBuilder } from "./builders/vmware/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { ansibleProvisioner } from "./provisioners/ansible.js";
 import { ansibleLocalProvisioner } from "./provisioners/ansible_local.js";
@@ -36,6 +37,8 @@ export const BUILDERS: readonly BuilderDefinition[] = [
   qemuBuilder,
   virtualboxIsoBuilder,
   virtualboxOvfBuilder,
+  vmwareIsoBuilder,
+  vmwareVmxBuilder,
 ];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [
   shellLocalProvisioner,

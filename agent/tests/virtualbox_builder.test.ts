@@ -95,7 +95,7 @@ describe("virtualbox-iso (transcript of VBoxManage, real sshd as the guest)", ()
     expect(runner.paced).toEqual({ count: 22, totalMs: 2200 });
     expect(ctx.artifacts).toHaveLength(1);
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "mitchellh.virtualbox", id: "VM" });
-    expect(ctx.artifacts[0]?.files.map((f) => path.basename(f.name)).sort()).toEqual(["ubuntu-22.04-amd64-disk001.vmdk", "ubuntu-22.04-amd64.ovf"]);
+    expect((ctx.artifacts[0]?.files ?? []).map((f) => path.basename(f.name ?? "")).sort()).toEqual(["ubuntu-22.04-amd64-disk001.vmdk", "ubuntu-22.04-amd64.ovf"]);
     expect(existsSync(out)).toBe(true);
   }, 60_000);
 });
