@@ -1,0 +1,139 @@
+/**
+ * The vmware-iso builder against VMware Workstation's documented CLI behaviour: Workstation cannot be installed
+ * here, so vmrun / vmware-vdiskmanager are a recorded transcript (fixtures/desktop/*.transcript) and the test asserts
+ * the exact command sequence, the generated .vmx (Packer's defaults, vmx_data, vmx_remove_ethernet_interfaces, the
+ * install CD-ROM detached, VNC off), the pruned output directory, and the boot command as the VM's VNC server
+ * receives it (a recording RFB server plays that server). VMware Tools' guest IP points at the harness's real sshd,
+ * so the provisioners and the tools upload really run.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { validateWithSchema, vmwareIsoBuilderSchema, vmwareVmxBuilderSchema } from "../../core/src/mod.js";
+import { TEST_USER } from "../../test/src/mod.js";
+import { withHostRunner } from "../src/builders/desktop/host_runner.js";
+import { TranscriptRunner } from "../src/builders/desktop/transcript.js";
+import { vmwareIsoBuilder } from "../src/builders/vmware/builder.js";
+import { encodeVmx, parseVmx } from "../src/builders/vmware/vmx.js";
+import { runJob } from "../src/runner.js";
+import { FIXTURES, RecordingVncServer, boundVariables, corpusTemplate } from "./desktop_harness.js";
+import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
+
+const { dirs, startSshServer } = useSshTestResources();
+const vncServers: RecordingVncServer[] = [];
+const guestFiles: string[] = [];
+afterEach(async () => {
+  await Promise.all(vncServers.splice(0).map((v) => v.stop()));
+  await Promise.all(guestFiles.splice(0).map((f) => rm(f, { force: true })));
+});
+
+const HTTP_PORT = 47814;
+const fixture = (name: string): string => path.join(FIXTURES, name);
+
+describe("vmware-iso (transcript of vmrun/vmware-vdiskmanager, real sshd as the guest)", () => {
+  it("chef-bento ubuntu-22.04: exact commands and waits, the generated .vmx, the VNC keys, pruning and compaction", async () => {
+    const sshd = await startSshServer();
+    const dir = await dirs.make("kiln-vmware-");
+    const iso = path.join(dir, "mirror", "jammy", "ubuntu-22.04.1-live-server-amd64.iso");
+    await mkdir(path.dirname(iso), { recursive: true });
+    await writeFile(iso, "not really an installer\n");
+    const toolsIso = path.join(dir, "linux.iso");
+    await writeFile(toolsIso, "VMware Tools for Linux\n");
+    await mkdir(path.join(dir, "http"));
+
+    const template = corpusTemplate("chef-bento/packer_templates__ubuntu__ubuntu-22.04-amd64.json");
+    const builder = (template.builders as Record<string, unknown>[]).find((b) => b.type === "vmware-iso") as Record<string, unknown>;
+    // The guest's SSH is the harness's sshd (its port, user and password); a harmless shutdown command; the HTTP
+    // port pinned (the boot command types it); the tools ISO Workstation would ship under /usr/lib/vmware/isoimages.
+    Object.assign(builder, {
+      ssh_port: sshd.port,
+      ssh_username: sshd.username,
+      ssh_password: sshd.password,
+      shutdown_command: "echo guest halting",
+      http_port_min: HTTP_PORT,
+      http_port_max: HTTP_PORT,
+      tools_source_path: toolsIso,
+    });
+    template.provisioners = [{ type: "shell", inline: ["echo provisioned > kiln-vmware-marker"] }];
+    delete template["post-processors"];
+    const variables = boundVariables(template, {
+      mirror: path.join(dir, "mirror"),
+      iso_checksum: `sha256:${createHash("sha256").update(await readFile(iso)).digest("hex")}`,
+      http_directory: path.join(dir, "http"),
+      build_directory: path.join(dir, "builds"),
+    });
+    const home = `/home/${TEST_USER}`;
+    guestFiles.push(`${home}/kiln-vmware-marker`, `${home}/linux.iso`);
+
+    const out = path.join(dir, "builds", "packer-ubuntu-22.04-amd64-vmware");
+    const vmx = path.join(out, "ubuntu-22.04-amd64.vmx");
+    const runner = TranscriptRunner.fromFiles([fixture("vmware-iso-ubuntu-22.04.transcript")], { VM_NAME: "ubuntu-22.04-amd64", OUT: out });
+    let vmxAtStart = "";
+    runner.on("disk-created", () => writeFile(path.join(out, "disk.vmdk"), "# Disk DescriptorFile\n"));
+    runner.on("vm-started", async () => {
+      // What Workstation does when the VM powers on: its VNC server listens where the .vmx says, and it writes
+      // its runtime files next to the .vmx.
+      vmxAtStart = await readFile(vmx, "utf8");
+      const vncPort = Number(parseVmx(vmxAtStart).get("remotedisplay.vnc.port"));
+      vncServers.push(await RecordingVncServer.start(vncPort));
+      await writeFile(path.join(out, "vmware.log"), "log\n");
+      await writeFile(path.join(out, "ubuntu-22.04-amd64.nvram"), "nvram");
+      await writeFile(path.join(out, "ubuntu-22.04-amd64.vmsd"), "");
+      await mkdir(path.join(out, "ubuntu-22.04-amd64.vmx.lck"));
+      await writeFile(path.join(out, "ubuntu-22.04-amd64.vmx.lck", "M12345.lck"), "");
+    });
+
+    const ctx = recordingContext(dir);
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vmware-iso", { variables }), ctx));
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(outcome.failure?.message, ctx.lines().join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    expect(outcome.state).toBe("succeeded");
+
+    // While running: the install ISO on the CD-ROM, VNC on, the temporary MAC-free network card.
+    const running = parseVmx(vmxAtStart);
+    expect(running.get("ide0:0.filename")).toBe(iso);
+    expect(running.get("ide0:0.devicetype")).toBe("cdrom-image");
+    expect(running.get("remotedisplay.vnc.enabled")).toBe("TRUE");
+    expect(running.get("ethernet0.pcislotnumber")).toBe("32");
+    // After the build: the .vmx exactly as the fixture (Packer's defaults + vmx_data + cleaning).
+    const vncPort = running.get("remotedisplay.vnc.port") ?? "";
+    const expected = (await readFile(fixture("vmware-iso-ubuntu-22.04.vmx"), "utf8")).replaceAll("${VNC_PORT}", vncPort);
+    expect(await readFile(vmx, "utf8")).toBe(expected);
+    expect(encodeVmx(parseVmx(expected))).toBe(expected);
+
+    // The boot command as VMware's VNC server received it (HTTP IP from vmnet8).
+    const typed = vncServers[0]?.typed() ?? "";
+    expect(typed).toBe(
+      "     c" + "set gfxpayload=keep<enter>linux /casper/vmlinuz quiet autoinstall ds=nocloud-net\\;s=http://172.16.154.1:47814/ ---<enter>initrd /casper/initrd<enter>boot<enter>",
+    );
+    // Pruned as Packer does, then compacted.
+    expect((await readdir(out)).sort()).toEqual(["disk.vmdk", "ubuntu-22.04-amd64.nvram", "ubuntu-22.04-amd64.vmsd", "ubuntu-22.04-amd64.vmx"]);
+    expect(await readFile(`${home}/kiln-vmware-marker`, "utf8")).toBe("provisioned\n");
+    expect(await readFile(`${home}/linux.iso`, "utf8")).toBe("VMware Tools for Linux\n");
+    expect(ctx.artifacts[0]).toMatchObject({ builder_id: "mitchellh.vmware", id: "VM" });
+  }, 60_000);
+});
+
+describe("vmware config", () => {
+  it("applies Packer's defaults and refuses ESX and what kiln does not run, every problem at once", () => {
+    const ok = validateWithSchema(vmwareIsoBuilderSchema, { iso_url: "x.iso", iso_checksum: "none", ssh_username: "u", ssh_password: "p", shutdown_command: "halt" });
+    expect(ok.problems).toEqual([]);
+    expect(ok.compiled).toMatchObject({ disk_size: 40000, disk_adapter_type: "lsilogic", disk_type_id: "1", guest_os_type: "other", version: 21, vnc_port_min: 5900, vnc_port_max: 6000, tools_upload_path: "{{ .Flavor }}.iso" });
+    const bad = validateWithSchema(vmwareIsoBuilderSchema, { iso_url: "x.iso", iso_checksum: "none", remote_type: "esx5", disk_adapter_type: "floppy", format: "qcow2", serial: "FILE:/tmp/x", tools_upload_flavor: "beos", communicator: "winrm" });
+    expect(bad.problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^remote_type is not supported by kiln: VMware ESX is not supported by the plugin as of v2.0.0/),
+      expect.stringMatching(/^invalid 'disk_adapter_type' type specified: floppy/),
+      "format must be one of ova, ovf, or vmx",
+      expect.stringMatching(/^serial is not supported by kiln/),
+      expect.stringMatching(/^invalid 'tools_upload_flavor' specified: beos/),
+      expect.stringMatching(/^communicator "winrm" is not supported/),
+    ]));
+    expect(validateWithSchema(vmwareVmxBuilderSchema, {}).problems).toContain("source_path is blank, but is required");
+  });
+
+  it("is not advertised on this agent: vmrun is not installed here", () => {
+    expect(vmwareIsoBuilder.detect()).toBe(false);
+  });
+});
