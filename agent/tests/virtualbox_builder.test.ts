@@ -117,7 +117,7 @@ describe("virtualbox config", () => {
       guest_additions_mode: "sometimes",
       communicator: "winrm",
       vrdp_port_min: 5900,
-      floppy_dirs: ["a"],
+
     });
     expect(r.problems).toEqual(expect.arrayContaining([
       "One of iso_url or iso_urls must be specified",
@@ -128,7 +128,7 @@ describe("virtualbox config", () => {
       "guest_additions_mode is invalid. Must be one of: upload, attach, disable",
       expect.stringMatching(/^communicator "winrm" is not supported by kiln's virtualbox-iso builder/),
       expect.stringMatching(/^vrdp_port_min is not supported by kiln/),
-      expect.stringMatching(/^floppy_dirs is not supported by kiln/),
+
     ]));
     expect(validateWithSchema(virtualboxOvfBuilderSchema, {}).problems).toContain("source_path is required");
   });

@@ -102,7 +102,6 @@ export function checkCommunicator(problems: string[], type: string, c: Parameter
 
 /** Options every desktop builder refuses, with the reason. */
 export const DESKTOP_NOT_RUN: Readonly<Record<string, string>> = {
-  floppy_dirs: "only floppy_files are copied onto the floppy image: list the files",
   cd_files: "kiln's desktop builders do not build a CD yet: use floppy_files or http_directory",
   cd_label: "kiln's desktop builders do not build a CD yet",
   iso_target_path: "kiln keeps sources in the agent's shared cache: remove iso_target_path",

@@ -84,13 +84,14 @@ export function runDirStep<S extends DesktopState>(): Step<S> {
 
 /**
  * Packer's StepCreateFloppy: a 1.44 MB FAT12 image (label `floppy_label`, default "packer") holding `floppy_files`
- * (globs are not expanded: each entry is a file), built with mtools.
+ * at its root (globs are not expanded: each entry is a file) and each of `floppy_dirs` as a directory tree, built
+ * with mtools.
  */
-export function floppyStep<S extends DesktopState>(files: readonly string[], label: string | undefined, workDir: string): Step<S> {
+export function floppyStep<S extends DesktopState>(files: readonly string[], label: string | undefined, workDir: string, dirs: readonly string[] = []): Step<S> {
   return {
     name: "floppy",
     async run(ctx, state) {
-      if (files.length === 0) return "continue";
+      if (files.length === 0 && dirs.length === 0) return "continue";
       ctx.log("say", "Creating floppy disk...");
       const image = path.join(state.runDir as string, "floppy.img");
       const sources = files.map((f) => path.resolve(workDir, f));
@@ -109,6 +110,11 @@ export function floppyStep<S extends DesktopState>(files: readonly string[], lab
       for (const s of sources) {
         ctx.log("message", `Copying files flatly from floppy_files`);
         await tool("mcopy", ["-i", image, s, `::/${path.basename(s)}`]);
+      }
+      for (const d of dirs.map((x) => path.resolve(workDir, x))) {
+        if (!existsSync(d)) throw new BuildFailedError(`floppy_dirs: ${d} does not exist`);
+        ctx.log("message", `Adding directory: ${d}`);
+        await tool("mcopy", ["-s", "-i", image, d, "::/"]);
       }
       state.floppyPath = image;
       return "continue";

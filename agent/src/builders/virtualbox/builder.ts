@@ -73,6 +73,7 @@ function hookData(c: VirtualboxCommonConfig, state: VirtualboxState): Readonly<R
 function hostProblems(c: VirtualboxCommonConfig, workDir: string): string[] {
   const problems: string[] = [];
   for (const f of c.floppy_files ?? []) if (!existsSync(path.resolve(workDir, f))) problems.push(`Bad Floppy disk file '${f}': stat ${f}: no such file or directory`);
+  for (const d of c.floppy_dirs ?? []) if (!existsSync(path.resolve(workDir, d))) problems.push(`Bad Floppy disk directory '${d}': stat ${d}: no such file or directory`);
   const dir = c.http_directory ?? "";
   if (dir !== "" && !existsSync(path.resolve(workDir, dir))) problems.push(`http_directory ${dir} does not exist`);
   const key = c.ssh_private_key_file ?? "";
@@ -91,7 +92,7 @@ function pipeline(c: VirtualboxCommonConfig, ctx: BuilderContext, info: Virtualb
     source,
     outputDirStep(outDir, ctx.build.force === true),
     runDirStep(),
-    floppyStep(c.floppy_files ?? [], c.floppy_label, ctx.workDir),
+    floppyStep(c.floppy_files ?? [], c.floppy_label, ctx.workDir, c.floppy_dirs ?? []),
     httpServerStep<VirtualboxState>({
       directory: dir !== "" ? path.resolve(ctx.workDir, dir) : undefined,
       content: Object.keys(content).length > 0 ? content : undefined,

@@ -70,6 +70,7 @@ function hookData(c: VmwareCommonConfig, state: VmwareState): Readonly<Record<st
 function hostProblems(c: VmwareCommonConfig, workDir: string): string[] {
   const problems: string[] = [];
   for (const f of c.floppy_files ?? []) if (!existsSync(path.resolve(workDir, f))) problems.push(`Bad Floppy disk file '${f}': stat ${f}: no such file or directory`);
+  for (const d of c.floppy_dirs ?? []) if (!existsSync(path.resolve(workDir, d))) problems.push(`Bad Floppy disk directory '${d}': stat ${d}: no such file or directory`);
   const dir = c.http_directory ?? "";
   if (dir !== "" && !existsSync(path.resolve(workDir, dir))) problems.push(`http_directory ${dir} does not exist`);
   const key = c.ssh_private_key_file ?? "";
@@ -87,7 +88,7 @@ function pipeline(c: VmwareCommonConfig, ctx: BuilderContext, info: VmwareRunInf
     ...source,
     outputDirStep(outDir, ctx.build.force === true),
     runDirStep(),
-    floppyStep(c.floppy_files ?? [], c.floppy_label, ctx.workDir),
+    floppyStep(c.floppy_files ?? [], c.floppy_label, ctx.workDir, c.floppy_dirs ?? []),
     ...make,
     configureVmxStep("configure-vmx", c.vmx_data ?? {}, c, { devices: true }),
     hostIpStep(c, info),
