@@ -7,17 +7,20 @@
  * so the provisioners and the tools upload really run.
  */
 import { createHash } from "node:crypto";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { validateWithSchema, vmwareIsoBuilderSchema, vmwareVmxBuilderSchema } from "../../core/src/mod.js";
+import { parseTemplate, resolveVariables, validateWithSchema, vmwareIsoBuilderSchema, vmwareVmxBuilderSchema } from "../../core/src/mod.js";
 import { TEST_USER } from "../../test/src/mod.js";
 import { withHostRunner } from "../src/builders/desktop/host_runner.js";
 import { TranscriptRunner } from "../src/builders/desktop/transcript.js";
 import { vmwareIsoBuilder } from "../src/builders/vmware/builder.js";
 import { encodeVmx, parseVmx } from "../src/builders/vmware/vmx.js";
 import { runJob } from "../src/runner.js";
-import { FIXTURES, RecordingVncServer, boundVariables, corpusTemplate } from "./desktop_harness.js";
+import { CORPUS, FIXTURES, RecordingVncServer, boundVariables, corpusTemplate } from "./desktop_harness.js";
 import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
 
 const { dirs, startSshServer } = useSshTestResources();
@@ -29,6 +32,7 @@ afterEach(async () => {
 });
 
 const HTTP_PORT = 47814;
+const run = promisify(execFile);
 const fixture = (name: string): string => path.join(FIXTURES, name);
 
 describe("vmware-iso (transcript of vmrun/vmware-vdiskmanager, real sshd as the guest)", () => {
@@ -113,6 +117,67 @@ describe("vmware-iso (transcript of vmrun/vmware-vdiskmanager, real sshd as the 
     expect(await readFile(`${home}/kiln-vmware-marker`, "utf8")).toBe("provisioned\n");
     expect(await readFile(`${home}/linux.iso`, "utf8")).toBe("VMware Tools for Linux\n");
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "mitchellh.vmware", id: "VM" });
+  }, 60_000);
+});
+
+describe("vmware-iso: kubernetes-sigs/image-builder OVA node template", () => {
+  it("ubuntu-2004 with its var files: floppy_dirs on a real floppy image, scsi/lsilogic disk, vmx_data, compaction", async () => {
+    const sshd = await startSshServer();
+    const dir = await dirs.make("kiln-vmware-ib-");
+    const iso = path.join(dir, "ubuntu-20.04.1-legacy-server-amd64.iso");
+    await writeFile(iso, "legacy installer\n");
+    const preseedDir = path.join(dir, "packer", "ova", "linux", "ubuntu", "http", "20.04");
+    await mkdir(preseedDir, { recursive: true });
+    await writeFile(path.join(preseedDir, "preseed.cfg"), "d-i debian-installer/locale string en_US\n");
+
+    const ib = "kubernetes-sigs-image-builder/images__capi__packer__";
+    const text = await readFile(path.join(CORPUS, "templates", `${ib}ova__packer-node.json`));
+    const varFiles = ["config__kubernetes", "config__cni", "config__containerd", "config__ansible-args", "config__goss-args", "config__common", "ova__packer-common", "ova__ubuntu-2004"].map((n) => ({
+      path: `${ib}${n}.json`,
+      text: readFileSync(path.join(CORPUS, "templates", `${ib}${n}.json`)),
+    }));
+    // -var wins over the var files, as on Packer's command line: the ISO is a local file.
+    const variables = resolveVariables({
+      template: parseTemplate(text, "packer-node.json"),
+      varFiles,
+      vars: { iso_url: iso, iso_checksum: createHash("sha256").update(await readFile(iso)).digest("hex") },
+      env: {},
+    });
+    const template = JSON.parse(text.toString()) as Record<string, unknown>;
+    const builder = (template.builders as Record<string, unknown>[]).find((b) => b.name === "vmware-iso") as Record<string, unknown>;
+    Object.assign(builder, { ssh_port: sshd.port, ssh_username: sshd.username, ssh_password: sshd.password, shutdown_command: "echo guest halting" });
+    template.provisioners = [{ type: "shell", inline: ["true"] }];
+    delete template["post-processors"];
+
+    const vmName = variables.build_version ?? "";
+    expect(vmName).toBe("ubuntu-2004-kube-v1.18.15");
+    const out = path.join(dir, "output", vmName);
+    const vmx = path.join(out, `${vmName}.vmx`);
+    const runner = TranscriptRunner.fromFiles([fixture("vmware-iso-image-builder-ubuntu-2004.transcript")], { VM_NAME: vmName, OUT: out });
+    let running = new Map<string, string>();
+    let floppyListing = "";
+    runner.on("disk-created", () => writeFile(path.join(out, `${vmName}.vmdk`), "# Disk DescriptorFile\n"));
+    runner.on("vm-started", async () => {
+      running = parseVmx(await readFile(vmx, "utf8"));
+      vncServers.push(await RecordingVncServer.start(Number(running.get("remotedisplay.vnc.port"))));
+      floppyListing = (await run("mtype", ["-i", running.get("floppy0.filename") ?? "", "::/http/20.04/preseed.cfg"])).stdout;
+    });
+    const ctx = recordingContext(dir);
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vmware-iso", { variables }), ctx));
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(outcome.failure?.message, ctx.lines().join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+
+    expect(floppyListing).toBe("d-i debian-installer/locale string en_US\n");
+    expect(running.get("floppy0.present")).toBe("TRUE");
+    expect(running.get("ide0:0.filename")).toBe(iso);
+    const vncPort = running.get("remotedisplay.vnc.port") ?? "";
+    const expected = (await readFile(fixture("vmware-iso-image-builder-ubuntu-2004.vmx"), "utf8")).replaceAll("${VNC_PORT}", vncPort);
+    expect(await readFile(vmx, "utf8")).toBe(expected);
+    expect(vncServers[0]?.typed()).toBe(
+      "<esc><esc><enter>/install/vmlinuz auto console-setup/ask_detect=false console-setup/layoutcode=us console-setup/modelcode=pc105 debconf/frontend=noninteractive debian-installer=en_US fb=false initrd=/install/initrd.gz kbd-chooser/method=us keyboard-configuration/layout=USA keyboard-configuration/variant=USA locale=en_US netcfg/get_domain=local netcfg/get_hostname=localhost grub-installer/bootdev=/dev/sda preseed/file=/media/HTTP/20.04/preseed.cfg -- <enter>",
+    );
+    expect((await readdir(out)).sort()).toEqual([`${vmName}.vmdk`, `${vmName}.vmx`]);
   }, 60_000);
 });
 
