@@ -5,15 +5,17 @@
  * answers SSH on the forwarded NAT port is the harness's real sshd, so the provisioners, the version file and the
  * guest additions upload really happen.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { virtualboxIsoBuilderSchema, virtualboxOvfBuilderSchema, validateWithSchema } from "../../core/src/mod.js";
 import { TEST_USER } from "../../test/src/mod.js";
 import { withHostRunner } from "../src/builders/desktop/host_runner.js";
-import { TranscriptRunner } from "../src/builders/desktop/transcript.js";
+import { TranscriptRunner, parseTranscript } from "../src/builders/desktop/transcript.js";
 import { virtualboxIsoBuilder } from "../src/builders/virtualbox/builder.js";
 import { runJob } from "../src/runner.js";
 import { FIXTURES, PortForward, boundVariables, corpusTemplate } from "./desktop_harness.js";
@@ -29,6 +31,7 @@ afterEach(async () => {
 
 /** The fixed HTTP port the boot command types (its digits are scancodes in the transcript). */
 const HTTP_PORT = 47813;
+const run = promisify(execFile);
 const fixture = (name: string): string => path.join(FIXTURES, name);
 
 async function sha256(file: string): Promise<string> {
@@ -97,6 +100,128 @@ describe("virtualbox-iso (transcript of VBoxManage, real sshd as the guest)", ()
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "mitchellh.virtualbox", id: "VM" });
     expect((ctx.artifacts[0]?.files ?? []).map((f) => path.basename(f.name ?? "")).sort()).toEqual(["ubuntu-22.04-amd64-disk001.vmdk", "ubuntu-22.04-amd64.ovf"]);
     expect(existsSync(out)).toBe(true);
+  }, 60_000);
+});
+
+describe("virtualbox-ovf (transcript of VBoxManage, real sshd as the guest)", () => {
+  it("chef-bento amazon-2: imports the OVF, renders {{.Name}} in vboxmanage, exports and deletes", async () => {
+    const sshd = await startSshServer();
+    const dir = await dirs.make("kiln-vbox-ovf-");
+    const ovf = path.join(dir, "amazon2.ovf");
+    await writeFile(ovf, "<?xml version=\"1.0\"?><Envelope/>\n");
+    const gaIso = path.join(dir, "VBoxGuestAdditions.iso");
+    await writeFile(gaIso, "ga\n");
+    const template = corpusTemplate("chef-bento/packer_templates__amazonlinux__amazon-2-x86_64.json");
+    const vbox = (template.builders as Record<string, unknown>[]).find((b) => b.type === "virtualbox-ovf") as Record<string, unknown>;
+    Object.assign(vbox, { ssh_username: sshd.username, ssh_password: sshd.password, shutdown_command: "echo guest halting" });
+    template.provisioners = [{ type: "shell", inline: ["test -s .vbox_version"] }];
+    delete template["post-processors"];
+    const variables = boundVariables(template, { build_directory: path.join(dir, "builds"), http_directory: "" });
+    const home = `/home/${TEST_USER}`;
+    guestFiles.push(`${home}/.vbox_version`, `${home}/VBoxGuestAdditions_7.0.12.iso`);
+    const out = path.join(dir, "builds", "packer-amazon-2-x86_64-virtualbox");
+    const runner = TranscriptRunner.fromFiles(
+      ["vbox-common-head.transcript", "vbox-ovf-amazon-2.transcript", "vbox-stop-export.transcript", "vbox-ovf-amazon-2.end.transcript"].map(fixture),
+      { VM_NAME: "amazon-2-x86_64", OUT: out, OVF: ovf, GA_ISO: gaIso },
+    );
+    runner.on("vm-started", async (vars) => {
+      forwards.push(await PortForward.start(Number(vars.get("HOST_PORT")), sshd.port));
+    });
+    const ctx = recordingContext(dir);
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "virtualbox-ovf", { variables }), ctx));
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(outcome.failure?.message, ctx.lines().join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    expect(await readFile(`${home}/VBoxGuestAdditions_7.0.12.iso`, "utf8")).toBe("ga\n");
+  }, 60_000);
+});
+
+describe("virtualbox-iso options, failure and cancel", () => {
+  async function setup(prefix: string): Promise<{ dir: string; iso: string; gaIso: string }> {
+    const dir = await dirs.make(prefix);
+    const iso = path.join(dir, "install.iso");
+    await writeFile(iso, "iso\n");
+    const gaIso = path.join(dir, "VBoxGuestAdditions.iso");
+    await writeFile(gaIso, "ga\n");
+    return { dir, iso, gaIso };
+  }
+
+  it("scsi disk, sata ISO, attached guest additions, floppy_files, vboxmanage(_post) with {{.Name}}, ova with export_opts", async () => {
+    const sshd = await startSshServer();
+    const { dir, iso, gaIso } = await setup("kiln-vbox-opts-");
+    await writeFile(path.join(dir, "preseed.cfg"), "d-i passwd/root-login boolean false\n");
+    const template = {
+      builders: [{
+        type: "virtualbox-iso", name: "vb", vm_name: "kiln-opts", iso_url: iso, iso_checksum: "none", guest_os_type: "Debian_64",
+        disk_size: 2048, hard_drive_interface: "scsi", iso_interface: "sata", guest_additions_mode: "attach", guest_additions_interface: "ide",
+        floppy_files: ["preseed.cfg"], headless: true, boot_wait: "1s", boot_command: ["<esc><wait2>A<up><enter>"],
+        vboxmanage: [["modifyvm", "{{.Name}}", "--vram", "33"], ["setextradata", "{{.Name}}", "kiln/name", "{{.Name}}"]],
+        vboxmanage_post: [["storageattach", "{{.Name}}", "--storagectl", "SATA Controller", "--port", "2", "--device", "0", "--type", "dvddrive", "--medium", "emptydrive"]],
+        format: "ova", export_opts: ["--manifest", "--vsys", "0", "--description", "kiln built"],
+        ssh_username: sshd.username, ssh_password: sshd.password, shutdown_command: "echo halting", output_directory: "out",
+      }],
+    };
+    const out = path.join(dir, "out");
+    const runner = TranscriptRunner.fromFiles(["vbox-common-head.transcript", "vbox-iso-features.transcript"].map(fixture), { VM_NAME: "kiln-opts", OUT: out, ISO: iso, GA_ISO: gaIso });
+    let floppy = "";
+    runner.on("floppy-attached", async (vars) => {
+      floppy = (await run("mtype", ["-i", vars.get("FLOPPY") ?? "", "::/preseed.cfg"])).stdout;
+    });
+    runner.on("vm-started", async (vars) => {
+      forwards.push(await PortForward.start(Number(vars.get("HOST_PORT")), sshd.port));
+    });
+    const ctx = recordingContext(dir);
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vb"), ctx));
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(outcome.failure?.message, ctx.lines().join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    expect(floppy).toBe("d-i passwd/root-login boolean false\n");
+    // The floppy image lived in a private run directory, gone after the build.
+    expect(existsSync(runner.vars.get("FLOPPY") ?? "")).toBe(false);
+  }, 60_000);
+
+  it("a cancel after the VM started powers it off, unregisters and deletes it, and removes the output directory", async () => {
+    const { dir, iso, gaIso } = await setup("kiln-vbox-cancel-");
+    const template = { builders: [{ type: "virtualbox-iso", name: "vb", vm_name: "kiln-cancel", iso_url: iso, iso_checksum: "none", ssh_username: "u", ssh_password: "p", output_directory: "out" }] };
+    const out = path.join(dir, "out");
+    const runner = TranscriptRunner.fromFiles(["vbox-common-head.transcript", "vbox-iso-cancel.transcript"].map(fixture), { VM_NAME: "kiln-cancel", OUT: out, ISO: iso, GA_ISO: gaIso });
+    const ctx = recordingContext(dir);
+    runner.on("vm-started", () => ctx.cancel());
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vb"), ctx));
+    expect(outcome.state).toBe("cancelled");
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it("fails on a VBoxManage error with its message, and on a command the transcript does not expect with a diff", async () => {
+    const { dir, iso, gaIso } = await setup("kiln-vbox-fail-");
+    const template = { builders: [{ type: "virtualbox-iso", name: "vb", vm_name: "kiln-fail", iso_url: iso, iso_checksum: "none", guest_os_type: "Plan9", ssh_username: "u", ssh_password: "p", output_directory: "out" }] };
+    const transcript = parseTranscript([
+      "$ VBoxManage createvm --name ${VM_NAME} --ostype Plan9 --register",
+      "! VBoxManage: error: Guest OS type 'Plan9' is invalid",
+      "! VBoxManage: error: Details: code E_INVALIDARG (0x80070057), component VirtualBoxWrap, interface IVirtualBox",
+      "= 1",
+    ].join("\n"));
+    const headEntries = parseTranscript(await readFile(fixture("vbox-common-head.transcript"), "utf8"));
+    const vars = { VM_NAME: "kiln-fail", OUT: path.join(dir, "out"), ISO: iso, GA_ISO: gaIso };
+    const runner = new TranscriptRunner([...headEntries, ...transcript], vars);
+    const ctx = recordingContext(dir);
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vb"), ctx));
+    expect(outcome.state).toBe("failed");
+    expect(outcome.failure?.message).toMatch(/^VBoxManage error: VBoxManage: error: Guest OS type 'Plan9' is invalid/);
+    // createvm failed, so nothing was registered and nothing is unregistered.
+    expect(runner.mismatch).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    expect(existsSync(path.join(dir, "out"))).toBe(false);
+
+    // A command the transcript does not expect fails the build with a diff.
+    const strict = new TranscriptRunner([...headEntries, ...parseTranscript("$ VBoxManage createvm --name ${VM_NAME} --ostype Debian_64 --register")], vars);
+    const again = await withHostRunner(strict, () => runJob(planTemplateJob(template, "vb"), recordingContext(dir)));
+    expect(again.state).toBe("failed");
+    expect(strict.mismatch?.message).toContain("- expected: $ VBoxManage createvm --name kiln-fail --ostype Debian_64 --register\n+ actual:   $ VBoxManage createvm --name kiln-fail --ostype Plan9 --register");
+    expect(again.failure?.message).toBe(strict.mismatch?.message);
+    expect(existsSync(path.join(dir, "out"))).toBe(false);
   }, 60_000);
 });
 
