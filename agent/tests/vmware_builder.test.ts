@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -19,7 +19,8 @@ import { withHostRunner } from "../src/builders/desktop/host_runner.js";
 import { TranscriptRunner } from "../src/builders/desktop/transcript.js";
 import { vmwareIsoBuilder } from "../src/builders/vmware/builder.js";
 import { encodeVmx, parseVmx } from "../src/builders/vmware/vmx.js";
-import { runJob } from "../src/runner.js";
+import { implementedPluginTypes } from "../src/plugins.js";
+import { localBuilderTypes, runJob } from "../src/runner.js";
 import { CORPUS, FIXTURES, RecordingVncServer, boundVariables, corpusTemplate } from "./desktop_harness.js";
 import { planTemplateJob, recordingContext, useSshTestResources } from "./job_harness.js";
 
@@ -181,6 +182,65 @@ describe("vmware-iso: kubernetes-sigs/image-builder OVA node template", () => {
   }, 60_000);
 });
 
+describe("vmware-vmx and cancel", () => {
+  it("vmware-vmx clones the source with vmrun, applies vmx_data / vmx_data_post, skips compaction, exports an OVA with ovftool", async () => {
+    const sshd = await startSshServer();
+    const dir = await dirs.make("kiln-vmware-vmx-");
+    const src = path.join(dir, "base", "base-ubuntu-2004.vmx");
+    await mkdir(path.dirname(src));
+    await writeFile(src, await readFile(fixture("vmware-vmx-source.vmx")));
+    const template = {
+      builders: [{
+        type: "vmware-vmx", name: "vmx", source_path: "base/base-ubuntu-2004.vmx", vm_name: "node", disable_vnc: true, headless: true,
+        skip_compaction: true, format: "ova", ovftool_options: ["--compress=9"], display_name: "kiln node",
+        vmx_data: { "ethernet0.virtualDev": "e1000e" }, vmx_data_post: { annotation: "built by kiln" },
+        ssh_host: "", ssh_port: sshd.port, ssh_username: sshd.username, ssh_password: sshd.password, shutdown_command: "echo halting", output_directory: "out",
+      }],
+      provisioners: [{ type: "shell", inline: ["echo {{build `Host`}}:{{build `Port`}} > kiln-vmx-marker"] }],
+    };
+    guestFiles.push(`/home/${TEST_USER}/kiln-vmx-marker`);
+    const out = path.join(dir, "out");
+    const runner = TranscriptRunner.fromFiles([fixture("vmware-vmx.transcript")], { VM_NAME: "node", OUT: out, SRC: src });
+    runner.on("cloned", async () => {
+      // What a full clone leaves: the .vmx (disk renamed) and the disk.
+      const text = (await readFile(src, "utf8")).replace("base-ubuntu-2004.vmdk", "node-cl1.vmdk");
+      await writeFile(path.join(out, "node.vmx"), text);
+      await writeFile(path.join(out, "node-cl1.vmdk"), "# Disk DescriptorFile\n");
+    });
+    const ctx = recordingContext(dir);
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vmx"), ctx));
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(outcome.failure?.message, ctx.lines().join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    const vmx = parseVmx(await readFile(path.join(out, "node.vmx"), "utf8"));
+    expect(vmx.get("ethernet0.virtualdev")).toBe("e1000e");
+    expect(vmx.get("ethernet0.generatedaddress")).toBeUndefined();
+    expect(vmx.get("annotation")).toBe("built by kiln");
+    expect(vmx.get("displayname")).toBe("kiln node");
+    expect(vmx.get("msg.autoanswer")).toBe("true");
+    expect(vmx.get("uuid.action")).toBe("create");
+    expect(vmx.get("scsi0:0.filename")).toBe("node-cl1.vmdk");
+    expect(ctx.lines()).toContain("Skipping disk compaction step...");
+    expect(await readFile(`/home/${TEST_USER}/kiln-vmx-marker`, "utf8")).toBe(`127.0.0.1:${sshd.port}\n`);
+  }, 60_000);
+
+  it("a cancel while the VM runs stops it hard, deletes it with vmrun deleteVM and removes the output directory", async () => {
+    const dir = await dirs.make("kiln-vmware-cancel-");
+    const iso = path.join(dir, "install.iso");
+    await writeFile(iso, "iso\n");
+    const template = { builders: [{ type: "vmware-iso", name: "vm", vm_name: "kiln-cancel", iso_url: iso, iso_checksum: "none", disable_vnc: true, ssh_username: "u", ssh_password: "p", output_directory: "out" }] };
+    const out = path.join(dir, "out");
+    const runner = TranscriptRunner.fromFiles([fixture("vmware-iso-cancel.transcript")], { VM_NAME: "kiln-cancel", OUT: out });
+    const ctx = recordingContext(dir);
+    runner.on("vm-started", () => ctx.cancel());
+    const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vm"), ctx));
+    expect(outcome.state).toBe("cancelled");
+    expect(runner.mismatch?.message, runner.actual.join("\n")).toBeUndefined();
+    expect(runner.remaining()).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+});
+
 describe("vmware config", () => {
   it("applies Packer's defaults and refuses ESX and what kiln does not run, every problem at once", () => {
     const ok = validateWithSchema(vmwareIsoBuilderSchema, { iso_url: "x.iso", iso_checksum: "none", ssh_username: "u", ssh_password: "p", shutdown_command: "halt" });
@@ -198,7 +258,9 @@ describe("vmware config", () => {
     expect(validateWithSchema(vmwareVmxBuilderSchema, {}).problems).toContain("source_path is blank, but is required");
   });
 
-  it("is not advertised on this agent: vmrun is not installed here", () => {
+  it("is not advertised on this agent: vmrun and VBoxManage are not installed here", () => {
     expect(vmwareIsoBuilder.detect()).toBe(false);
+    expect(implementedPluginTypes("builder")).toEqual(expect.arrayContaining(["virtualbox-iso", "virtualbox-ovf", "vmware-iso", "vmware-vmx"]));
+    for (const t of ["virtualbox-iso", "virtualbox-ovf", "vmware-iso", "vmware-vmx"]) expect(localBuilderTypes()).not.toContain(t);
   });
 });

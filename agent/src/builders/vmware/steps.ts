@@ -257,8 +257,9 @@ export function bootCommandStep(c: VmwareCommonConfig, info: VmwareRunInfo): Ste
   return {
     name: "boot-command",
     async run(ctx, state) {
+      // Packer connects and waits boot_wait whenever VNC is on, with or without a boot command.
       const command = c.boot_command ?? [];
-      if (c.disable_vnc === true || command.length === 0) return "continue";
+      if (c.disable_vnc === true) return "continue";
       ctx.log("say", "Connecting to VM via VNC");
       const vnc = await VncClient.connect(c.vnc_bind_address, (state.vncPort as PortReservation).port, ctx.signal);
       try {
