@@ -161,6 +161,7 @@ describe("virtualbox-iso options, failure and cancel", () => {
         ssh_username: sshd.username, ssh_password: sshd.password, shutdown_command: "echo halting", output_directory: "out",
       }],
     };
+    guestFiles.push(`/home/${TEST_USER}/.vbox_version`);
     const out = path.join(dir, "out");
     const runner = TranscriptRunner.fromFiles(["vbox-common-head.transcript", "vbox-iso-features.transcript"].map(fixture), { VM_NAME: "kiln-opts", OUT: out, ISO: iso, GA_ISO: gaIso });
     let floppy = "";
@@ -176,6 +177,8 @@ describe("virtualbox-iso options, failure and cancel", () => {
     expect(outcome.failure?.message, ctx.lines().join("\n")).toBeUndefined();
     expect(runner.remaining()).toEqual([]);
     expect(floppy).toBe("d-i passwd/root-login boolean false\n");
+    // attach mode: the ISO went to the VM's drive, nothing was uploaded.
+    expect(existsSync(`/home/${TEST_USER}/VBoxGuestAdditions.iso`)).toBe(false);
     // The floppy image lived in a private run directory, gone after the build.
     expect(existsSync(runner.vars.get("FLOPPY") ?? "")).toBe(false);
   }, 60_000);
