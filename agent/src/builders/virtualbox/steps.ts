@@ -261,7 +261,7 @@ export function runStep(c: VirtualboxCommonConfig, info: VirtualboxRunInfo): Ste
   return {
     name: "run",
     async run(ctx) {
-      ctx.log("say", `Starting the virtual machine...${c.headless === true ? "" : ""}`);
+      ctx.log("say", "Starting the virtual machine...");
       if (c.headless !== true) ctx.log("message", "kiln agents have no display: the VM starts headless whatever `headless` says");
       started = true;
       await info.driver.vboxmanage(ctx, "startvm", info.vmName, "--type", "headless");
