@@ -199,7 +199,8 @@ describe("virtualbox-iso options, failure and cancel", () => {
 
   it("fails on a VBoxManage error with its message, and on a command the transcript does not expect with a diff", async () => {
     const { dir, iso, gaIso } = await setup("kiln-vbox-fail-");
-    const template = { builders: [{ type: "virtualbox-iso", name: "vb", vm_name: "kiln-fail", iso_url: iso, iso_checksum: "none", guest_os_type: "Plan9", ssh_username: "u", ssh_password: "p", output_directory: "out" }] };
+    // No vm_name: Packer's default packer-<build>-<timestamp>.
+    const template = { builders: [{ type: "virtualbox-iso", name: "vb", iso_url: iso, iso_checksum: "none", guest_os_type: "Plan9", ssh_username: "u", ssh_password: "p", output_directory: "out" }] };
     const transcript = parseTranscript([
       "$ VBoxManage createvm --name ${VM_NAME} --ostype Plan9 --register",
       "! VBoxManage: error: Guest OS type 'Plan9' is invalid",
@@ -207,20 +208,22 @@ describe("virtualbox-iso options, failure and cancel", () => {
       "= 1",
     ].join("\n"));
     const headEntries = parseTranscript(await readFile(fixture("vbox-common-head.transcript"), "utf8"));
-    const vars = { VM_NAME: "kiln-fail", OUT: path.join(dir, "out"), ISO: iso, GA_ISO: gaIso };
+    const vars = { OUT: path.join(dir, "out"), ISO: iso, GA_ISO: gaIso };
     const runner = new TranscriptRunner([...headEntries, ...transcript], vars);
     const ctx = recordingContext(dir);
     const outcome = await withHostRunner(runner, () => runJob(planTemplateJob(template, "vb"), ctx));
     expect(outcome.state).toBe("failed");
     expect(outcome.failure?.message).toMatch(/^VBoxManage error: VBoxManage: error: Guest OS type 'Plan9' is invalid/);
+    expect(runner.vars.get("VM_NAME")).toMatch(/^packer-vb-\d{10}$/);
     // createvm failed, so nothing was registered and nothing is unregistered.
     expect(runner.mismatch).toBeUndefined();
     expect(runner.remaining()).toEqual([]);
     expect(existsSync(path.join(dir, "out"))).toBe(false);
 
     // A command the transcript does not expect fails the build with a diff.
-    const strict = new TranscriptRunner([...headEntries, ...parseTranscript("$ VBoxManage createvm --name ${VM_NAME} --ostype Debian_64 --register")], vars);
-    const again = await withHostRunner(strict, () => runJob(planTemplateJob(template, "vb"), recordingContext(dir)));
+    const strict = new TranscriptRunner([...headEntries, ...parseTranscript("$ VBoxManage createvm --name ${VM_NAME} --ostype Debian_64 --register")], { ...vars, VM_NAME: "kiln-fail" });
+    const named = { builders: [{ ...template.builders[0], vm_name: "kiln-fail" }] };
+    const again = await withHostRunner(strict, () => runJob(planTemplateJob(named, "vb"), recordingContext(dir)));
     expect(again.state).toBe("failed");
     expect(strict.mismatch?.message).toContain("- expected: $ VBoxManage createvm --name kiln-fail --ostype Debian_64 --register\n+ actual:   $ VBoxManage createvm --name kiln-fail --ostype Plan9 --register");
     expect(again.failure?.message).toBe(strict.mismatch?.message);
@@ -259,6 +262,8 @@ describe("virtualbox config", () => {
 
     ]));
     expect(validateWithSchema(virtualboxOvfBuilderSchema, {}).problems).toContain("source_path is required");
+    const nvme = validateWithSchema(virtualboxIsoBuilderSchema, { iso_url: "x.iso", iso_checksum: "none", hard_drive_interface: "pcie", ssh_username: "u", ssh_password: "p" });
+    expect(nvme.problems).toEqual([expect.stringMatching(/^hard_drive_interface pcie is not supported by kiln/)]);
   });
 
   it("is not advertised on this agent: VBoxManage is not installed here", () => {

@@ -141,6 +141,7 @@ export const virtualboxIsoBuilderSchema = definePluginSchema({
     if (c.disk_size < 1) problems.push("disk_size must be a positive number of MiB");
     oneOf(problems, "hard_drive_interface", c.hard_drive_interface, HARD_DRIVE_INTERFACES, "hard_drive_interface can only be ide, sata, pcie, scsi or virtio");
     oneOf(problems, "iso_interface", c.iso_interface, ISO_INTERFACES, "iso_interface can only be ide, sata or virtio");
+    if (c.hard_drive_interface === "pcie") problems.push("hard_drive_interface pcie is not supported by kiln: NVMe controllers are not implemented; use sata, scsi, ide or virtio");
     if (c.sata_port_count > 30) problems.push("sata_port_count cannot be greater than 30");
     return common(c, problems, "virtualbox-iso");
   },
