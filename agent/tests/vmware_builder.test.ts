@@ -117,7 +117,7 @@ describe("vmware-iso (transcript of vmrun/vmware-vdiskmanager, real sshd as the 
     expect((await readdir(out)).sort()).toEqual(["disk.vmdk", "ubuntu-22.04-amd64.nvram", "ubuntu-22.04-amd64.vmsd", "ubuntu-22.04-amd64.vmx"]);
     expect(await readFile(`${home}/kiln-vmware-marker`, "utf8")).toBe("provisioned\n");
     expect(await readFile(`${home}/linux.iso`, "utf8")).toBe("VMware Tools for Linux\n");
-    expect(ctx.artifacts[0]).toMatchObject({ builder_id: "mitchellh.vmware", id: "VM" });
+    expect(ctx.artifacts[0]).toMatchObject({ builder_id: "mitchellh.vmware", id: "ubuntu-22.04-amd64" });
   }, 60_000);
 });
 

@@ -27,13 +27,24 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Packer's desktop artifact: the files in the output directory, `Id()` "VM"; Destroy removes the directory. */
-export async function outputDirArtifact(builderId: string, dir: string, userDir: string, workDir: string, generatedData: Readonly<Record<string, string>>): Promise<LocalArtifact> {
+/**
+ * Packer's desktop artifact: the files in the output directory; `Id()` is "VM" for VirtualBox and the VM name for
+ * VMware; Destroy removes the directory.
+ */
+export async function outputDirArtifact(
+  builderId: string,
+  dir: string,
+  userDir: string,
+  workDir: string,
+  generatedData: Readonly<Record<string, string>>,
+  options: { id?: string; state?: Readonly<Record<string, string>> } = {},
+): Promise<LocalArtifact> {
   const relative = !path.isAbsolute(userDir);
   const show = (p: string): string => (relative ? path.relative(workDir, p) : p);
   return {
     builderId,
-    id: "VM",
+    id: options.id ?? "VM",
+    ...(options.state !== undefined ? { state: options.state } : {}),
     description: `VM files in directory: ${show(dir)}`,
     files: (await listFiles(dir)).map(show),
     generatedData,

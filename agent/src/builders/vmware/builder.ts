@@ -131,7 +131,14 @@ async function runBuild(c: VmwareCommonConfig, ctx: BuilderContext, steps: (info
   const state: VmwareState = { diskPaths: [], temporaryDevices: [] };
   const result = await runPipeline(steps(info, state), state, ctx, { onError: ctx.onError });
   if (result.error) throw result.error;
-  return outputDirArtifact(VMWARE_BUILDER_ID, state.outputDir as string, c.output_directory ?? "", ctx.workDir, { ...hookData(c, state) });
+  return outputDirArtifact(VMWARE_BUILDER_ID, state.outputDir as string, c.output_directory ?? "", ctx.workDir, { ...hookData(c, state) }, {
+    id: info.vmName,
+    state: {
+      "artifact.conf.keep_registered": String(c.keep_registered === true),
+      "artifact.conf.format": c.format ?? "",
+      "artifact.conf.skip_export": String(c.skip_export === true),
+    },
+  });
 }
 
 export const vmwareIsoBuilder: BuilderDefinition = {
