@@ -161,13 +161,17 @@ export function connectStep<S extends DesktopState>(
 }
 
 /**
- * Packer's StepShutdown: runs `shutdown_command` over the communicator and polls `isRunning` once a second until
- * the VM is off, or `shutdown_timeout` passes; without a command, `halt()` stops the VM at once.
+ * Packer's StepShutdown: runs `shutdown_command` over the communicator and polls `isRunning` every `pollMs`
+ * (VirtualBox 500ms, VMware 150ms) until the VM is off, or `shutdown_timeout` passes; without a command, `halt()`
+ * stops the VM at once.
  */
 export function shutdownStep<S extends DesktopState>(options: {
   readonly command: string | undefined;
   readonly timeoutMs: number;
   readonly postDelayMs?: number;
+  readonly pollMs: number;
+  /** What Packer says when it halts without a command. */
+  readonly haltMessage: string;
   readonly isRunning: (ctx: StepContext, state: S) => Promise<boolean>;
   readonly halt: (ctx: StepContext, state: S) => Promise<void>;
 }): Step<S> {
@@ -177,7 +181,7 @@ export function shutdownStep<S extends DesktopState>(options: {
       const host = currentHostRunner();
       const command = options.command ?? "";
       if (command === "" || state.communicator === undefined) {
-        ctx.log("say", "Halting the virtual machine...");
+        ctx.log("say", options.haltMessage);
         await options.halt(ctx, state);
       } else {
         ctx.log("say", "Gracefully halting virtual machine...");
@@ -186,10 +190,10 @@ export function shutdownStep<S extends DesktopState>(options: {
         let waited = 0;
         while (await options.isRunning(ctx, state)) {
           if (waited >= options.timeoutMs) {
-            throw new TimeoutError(`Timeout while waiting for machine to shutdown (shutdown_timeout ${formatGoDuration(options.timeoutMs)})`);
+            throw new TimeoutError(`Timeout while waiting for machine to shut down. (shutdown_timeout ${formatGoDuration(options.timeoutMs)})`);
           }
-          await host.sleep(1000, ctx.signal);
-          waited += 1000;
+          await host.sleep(options.pollMs, ctx.signal);
+          waited += options.pollMs;
         }
         state.communicator.close();
         state.communicator = undefined;

@@ -116,6 +116,8 @@ function pipeline(c: VirtualboxCommonConfig, ctx: BuilderContext, info: Virtualb
       command: c.shutdown_command,
       timeoutMs: c.shutdown_timeout,
       postDelayMs: c.post_shutdown_delay,
+      pollMs: 500,
+      haltMessage: "Halting the virtual machine...",
       isRunning: (sctx) => info.driver.isRunning(sctx, info.vmName),
       halt: (sctx) => info.driver.stop(sctx, info.vmName),
     }),

@@ -108,6 +108,8 @@ function pipeline(c: VmwareCommonConfig, ctx: BuilderContext, info: VmwareRunInf
     shutdownStep<VmwareState>({
       command: c.shutdown_command,
       timeoutMs: c.shutdown_timeout,
+      pollMs: 150,
+      haltMessage: "Forcibly halting virtual machine...",
       isRunning: (sctx, s) => info.driver.isRunning(sctx, s.vmxPath as string),
       halt: (sctx, s) => info.driver.stop(sctx, s.vmxPath as string),
     }),
