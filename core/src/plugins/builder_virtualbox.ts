@@ -46,6 +46,7 @@ export const VIRTUALBOX_NOT_RUN: Readonly<Record<string, string>> = {
   ...DESKTOP_NOT_RUN,
   guest_additions_sha256: "kiln uses the guest additions ISO VirtualBox installs on the agent",
   skip_nat_mapping: "the communicator reaches the guest through the NAT port forward kiln creates",
+  ssh_skip_nat_mapping: "the communicator reaches the guest through the NAT port forward kiln creates",
   vrdp_bind_address: "kiln does not configure VRDP",
   vrdp_port_min: "kiln does not configure VRDP",
   vrdp_port_max: "kiln does not configure VRDP",

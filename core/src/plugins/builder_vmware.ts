@@ -66,6 +66,7 @@ export const VMWARE_NOT_RUN: Readonly<Record<string, string>> = {
   attach_snapshot: "attach_snapshot is not implemented",
   snapshot_name: "snapshot_name is not implemented",
   keep_registered: "registration is an ESX feature",
+  skip_validate_credentials: "credentials are an ESX feature",
 };
 
 const VMWARE_COMMON_FIELDS = {
@@ -75,6 +76,7 @@ const VMWARE_COMMON_FIELDS = {
   ...BOOT_FIELDS,
   ...RUN_FIELDS,
   disable_vnc: { type: "bool" },
+  boot_key_interval: { type: "duration", description: "pause between VNC key events @default 100ms" },
   vnc_bind_address: { type: "string", default: VMWARE_DEFAULTS.vncBindAddress },
   vnc_port_min: { type: "int", default: VMWARE_DEFAULTS.vncPortMin },
   vnc_port_max: { type: "int", default: VMWARE_DEFAULTS.vncPortMax },

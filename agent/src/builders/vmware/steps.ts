@@ -270,7 +270,7 @@ export function bootCommandStep(c: VmwareCommonConfig, info: VmwareRunInfo): Ste
         const data = { HTTPIP: state.hostIp ?? "", HTTPPort: state.httpServer !== undefined ? String(state.httpServer.port) : "0", Name: info.vmName };
         const actions = parseBootCommand(renderBootCommand(command, data, info.render));
         ctx.log("say", "Typing the boot command over VNC...");
-        const interval = (c.boot_keygroup_interval ?? 0) > 0 ? (c.boot_keygroup_interval as number) : DEFAULT_KEY_INTERVAL_MS;
+        const interval = (c.boot_key_interval ?? 0) > 0 ? (c.boot_key_interval as number) : DEFAULT_KEY_INTERVAL_MS;
         for (const step of keyEventSteps(actions)) {
           if (step.type === "wait") await info.host.sleep(step.ms, ctx.signal);
           else {
