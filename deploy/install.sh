@@ -23,11 +23,12 @@ fi
 # builder tests boot.
 # libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
 # libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
+# mtools: the floppy images (floppy_files, floppy_dirs) of the virtualbox-* and vmware-* builders.
 PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible sshpass
   docker.io busybox-static docker-registry openssl apache2-utils
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
-  iproute2)
+  iproute2 mtools)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

@@ -148,7 +148,7 @@ describe("null builder", () => {
 
   it("reports an unknown builder type as unsupported", async () => {
     const dir = await dirs.make();
-    const { outcome } = await build(dir, { builders: [{ type: "vmware-iso", name: "q" }] }, "q");
+    const { outcome } = await build(dir, { builders: [{ type: "parallels-iso", name: "q" }] }, "q");
     expect(outcome.failure?.code).toBe(ErrorCode.Unsupported);
   });
 });

@@ -13,7 +13,7 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["docker", "file", "libvirt", "null", "qemu"],
+      builder: ["docker", "file", "libvirt", "null", "qemu", "virtualbox-iso", "virtualbox-ovf", "vmware-iso", "vmware-vmx"],
       provisioner: ["ansible", "ansible-local", "breakpoint", "file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "docker-import", "docker-push", "docker-save", "docker-tag", "manifest", "shell-local"],
     });
@@ -21,7 +21,7 @@ describe("plugins - registry", () => {
   });
 
   it("reports an unknown type as Packer does", () => {
-    expect(validatePluginConfig("builder", "vmware-iso", {}).problems).toEqual(["Unknown builder vmware-iso"]);
+    expect(validatePluginConfig("builder", "parallels-iso", {}).problems).toEqual(["Unknown builder parallels-iso"]);
     expect(validatePluginConfig("provisioner", "foo", {}).problems).toEqual(["Unknown provisioner foo"]);
     expect(validatePluginConfig("post-processor", "foo", {}).problems).toEqual(["Unknown post-processor foo"]);
   });

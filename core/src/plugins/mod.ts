@@ -49,6 +49,26 @@ export {
   type LibvirtVolumeConfig,
 } from "./builder_libvirt.js";
 export { qemuBuilderSchema, QEMU_BUILDER_ID, QEMU_DEFAULTS, QEMU_NOT_RUN, type QemuBuilderConfig } from "./builder_qemu.js";
+export {
+  virtualboxIsoBuilderSchema,
+  virtualboxOvfBuilderSchema,
+  VIRTUALBOX_BUILDER_ID,
+  VIRTUALBOX_DEFAULTS,
+  VIRTUALBOX_NOT_RUN,
+  type VirtualboxIsoBuilderConfig,
+  type VirtualboxOvfBuilderConfig,
+  type VirtualboxCommonConfig,
+} from "./builder_virtualbox.js";
+export {
+  vmwareIsoBuilderSchema,
+  vmwareVmxBuilderSchema,
+  VMWARE_BUILDER_ID,
+  VMWARE_DEFAULTS,
+  VMWARE_NOT_RUN,
+  type VmwareIsoBuilderConfig,
+  type VmwareVmxBuilderConfig,
+  type VmwareCommonConfig,
+} from "./builder_vmware.js";
 export { SHELL_LOCAL_FIELDS, SHELL_LOCAL_SUPPORTED_OS, type ShellLocalConfig } from "./shell_local.js";
 export { shellLocalProvisionerSchema, type ShellLocalProvisionerConfig } from "./provisioner_shell_local.js";
 export { breakpointProvisionerSchema, type BreakpointProvisionerConfig } from "./provisioner_breakpoint.js";

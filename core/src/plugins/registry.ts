@@ -17,6 +17,8 @@ import {
   dockerTagPostProcessorSchema,
 } from "./post_processor_docker.js";
 import { qemuBuilderSchema } from "./builder_qemu.js";
+import { virtualboxIsoBuilderSchema, virtualboxOvfBuilderSchema } from "./builder_virtualbox.js";
+import { vmwareIsoBuilderSchema, vmwareVmxBuilderSchema } from "./builder_vmware.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -40,6 +42,10 @@ const schemas: readonly PluginSchema[] = [
   nullBuilderSchema,
   dockerBuilderSchema,
   qemuBuilderSchema,
+  virtualboxIsoBuilderSchema,
+  virtualboxOvfBuilderSchema,
+  vmwareIsoBuilderSchema,
+  vmwareVmxBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
