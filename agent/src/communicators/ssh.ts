@@ -267,7 +267,7 @@ export function canNudgeAcks(client: Client): boolean {
 function nudgeAcks(client: Client): void {
   const internals = client as unknown as Ssh2Internals;
   const sock = internals._sock;
-  if (!canNudgeAcks(client) || sock === undefined) return;
+  if (!canNudgeAcks(client) || sendPacket === undefined || sock === undefined) return;
   let pending = false;
   sock.on("data", (d: Buffer) => {
     if (pending || d.length > 1024) return;
