@@ -21,11 +21,13 @@ fi
 # builder tests boot.
 # libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
 # libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
+# golang-go, golang-github-vmware-govmomi-dev: test-only; the vsphere builder tests build VMware's vCenter simulator
+# (vcsim, from govmomi's source) with Go and run it on a loopback port (test/src/vcsim.ts). kiln itself needs no Go.
 PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible
   docker.io busybox-static docker-registry openssl
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
-  iproute2)
+  iproute2 golang-go golang-github-vmware-govmomi-dev)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
