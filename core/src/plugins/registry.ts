@@ -17,6 +17,8 @@ import {
   dockerTagPostProcessorSchema,
 } from "./post_processor_docker.js";
 import { qemuBuilderSchema } from "./builder_qemu.js";
+import { vsphereCloneBuilderSchema } from "./builder_vsphere_clone.js";
+import { vsphereIsoBuilderSchema } from "./builder_vsphere_iso.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -40,6 +42,8 @@ const schemas: readonly PluginSchema[] = [
   nullBuilderSchema,
   dockerBuilderSchema,
   qemuBuilderSchema,
+  vsphereIsoBuilderSchema,
+  vsphereCloneBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,
