@@ -9,6 +9,7 @@ import { libvirtBuilder } from "./builders/libvirt/mod.js";
 import { nullBuilder } from "./builders/null.js";
 import { dockerBuilder } from "./builders/docker.js";
 import { qemuBuilder } from "./builders/qemu/builder.js";
+import { vsphereCloneBuilder, vsphereIsoBuilder } from "./builders/vsphere/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { ansibleProvisioner } from "./provisioners/ansible.js";
 import { ansibleLocalProvisioner } from "./provisioners/ansible_local.js";
@@ -27,7 +28,15 @@ import {
   dockerTagPostProcessor,
 } from "./postprocessors/docker.js";
 
-export const BUILDERS: readonly BuilderDefinition[] = [fileBuilder, nullBuilder, dockerBuilder, libvirtBuilder, qemuBuilder];
+export const BUILDERS: readonly BuilderDefinition[] = [
+  fileBuilder,
+  nullBuilder,
+  dockerBuilder,
+  libvirtBuilder,
+  qemuBuilder,
+  vsphereIsoBuilder,
+  vsphereCloneBuilder,
+];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [
   shellLocalProvisioner,
   shellProvisioner,

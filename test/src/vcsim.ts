@@ -175,9 +175,13 @@ export class Vcsim implements AsyncDisposable {
   readonly url: string;
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
+  private stderr = "";
 
   private constructor(child: ChildProcess, url: URL, exited: Promise<void>) {
     this.child = child;
+    child.stderr?.on("data", (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-16_000);
+    });
     this.exited = exited;
     this.server = url.host;
     this.url = `${url.protocol}//${url.host}${url.pathname}`;
@@ -218,6 +222,11 @@ export class Vcsim implements AsyncDisposable {
     });
     child.stdout?.resume();
     return new Vcsim(child, url, exited);
+  }
+
+  /** The simulator's recent stderr (its log, and Go panics), for test failure messages. */
+  get log(): string {
+    return this.stderr;
   }
 
   async stop(): Promise<void> {

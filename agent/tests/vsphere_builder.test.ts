@@ -1,0 +1,271 @@
+/**
+ * The vsphere-iso and vsphere-clone builders against VMware's own vCenter simulator (vcsim from Debian's govmomi
+ * 0.24, test/src/vcsim.ts), checked through kiln's vim25 client reading the VM's properties back:
+ *
+ * - vsphere-iso creates the VM with the requested CPU, RAM, disk controller, disk, NIC and CD-ROM, powers it on,
+ *   waits for the guest IP (vcsim reports the address set with its `SET.guest.ipAddress` extraConfig knob, through
+ *   Packer's `configuration_parameters`: here 127.0.0.1, where a real sshd of the test harness listens, so the SSH
+ *   communicator and a shell provisioner run for real), shuts down through VMware Tools' API, snapshots and converts
+ *   to a template;
+ * - vsphere-clone clones that template, resizes CPU, RAM and the disk;
+ * - a cancel while waiting for the IP and a failing provisioner leave no VM in the inventory;
+ * - bad credentials, a missing datastore and folder, and an unreachable vCenter give one-line errors with codes.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
+import { SshServer, TEST_PASSWORD, TEST_USER, freePort } from "../../test/src/mod.js";
+import { Vcsim } from "../../test/src/vcsim.js";
+import { runJob } from "../src/runner.js";
+import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
+import { child, list, moref, text, xsiType } from "../src/vsphere/soap.js";
+import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+
+const USERNAME = "kiln";
+const PASSWORD = "kiln-vcsim-password";
+
+let sim: Vcsim;
+let sshd: SshServer;
+let client: VsphereClient;
+const dirs = new TempDirs();
+const signal = new AbortController().signal;
+let isoPath: string;
+
+beforeAll(async () => {
+  sim = await Vcsim.start({ username: USERNAME, password: PASSWORD });
+  sshd = await SshServer.start();
+  client = await VsphereClient.connect({ server: sim.server, username: USERNAME, password: PASSWORD, insecure: true }, signal);
+  // An ISO on the simulator's datastore (a directory on this host), for iso_paths.
+  const ds = (await client.descendants(client.content.rootFolder, "Datastore", signal)).find((d) => d.name === "LocalDS_0") as { ref: MoRef };
+  const url = text((await client.props(ds.ref, ["info.url"], signal)).get("info.url"));
+  const dir = url.replace(/^ds:\/\//, "");
+  await mkdir(`${dir}/iso`, { recursive: true });
+  await writeFile(`${dir}/iso/installer.iso`, Buffer.alloc(64 * 1024));
+  isoPath = "[LocalDS_0] iso/installer.iso";
+}, 300_000);
+
+afterAll(async () => {
+  await client?.close();
+  await sshd?.stop();
+  await sim?.stop();
+  await dirs.cleanup();
+}, 60_000);
+
+/** The names of every VM and template in the simulator. */
+async function vmNames(): Promise<string[]> {
+  return (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).map((v) => v.name).sort();
+}
+
+async function vmByName(name: string): Promise<MoRef> {
+  const found = (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name);
+  if (found === undefined) throw new Error(`no VM ${name}`);
+  return found.ref;
+}
+
+function connection(): Record<string, unknown> {
+  return { vcenter_server: sim.server, username: USERNAME, password: PASSWORD, insecure_connection: "true" };
+}
+
+function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: "vsphere-iso",
+    ...connection(),
+    vm_name: name,
+    datacenter: "DC0",
+    cluster: "DC0_C0",
+    datastore: "LocalDS_0",
+    guest_os_type: "otherLinux64Guest",
+    CPUs: 2,
+    cpu_cores: 1,
+    RAM: 1024,
+    disk_controller_type: ["pvscsi"],
+    storage: [{ disk_size: 2048, disk_thin_provisioned: true }],
+    network_adapters: [{ network: "VM Network", network_card: "vmxnet3" }],
+    iso_paths: [isoPath],
+    communicator: "none",
+    ...extra,
+  };
+}
+
+/** SSH to the harness's sshd at the address vcsim reports as the guest's. */
+function sshToGuest(): Record<string, unknown> {
+  return {
+    communicator: "ssh",
+    ssh_port: sshd.port,
+    ssh_username: TEST_USER,
+    ssh_password: TEST_PASSWORD,
+    ssh_timeout: "60s",
+    configuration_parameters: { "SET.guest.ipAddress": "127.0.0.1" },
+    ip_settle_timeout: "500ms",
+  };
+}
+
+describe("vsphere builders: configuration", () => {
+  it("reports every problem at once and refuses what kiln does not run, by name", () => {
+    const r = validatePluginConfig("builder", "vsphere-iso", {
+      CPUs: 1,
+      storage: [{ disk_thin_provisioned: true }],
+      network_adapters: [{ network: "VM Network" }],
+      export: { force: true },
+      iso_urls: ["http://example.com/x.iso"],
+      communicator: "none",
+    });
+    expect(r.problems).toEqual(
+      expect.arrayContaining([
+        "'vcenter_server' is required",
+        "'username' is required",
+        "'password' is required",
+        "'vm_name' is required",
+        "'host' or 'cluster' is required",
+        "storage[0].'disk_size' is required",
+        "network_adapters[0].'network_card' is required",
+      ]),
+    );
+    expect(r.problems.some((p) => p.startsWith("export is not supported by kiln's vSphere builders yet"))).toBe(true);
+    expect(r.problems.some((p) => p.startsWith("iso_urls is not supported"))).toBe(true);
+    const clone = validatePluginConfig("builder", "vsphere-clone", { ...connection(), vm_name: "x", host: "h", communicator: "none" });
+    expect(clone.problems).toEqual(["'template' is required"]);
+  });
+});
+
+describe("vsphere builders against vcsim", () => {
+  it("vsphere-iso: creates the VM as asked, gets its IP, provisions over SSH, snapshots and converts it to a template", async () => {
+    const name = `kiln-iso-${process.pid}`;
+    const ctx = recordingContext(await dirs.make());
+    const template = {
+      builders: [isoBuilder(name, { ...sshToGuest(), create_snapshot: true, convert_to_template: true, notes: "built by kiln" })],
+      provisioners: [{ type: "shell", inline: ["echo provisioned-$(id -un) {{build `ID`}}"] }],
+    };
+    const outcome = await runJob(planTemplateJob(template, "vsphere-iso"), ctx);
+    expect(outcome.failure?.message).toBeUndefined();
+    expect(outcome.state).toBe("succeeded");
+    expect(ctx.lines()).toContain("IP address: 127.0.0.1");
+    expect(ctx.lines()).toContain("Connected to SSH!");
+    expect(ctx.lines()).toContain(`provisioned-${TEST_USER} ${name}`);
+    expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
+
+    const vm = await vmByName(name);
+    const props = await client.props(
+      vm,
+      ["config.hardware.numCPU", "config.hardware.numCoresPerSocket", "config.hardware.memoryMB", "config.template", "config.guestId", "config.annotation", "config.extraConfig", "runtime.powerState", "snapshot"],
+      signal,
+    );
+    expect(text(props.get("config.hardware.numCPU"))).toBe("2");
+    expect(text(props.get("config.hardware.numCoresPerSocket"))).toBe("1");
+    expect(text(props.get("config.hardware.memoryMB"))).toBe("1024");
+    expect(text(props.get("config.template"))).toBe("true");
+    expect(text(props.get("config.guestId"))).toBe("otherLinux64Guest");
+    expect(text(props.get("config.annotation"))).toBe("built by kiln");
+    expect(text(props.get("runtime.powerState"))).toBe("poweredOff");
+    expect(text(child(child(props.get("snapshot"), "rootSnapshotList"), "name"))).toBe("Created By Packer");
+
+    const devices = list(child((await client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    const ofType = (t: string): unknown[] => devices.filter((d) => xsiType(d) === t);
+    const [controller] = ofType("ParaVirtualSCSIController");
+    expect(controller).toBeDefined();
+    const [disk, extraDisk] = ofType("VirtualDisk");
+    expect(extraDisk).toBeUndefined();
+    expect(text(child(disk, "capacityInKB"))).toBe(String(2048 * 1024));
+    expect(text(child(disk, "controllerKey"))).toBe(text(child(controller, "key")));
+    expect(text(child(child(disk, "backing"), "thinProvisioned"))).toBe("true");
+    const [nic] = ofType("VirtualVmxnet3");
+    expect(text(child(child(nic, "backing"), "deviceName"))).toBe("VM Network");
+    const [cdrom] = ofType("VirtualCdrom");
+    expect(text(child(child(cdrom, "backing"), "fileName"))).toBe(isoPath);
+    const ide = ofType("VirtualIDEController").map((d) => text(child(d, "key")));
+    expect(ide).toContain(text(child(cdrom, "controllerKey")));
+  }, 180_000);
+
+  it("vsphere-clone: clones a template and resizes CPU, RAM and disk; the template is untouched", async () => {
+    const base = `kiln-base-${process.pid}`;
+    const made = await runJob(planTemplateJob({ builders: [isoBuilder(base, { convert_to_template: true })] }, "vsphere-iso"), recordingContext(await dirs.make()));
+    expect(made.failure?.message).toBeUndefined();
+
+    const name = `kiln-clone-${process.pid}`;
+    const ctx = recordingContext(await dirs.make());
+    const template = {
+      builders: [
+        {
+          type: "vsphere-clone",
+          ...connection(),
+          template: base,
+          vm_name: name,
+          host: "DC0_C0_H1",
+          cluster: "DC0_C0",
+          CPUs: 4,
+          RAM: 2048,
+          disk_size: 4096,
+          communicator: "none",
+        },
+      ],
+    };
+    const outcome = await runJob(planTemplateJob(template, "vsphere-clone"), ctx);
+    expect(outcome.failure?.message, sim.log).toBeUndefined();
+    expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
+    const clone = await client.props(await vmByName(name), ["config.hardware.numCPU", "config.hardware.memoryMB", "config.template", "config.hardware.device", "runtime.host"], signal);
+    expect(text(clone.get("config.hardware.numCPU"))).toBe("4");
+    expect(text(clone.get("config.hardware.memoryMB"))).toBe("2048");
+    expect(text(clone.get("config.template"))).toBe("false");
+    const disk = list(child(clone.get("config.hardware.device"), "VirtualDevice")).find((d) => xsiType(d) === "VirtualDisk");
+    expect(text(child(disk, "capacityInKB"))).toBe(String(4096 * 1024));
+    const host = moref(clone.get("runtime.host"));
+    expect(host?.type).toBe("HostSystem");
+    const hostName = text((await client.props(host as MoRef, ["name"], signal)).get("name"));
+    expect(hostName).toBe("DC0_C0_H1");
+
+    const original = await client.props(await vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
+    expect(text(original.get("config.hardware.numCPU"))).toBe("2");
+    expect(text(original.get("config.template"))).toBe("true");
+  }, 180_000);
+
+  it("a cancel while waiting for the guest IP leaves no VM behind", async () => {
+    const name = `kiln-cancel-${process.pid}`;
+    const ctx = recordingContext(await dirs.make(), {
+      onLog: (l) => {
+        if (l.text === "Waiting for IP...") setTimeout(() => ctx.cancel(), 300);
+      },
+    });
+    const { configuration_parameters: _unused, ...noIp } = sshToGuest();
+    const outcome = await runJob(planTemplateJob({ builders: [isoBuilder(name, noIp)] }, "vsphere-iso"), ctx);
+    expect(outcome.state).toBe("cancelled");
+    expect(ctx.lines()).toContain(`Destroying VM ${name}...`);
+    expect(await vmNames()).not.toContain(name);
+  }, 120_000);
+
+  it("a failing provisioner leaves no VM behind", async () => {
+    const name = `kiln-fail-${process.pid}`;
+    const ctx = recordingContext(await dirs.make());
+    const template = { builders: [isoBuilder(name, sshToGuest())], provisioners: [{ type: "shell", inline: ["exit 3"] }] };
+    const outcome = await runJob(planTemplateJob(template, "vsphere-iso"), ctx);
+    expect(outcome.state).toBe("failed");
+    expect(outcome.failure?.message).toMatch(/exit status 3|non-zero exit status: 3/);
+    expect(await vmNames()).not.toContain(name);
+  }, 120_000);
+
+  it("bad credentials, a missing datastore and folder, and an unreachable vCenter fail with one-line errors", async () => {
+    const before = await vmNames();
+    const run = async (builder: Record<string, unknown>) => runJob(planTemplateJob({ builders: [builder] }, String(builder.type)), recordingContext(await dirs.make()));
+
+    const badLogin = await run(isoBuilder("kiln-bad-login", { password: "wrong" }));
+    expect(badLogin.failure?.code).toBe(ErrorCode.InvalidArgument);
+    expect(badLogin.failure?.message).toBe(`cannot log in to vCenter ${sim.server} as '${USERNAME}': incorrect user name or password (check username and password)`);
+
+    const missing = await run(isoBuilder("kiln-missing", { datastore: "NoSuchDS", folder: "no/such/folder" }));
+    expect(missing.failure?.code).toBe(ErrorCode.NotFound);
+    expect(missing.failure?.message.split("\n")).toEqual([
+      "datastore 'NoSuchDS' not found (no Datastore of that name under DC0/datastore)",
+      "folder 'no/such/folder' not found (no Folder at inventory path DC0/vm/no/such/folder)",
+    ]);
+
+    const untrusted = await run(isoBuilder("kiln-tls", { insecure_connection: false }));
+    expect(untrusted.failure?.code).toBe(ErrorCode.InvalidArgument);
+    expect(untrusted.failure?.message).toMatch(/TLS certificate is not trusted .*insecure_connection/);
+
+    const closed = await freePort();
+    const unreachable = await run(isoBuilder("kiln-unreachable", { vcenter_server: `127.0.0.1:${closed}` }));
+    expect(unreachable.failure?.code).toBe(ErrorCode.Unavailable);
+    expect(unreachable.failure?.message).toMatch(new RegExp(`^cannot reach vCenter at 127\\.0\\.0\\.1:${closed} \\(vcenter_server\\): .*ECONNREFUSED`));
+
+    expect(await vmNames()).toEqual(before);
+  }, 120_000);
+});
