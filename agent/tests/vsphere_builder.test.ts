@@ -15,7 +15,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
 import { SshServer, TEST_PASSWORD, TEST_USER, freePort } from "../../test/src/mod.js";
-import { Vcsim } from "../../test/src/vcsim.js";
+import { Vcsim, vcsimToolchain } from "../../test/src/vcsim.js";
 import { runJob } from "../src/runner.js";
 import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
 import { child, list, moref, text, xsiType } from "../src/vsphere/soap.js";
@@ -100,6 +100,13 @@ function sshToGuest(): Record<string, unknown> {
   };
 }
 
+describe("vsphere builders: the vcsim harness", () => {
+  it("names the Debian package when Go is missing", async () => {
+    await expect(vcsimToolchain({ PATH: "/nonexistent" })).rejects.toThrow(/apt-get install golang-go\b.*Go is a test-only dependency/);
+    await expect(vcsimToolchain()).resolves.toMatch(/^go version go1\.\S+ .* govmomi 0\.24/);
+  });
+});
+
 describe("vsphere builders: configuration", () => {
   it("reports every problem at once and refuses what kiln does not run, by name", () => {
     const r = validatePluginConfig("builder", "vsphere-iso", {
@@ -178,8 +185,13 @@ describe("vsphere builders against vcsim", () => {
 
   it("vsphere-clone: clones a template and resizes CPU, RAM and disk; the template is untouched", async () => {
     const base = `kiln-base-${process.pid}`;
-    const made = await runJob(planTemplateJob({ builders: [isoBuilder(base, { convert_to_template: true })] }, "vsphere-iso"), recordingContext(await dirs.make()));
+    const madeCtx = recordingContext(await dirs.make());
+    const baseBuilder = isoBuilder(base, { convert_to_template: true, create_snapshot: true, remove_cdrom: true });
+    const made = await runJob(planTemplateJob({ builders: [baseBuilder] }, "vsphere-iso"), madeCtx);
     expect(made.failure?.message).toBeUndefined();
+    expect(madeCtx.lines()).toContain("Deleting CD-ROM drives...");
+    const baseDevices = list(child((await client.props(await vmByName(base), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    expect(baseDevices.filter((d) => xsiType(d) === "VirtualCdrom")).toEqual([]);
 
     const name = `kiln-clone-${process.pid}`;
     const ctx = recordingContext(await dirs.make());
@@ -216,6 +228,30 @@ describe("vsphere builders against vcsim", () => {
     const original = await client.props(await vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
     expect(text(original.get("config.hardware.numCPU"))).toBe("2");
     expect(text(original.get("config.template"))).toBe("true");
+
+    // A linked clone of the template's snapshot; artifice with keep_input_artifact false destroys the builder's
+    // artifact, the VM, through the artifact's Destroy().
+    const linked = `kiln-linked-${process.pid}`;
+    const dir = await dirs.make();
+    await writeFile(`${dir}/out.txt`, "x");
+    const linkedCtx = recordingContext(dir);
+    const linkedTemplate = {
+      builders: [{ type: "vsphere-clone", ...connection(), template: base, vm_name: linked, cluster: "DC0_C0", linked_clone: true, communicator: "none" }],
+      "post-processors": [{ type: "artifice", files: ["out.txt"], keep_input_artifact: false }],
+    };
+    const linkedOutcome = await runJob(planTemplateJob(linkedTemplate, "vsphere-clone"), linkedCtx);
+    expect(linkedOutcome.failure?.message).toBeUndefined();
+    expect(linkedCtx.lines()).toContain(`Cloning VM ${base} to ${linked}...`);
+    expect(await vmNames()).not.toContain(linked);
+    expect(await vmNames()).toContain(base);
+
+    // linked_clone needs a snapshot: the clone just made has none.
+    const noSnapshot = await runJob(
+      planTemplateJob({ builders: [{ type: "vsphere-clone", ...connection(), template: name, vm_name: `${linked}-2`, host: "DC0_H0", linked_clone: true, communicator: "none" }] }, "vsphere-clone"),
+      recordingContext(await dirs.make()),
+    );
+    expect(noSnapshot.failure?.code).toBe(ErrorCode.InvalidArgument);
+    expect(noSnapshot.failure?.message).toBe(`template '${name}' has no snapshot: linked_clone needs one (create_snapshot on the build that made it)`);
   }, 180_000);
 
   it("a cancel while waiting for the guest IP leaves no VM behind", async () => {

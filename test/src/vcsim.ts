@@ -68,12 +68,15 @@ func main() {
 }
 `;
 
-/** Go's and govmomi's versions, or the Debian package to install. */
-async function toolchain(): Promise<string> {
+/**
+ * Go's and govmomi's versions (the cache key). `env` is the environment `go` is looked up in.
+ * @throws Error naming the Debian packages to install when Go or the govmomi source is missing
+ */
+export async function vcsimToolchain(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const missing: string[] = [];
   let goVersion = "";
   try {
-    goVersion = (await run("go", ["version"])).stdout.trim();
+    goVersion = (await run("go", ["version"], { env })).stdout.trim();
   } catch {
     missing.push("golang-go");
   }
@@ -103,7 +106,7 @@ export function vcsimBinary(): Promise<string> {
 }
 
 async function buildCached(): Promise<string> {
-  const key = (await toolchain()).replace(/[^a-zA-Z0-9.]+/g, "-");
+  const key = (await vcsimToolchain()).replace(/[^a-zA-Z0-9.]+/g, "-");
   const root = process.env.KILN_TEST_CACHE ?? path.join(tmpdir(), "kiln-test-cache");
   const binary = path.join(root, `vcsim-${key}`);
   if (existsSync(binary)) return binary;
