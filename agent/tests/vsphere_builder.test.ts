@@ -266,6 +266,18 @@ describe("vsphere builders against vcsim", () => {
     expect(outcome.state).toBe("cancelled");
     expect(ctx.lines()).toContain(`Destroying VM ${name}...`);
     expect(await vmNames()).not.toContain(name);
+
+    // A cancel while CreateVM_Task is in flight: whether or not vCenter made the VM, none is left.
+    for (const delay of [0, 2, 5]) {
+      const early = recordingContext(await dirs.make(), {
+        onLog: (l) => {
+          if (l.text === "Creating VM...") setTimeout(() => early.cancel(), delay);
+        },
+      });
+      const cancelled = await runJob(planTemplateJob({ builders: [isoBuilder(`${name}-${delay}`, noIp)] }, "vsphere-iso"), early);
+      expect(cancelled.state).toBe("cancelled");
+      expect(await vmNames()).not.toContain(`${name}-${delay}`);
+    }
   }, 120_000);
 
   it("a failing provisioner leaves no VM behind", async () => {

@@ -98,12 +98,23 @@ function folderPath(c: VsphereCommonConfig): string {
   return f === "" ? "" : `${f}/`;
 }
 
-/** Destroys the VM unless the build succeeded (Packer's StepCreateVM/StepCloneVM cleanup). */
-async function destroyUnlessKept(state: VsphereBuildState, outcome: string, log: (text: string) => void): Promise<void> {
-  const vm = state.vm;
-  if (vm === undefined || outcome === "ok") return;
+/**
+ * Destroys the VM unless the build succeeded (Packer's StepCreateVM/StepCloneVM cleanup). When the create or clone
+ * task was started but its result never arrived (a cancel mid-call), the VM is looked up by name: the locate step
+ * made sure no other VM had that name.
+ */
+async function destroyUnlessKept(setup: VsphereSetup, state: VsphereBuildState, outcome: string, log: (text: string) => void): Promise<void> {
+  if (outcome === "ok") return;
+  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  let vm = state.vm;
+  if (vm === undefined && state.client !== undefined && state.location !== undefined) {
+    const path = `${state.location.dcPath}/vm/${folderPath(setup.config)}${setup.vmName}`;
+    const ref = await state.client.findByInventoryPath(path, signal).catch(() => undefined);
+    if (ref !== undefined) vm = new VirtualMachine(state.client, ref, setup.vmName);
+  }
+  if (vm === undefined) return;
   log(`Destroying VM ${vm.name}...`);
-  await vm.destroy(AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+  await vm.destroy(signal);
   state.vm = undefined;
 }
 
@@ -194,7 +205,7 @@ export function createVmStep(setup: VsphereSetup<VsphereIsoBuilderConfig>): Step
       return "continue";
     },
     async cleanup(state, outcome, ctx) {
-      await destroyUnlessKept(state, outcome, (t) => ctx.log("say", t));
+      await destroyUnlessKept(setup, state, outcome, (t) => ctx.log("say", t));
     },
   };
 }
@@ -242,7 +253,7 @@ export function cloneVmStep(setup: VsphereSetup<VsphereCloneBuilderConfig>): Ste
       return "continue";
     },
     async cleanup(state, outcome, ctx) {
-      await destroyUnlessKept(state, outcome, (t) => ctx.log("say", t));
+      await destroyUnlessKept(setup, state, outcome, (t) => ctx.log("say", t));
     },
   };
 }
