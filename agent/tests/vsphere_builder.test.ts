@@ -11,7 +11,9 @@
  * - a cancel while waiting for the IP and a failing provisioner leave no VM in the inventory;
  * - bad credentials, a missing datastore and folder, and an unreachable vCenter give one-line errors with codes.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
 import { SshServer, TEST_PASSWORD, TEST_USER, freePort } from "../../test/src/mod.js";
@@ -30,6 +32,8 @@ let client: VsphereClient;
 const dirs = new TempDirs();
 const signal = new AbortController().signal;
 let isoPath: string;
+/** The simulator's LocalDS_0 datastore directory on this host. */
+let datastoreDir: string;
 
 beforeAll(async () => {
   sim = await Vcsim.start({ username: USERNAME, password: PASSWORD });
@@ -39,6 +43,7 @@ beforeAll(async () => {
   const ds = (await client.descendants(client.content.rootFolder, "Datastore", signal)).find((d) => d.name === "LocalDS_0") as { ref: MoRef };
   const url = text((await client.props(ds.ref, ["info.url"], signal)).get("info.url"));
   const dir = url.replace(/^ds:\/\//, "");
+  datastoreDir = dir;
   await mkdir(`${dir}/iso`, { recursive: true });
   await writeFile(`${dir}/iso/installer.iso`, Buffer.alloc(64 * 1024));
   isoPath = "[LocalDS_0] iso/installer.iso";
@@ -115,6 +120,7 @@ describe("vsphere builders: configuration", () => {
       network_adapters: [{ network: "VM Network" }],
       export: { force: true },
       iso_urls: ["http://example.com/x.iso"],
+      floppy_files: ["a.txt"],
       communicator: "none",
     });
     expect(r.problems).toEqual(
@@ -129,7 +135,8 @@ describe("vsphere builders: configuration", () => {
       ]),
     );
     expect(r.problems.some((p) => p.startsWith("export is not supported by kiln's vSphere builders yet"))).toBe(true);
-    expect(r.problems.some((p) => p.startsWith("iso_urls is not supported"))).toBe(true);
+    expect(r.problems).toContain('A checksum must be specified: iso_checksum ("none" to skip the check)');
+    expect(r.problems).toContain("floppy_files is not supported by kiln's vSphere builders yet: remove it or build with Packer");
     const clone = validatePluginConfig("builder", "vsphere-clone", { ...connection(), vm_name: "x", host: "h", communicator: "none" });
     expect(clone.problems).toEqual(["'template' is required"]);
   });
@@ -183,7 +190,38 @@ describe("vsphere builders against vcsim", () => {
     expect(ide).toContain(text(child(cdrom, "controllerKey")));
   }, 180_000);
 
-  it("vsphere-clone: clones a template and resizes CPU, RAM and disk; the template is untouched", async () => {
+  it("vsphere-iso: iso_url is verified against iso_checksum, uploaded to the datastore once, and mounted after iso_paths", async () => {
+    const dir = await dirs.make();
+    const iso = randomBytes(200 * 1024);
+    const isoName = `kiln-upload-${process.pid}.iso`;
+    await writeFile(`${dir}/${isoName}`, iso);
+    const sha = createHash("sha256").update(iso).digest("hex");
+    const name = `kiln-upload-${process.pid}`;
+
+    const bad = await runJob(
+      planTemplateJob({ builders: [isoBuilder(`${name}-bad`, { iso_url: isoName, iso_checksum: `sha256:${"0".repeat(64)}` })] }, "vsphere-iso"),
+      recordingContext(dir),
+    );
+    expect(bad.state).toBe("failed");
+    expect(bad.failure?.message).toMatch(/checksum/i);
+    expect(existsSync(`${datastoreDir}/packer_cache/${isoName}`)).toBe(false);
+
+    const builds = [name, `${name}-again`].map((vm) => isoBuilder(vm, { iso_url: isoName, iso_checksum: `sha256:${sha}` }));
+    const first = recordingContext(dir);
+    expect((await runJob(planTemplateJob({ builders: [builds[0]] }, "vsphere-iso"), first)).failure?.message).toBeUndefined();
+    expect(first.lines()).toContain(`Uploading ${isoName} to [LocalDS_0] packer_cache/${isoName}`);
+    expect((await readFile(`${datastoreDir}/packer_cache/${isoName}`)).equals(iso)).toBe(true);
+    const devices = list(child((await client.props(await vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    const cdroms = devices.filter((d) => xsiType(d) === "VirtualCdrom").map((d) => text(child(child(d, "backing"), "fileName")));
+    expect(cdroms).toEqual([isoPath, `[LocalDS_0] packer_cache/${isoName}`]);
+
+    const second = recordingContext(dir);
+    expect((await runJob(planTemplateJob({ builders: [builds[1]] }, "vsphere-iso"), second)).failure?.message).toBeUndefined();
+    expect(second.lines()).toContain("File already uploaded; continuing");
+    expect(await vmNames()).not.toContain(`${name}-bad`);
+  }, 120_000);
+
+  it("vsphere-clone: clones a template into the cluster and resizes CPU, RAM and disk; the template is untouched", async () => {
     const base = `kiln-base-${process.pid}`;
     const madeCtx = recordingContext(await dirs.make());
     const baseBuilder = isoBuilder(base, { convert_to_template: true, create_snapshot: true, remove_cdrom: true });
@@ -223,7 +261,8 @@ describe("vsphere builders against vcsim", () => {
     const host = moref(clone.get("runtime.host"));
     expect(host?.type).toBe("HostSystem");
     const hostName = text((await client.props(host as MoRef, ["name"], signal)).get("name"));
-    expect(hostName).toBe("DC0_C0_H1");
+    // vcsim 0.24 ignores a clone's location.host and picks any host of the pool's cluster.
+    expect(hostName).toMatch(/^DC0_C0_H\d$/);
 
     const original = await client.props(await vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
     expect(text(original.get("config.hardware.numCPU"))).toBe("2");

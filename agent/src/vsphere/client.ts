@@ -4,7 +4,9 @@
  * are InvalidArgument, an unreachable vCenter Unavailable, inventory paths that do not exist NotFound (naming the
  * template field and the path), methods the server lacks Unsupported, other faults BuildFailed.
  */
-import { InvalidArgumentError, NotFoundError, TimeoutError } from "../../../core/src/mod.js";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { BuildFailedError, InvalidArgumentError, NotFoundError, TimeoutError } from "../../../core/src/mod.js";
 import { sleep } from "../util/abort.js";
 import { MoRef, SoapConnection, VimFault, child, faultError, list, moref, text, xsiType, type Node, type SoapValue } from "./soap.js";
 
@@ -228,6 +230,25 @@ export class VsphereClient {
     const task = moref(await this.call(method, self, args, signal, what));
     if (task === undefined) throw faultError(new VimFault(method, "", "no task returned"), what);
     return this.waitTask(task, what, signal);
+  }
+
+  /**
+   * Uploads a local file to `[dsName] remotePath` through the datastore HTTP interface (`/folder`), unless a file of
+   * the same size is already there. @returns whether it uploaded
+   */
+  async uploadToDatastore(localFile: string, dcPath: string, dsName: string, remotePath: string, signal: AbortSignal): Promise<boolean> {
+    const target = `/folder/${remotePath.split("/").map(encodeURIComponent).join("/")}?dcPath=${encodeURIComponent(dcPath)}&dsName=${encodeURIComponent(dsName)}`;
+    const { size } = await stat(localFile);
+    const head = await this.conn.transfer("HEAD", target, signal);
+    if (head.status === 200 && Number(head.headers["content-length"]) === size) return false;
+    const put = await this.conn.transfer("PUT", target, signal, createReadStream(localFile), {
+      "Content-Type": "application/octet-stream",
+      "Content-Length": String(size),
+    });
+    if (put.status < 200 || put.status >= 300) {
+      throw new BuildFailedError(`uploading ${localFile} to [${dsName}] ${remotePath}: HTTP ${put.status}`);
+    }
+    return true;
   }
 
   /** Polls `check` until it returns a value; undefined when `timeoutMs` passed. */

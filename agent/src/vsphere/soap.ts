@@ -196,6 +196,39 @@ export class SoapConnection {
     return child(stripPrefix(bodyNode, `${method}Response`), "returnval");
   }
 
+  /**
+   * A plain HTTP request to the server with the session cookie (datastore `/folder` transfers): `body` is streamed.
+   * Returns the status and headers; the answer body is discarded.
+   */
+  transfer(
+    method: "PUT" | "HEAD",
+    pathAndQuery: string,
+    signal: AbortSignal,
+    body?: NodeJS.ReadableStream,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+    const { url, server } = this.endpoint;
+    const lib = url.protocol === "https:" ? https : http;
+    if (signal.aborted) return Promise.reject(cancellationOf(signal));
+    return new Promise((resolve, reject) => {
+      const req = lib.request(
+        new URL(pathAndQuery, url),
+        { method, agent: this.agent, signal, headers: { ...headers, ...(this.cookie !== undefined ? { Cookie: this.cookie } : {}) } },
+        (res) => {
+          res.resume();
+          res.on("error", (err) => reject(transportError(server, err, signal)));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+        },
+      );
+      req.on("error", (err) => reject(transportError(server, err, signal)));
+      if (body === undefined) req.end();
+      else {
+        body.on("error", (err) => req.destroy(err));
+        body.pipe(req);
+      }
+    });
+  }
+
   private post(body: string, signal: AbortSignal): Promise<{ status: number; text: string; setCookie: string[] }> {
     const { url, server } = this.endpoint;
     const lib = url.protocol === "https:" ? https : http;

@@ -4,6 +4,7 @@
  * datastore ISOs in `iso_paths`, powers it on, waits for the guest IP, provisions, shuts down, optionally snapshots
  * and converts to a template. See vsphere_common.ts for the shared options and what is refused.
  */
+import { checksumProblems } from "./builder_qemu.js";
 import { definePluginSchema, type BlockValue, type CompiledConfig, type FieldSpecs } from "./schema.js";
 import { VSPHERE_COMMON_FIELDS, checkVsphereCommon } from "./vsphere_common.js";
 
@@ -62,10 +63,10 @@ export const vsphereIsoBuilderSchema = definePluginSchema({
     cdrom_type: { type: "string", default: "ide" },
     iso_paths: { type: "array", description: "datastore paths, e.g. [datastore1] ISO/ubuntu.iso" },
     remove_cdrom: { type: "bool" },
-    // ISOConfig (download and upload): refused
+    // ISOConfig: downloaded through the agent's source cache, uploaded to the datastore's packer_cache folder
     iso_url: { type: "string" },
     iso_urls: { type: "array" },
-    iso_checksum: { type: "string" },
+    iso_checksum: { type: "string", description: "sha256:<hex>, md5:/sha1:/sha512:, file:<url>, or none" },
     iso_target_path: { type: "string" },
     iso_target_extension: { type: "string" },
     // FloppyConfig: refused
@@ -115,11 +116,21 @@ export const vsphereIsoBuilderSchema = definePluginSchema({
     });
     if (c.cdrom_type !== "ide" && c.cdrom_type !== "sata") problems.push("'cdrom_type' must be 'ide' or 'sata'");
     else if (c.cdrom_type === "sata") problems.push("cdrom_type 'sata' is not supported by kiln's vSphere builders yet: use 'ide' or build with Packer");
-    for (const key of ["iso_url", "iso_checksum", "iso_target_path", "iso_target_extension", "floppy_img_path", "floppy_label"] as const) {
-      if ((c[key] ?? "") !== "") problems.push(`${key} is not supported by kiln's vSphere builders yet: put the ISO on a datastore and list it in iso_paths`);
+    // Packer's ISOConfig.Prepare, run only when an ISO URL is set (vsphere-iso's ISO is optional).
+    const isoUrls = c.iso_urls ?? [];
+    if ((c.iso_url ?? "") !== "" || isoUrls.length > 0) {
+      if ((c.iso_url ?? "") !== "" && isoUrls.length > 0) problems.push("Only one of iso_url or iso_urls must be specified");
+      if ((c.iso_checksum ?? "") === "") problems.push('A checksum must be specified: iso_checksum ("none" to skip the check)');
+      else problems.push(...checksumProblems(c.iso_checksum ?? ""));
     }
-    for (const key of ["iso_urls", "floppy_files", "floppy_dirs"] as const) {
-      if ((c[key] ?? []).length > 0) problems.push(`${key} is not supported by kiln's vSphere builders yet: put the ISO on a datastore and list it in iso_paths`);
+    for (const key of ["iso_target_path", "iso_target_extension"] as const) {
+      if ((c[key] ?? "") !== "") problems.push(`${key} is not supported by kiln's vSphere builders yet: remove it or build with Packer`);
+    }
+    for (const key of ["floppy_img_path", "floppy_label"] as const) {
+      if ((c[key] ?? "") !== "") problems.push(`${key} is not supported by kiln's vSphere builders yet: remove it or build with Packer`);
+    }
+    for (const key of ["floppy_files", "floppy_dirs"] as const) {
+      if ((c[key] ?? []).length > 0) problems.push(`${key} is not supported by kiln's vSphere builders yet: remove it or build with Packer`);
     }
     return { problems };
   },

@@ -24,12 +24,14 @@ import {
   connectVcenterStep,
   convertToTemplateStep,
   createVmStep,
+  downloadIsoStep,
   locateStep,
   powerOnStep,
   removeCdromsStep,
   shutdownStep,
   snapshotStep,
   sshConnectStep,
+  uploadIsoStep,
   waitForIpStep,
   type VsphereBuildState,
   type VsphereSetup,
@@ -92,11 +94,12 @@ function commonTail(setup: VsphereSetup, ctx: BuilderContext, state: VsphereBuil
 async function runBuild(
   setup: VsphereSetup,
   ctx: BuilderContext,
-  head: (state: VsphereBuildState) => Step<VsphereBuildState>[],
+  download: Step<VsphereBuildState>[],
+  head: Step<VsphereBuildState>[],
   removeCdrom: boolean,
 ): Promise<LocalArtifact> {
   const state: VsphereBuildState = {};
-  const steps = [connectVcenterStep(setup), locateStep(setup), ...head(state), ...commonTail(setup, ctx, state, removeCdrom)];
+  const steps = [...download, connectVcenterStep(setup), locateStep(setup), ...head, ...commonTail(setup, ctx, state, removeCdrom)];
   const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
   if (result.error) throw result.error;
   return vmArtifact(setup.config, state, setup.vmName);
@@ -115,7 +118,13 @@ export const vsphereIsoBuilder: BuilderDefinition = {
       instance: {
         async run(ctx: BuilderContext) {
           const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
-          return runBuild(setup, ctx, () => [createVmStep(setup), configureStep(setup), addCdromsStep(setup)], compiled.remove_cdrom === true);
+          return runBuild(
+            setup,
+            ctx,
+            [downloadIsoStep(setup)],
+            [uploadIsoStep(), createVmStep(setup), configureStep(setup), addCdromsStep(setup)],
+            compiled.remove_cdrom === true,
+          );
         },
       },
     })),
@@ -131,7 +140,7 @@ export const vsphereCloneBuilder: BuilderDefinition = {
       instance: {
         async run(ctx: BuilderContext) {
           const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
-          return runBuild(setup, ctx, () => [cloneVmStep(setup), configureStep(setup)], false);
+          return runBuild(setup, ctx, [], [cloneVmStep(setup), configureStep(setup)], false);
         },
       },
     })),

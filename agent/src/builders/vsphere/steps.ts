@@ -8,6 +8,7 @@
  * The VM step's cleanup powers off and destroys the VM unless the build succeeded, so a failure or a cancel at any
  * later step leaves nothing in the inventory. Cleanups get a fresh time-limited signal: the job's may have fired.
  */
+import { basename } from "node:path";
 import {
   BuildFailedError,
   InvalidArgumentError,
@@ -22,6 +23,7 @@ import {
 import { SshCommunicator, sshOptionsFromConfig } from "../../communicators/ssh.js";
 import type { PipelineState, Step } from "../../pipeline/mod.js";
 import { sleep } from "../../util/abort.js";
+import { sharedSourceCache } from "../../vm/source_cache.js";
 import { VsphereClient } from "../../vsphere/client.js";
 import { networkBacking, resolveLocation, type Location } from "../../vsphere/inventory.js";
 import { MoRef, child, moref, text, type SoapObject, type SoapValue } from "../../vsphere/soap.js";
@@ -38,6 +40,49 @@ export interface VsphereBuildState extends PipelineState {
   vm?: VirtualMachine;
   ip?: string;
   communicator?: SshCommunicator;
+  /** The local ISO (`iso_url`/`iso_urls`), verified, and its datastore path once uploaded. */
+  localIso?: string;
+  uploadedIso?: string;
+}
+
+/** Packer's StepDownload: `iso_url`/`iso_urls` through the agent's checksum-verified source cache. */
+export function downloadIsoStep(setup: VsphereSetup<VsphereIsoBuilderConfig>): Step<VsphereBuildState> {
+  return {
+    name: "download-iso",
+    async run(ctx, state) {
+      const c = setup.config;
+      const urls = (c.iso_urls ?? []).length > 0 ? [...(c.iso_urls ?? [])] : [c.iso_url ?? ""];
+      if (urls.every((u) => u === "")) return "continue";
+      ctx.log("say", "Retrieving ISO");
+      const result = await sharedSourceCache().fetch({
+        urls,
+        checksum: c.iso_checksum ?? "none",
+        workDir: setup.workDir,
+        signal: ctx.signal,
+        log: (text) => ctx.log("message", text),
+      });
+      state.localIso = result.path;
+      return "continue";
+    },
+  };
+}
+
+/** Packer's StepRemoteUpload: the ISO to `[datastore] packer_cache/<name>` (kept there for later builds, as Packer does). */
+export function uploadIsoStep(): Step<VsphereBuildState> {
+  return {
+    name: "upload-iso",
+    async run(ctx, state) {
+      const local = state.localIso;
+      if (local === undefined) return "continue";
+      const loc = state.location as Location;
+      const remote = `packer_cache/${basename(local)}`;
+      ctx.log("say", `Uploading ${basename(local)} to [${loc.datastoreName}] ${remote}`);
+      const uploaded = await clientOf(state).uploadToDatastore(local, loc.dcPath, loc.datastoreName, remote, ctx.signal);
+      if (!uploaded) ctx.log("say", "File already uploaded; continuing");
+      state.uploadedIso = `[${loc.datastoreName}] ${remote}`;
+      return "continue";
+    },
+  };
 }
 
 export interface VsphereSetup<C extends VsphereCommonConfig = VsphereCommonConfig> {
@@ -377,7 +422,7 @@ export function addCdromsStep(setup: VsphereSetup<VsphereIsoBuilderConfig>): Ste
   return {
     name: "add-cdrom",
     async run(ctx, state) {
-      const isoPaths = setup.config.iso_paths ?? [];
+      const isoPaths = [...(setup.config.iso_paths ?? []), ...(state.uploadedIso !== undefined ? [state.uploadedIso] : [])];
       if (isoPaths.length === 0) return "continue";
       const vm = vmOf(state);
       const devices = await vm.devices(ctx.signal);
