@@ -245,6 +245,9 @@ describe("vsphere builders against vcsim", () => {
           CPUs: 4,
           RAM: 2048,
           disk_size: 4096,
+          network: "DC0_DVPG0",
+          mac_address: "00:50:56:12:34:56",
+          notes: "cloned by kiln",
           communicator: "none",
         },
       ],
@@ -252,7 +255,18 @@ describe("vsphere builders against vcsim", () => {
     const outcome = await runJob(planTemplateJob(template, "vsphere-clone"), ctx);
     expect(outcome.failure?.message, sim.log).toBeUndefined();
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
-    const clone = await client.props(await vmByName(name), ["config.hardware.numCPU", "config.hardware.memoryMB", "config.template", "config.hardware.device", "runtime.host"], signal);
+    const clone = await client.props(
+      await vmByName(name),
+      ["config.hardware.numCPU", "config.hardware.memoryMB", "config.template", "config.hardware.device", "config.annotation", "runtime.host"],
+      signal,
+    );
+    expect(text(clone.get("config.annotation"))).toBe("cloned by kiln");
+    // The first NIC moved to the distributed port group, with the fixed MAC.
+    const nic = list(child(clone.get("config.hardware.device"), "VirtualDevice")).find((d) => xsiType(d) === "VirtualVmxnet3");
+    expect(xsiType(child(nic, "backing"))).toBe("VirtualEthernetCardDistributedVirtualPortBackingInfo");
+    const portgroup = (await client.descendants(client.content.rootFolder, "DistributedVirtualPortgroup", signal)).find((p) => p.name === "DC0_DVPG0");
+    expect(text(child(child(child(nic, "backing"), "port"), "portgroupKey"))).toBe(portgroup?.ref.value);
+    expect(text(child(nic, "macAddress"))).toBe("00:50:56:12:34:56");
     expect(text(clone.get("config.hardware.numCPU"))).toBe("4");
     expect(text(clone.get("config.hardware.memoryMB"))).toBe("2048");
     expect(text(clone.get("config.template"))).toBe("false");

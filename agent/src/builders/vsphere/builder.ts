@@ -19,6 +19,7 @@ import { VsphereClient } from "../../vsphere/client.js";
 import { VirtualMachine } from "../../vsphere/vm.js";
 import {
   addCdromsStep,
+  cloneDeviceChanges,
   cloneVmStep,
   configureStep,
   connectVcenterStep,
@@ -140,7 +141,8 @@ export const vsphereCloneBuilder: BuilderDefinition = {
       instance: {
         async run(ctx: BuilderContext) {
           const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
-          return runBuild(setup, ctx, [], [cloneVmStep(setup), configureStep(setup)], false);
+          const extras = { notes: compiled.notes, deviceChanges: (state: VsphereBuildState, signal: AbortSignal) => cloneDeviceChanges(setup, state, signal) };
+          return runBuild(setup, ctx, [], [cloneVmStep(setup), configureStep(setup, extras)], false);
         },
       },
     })),

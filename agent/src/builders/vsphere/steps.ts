@@ -308,8 +308,14 @@ function vmOf(state: VsphereBuildState): VirtualMachine {
   return state.vm;
 }
 
+/** What a builder adds to the common reconfigure spec (vsphere-clone: its notes and device edits). */
+export interface ConfigureExtras {
+  readonly notes?: string;
+  deviceChanges?(state: VsphereBuildState, signal: AbortSignal): Promise<SoapValue[] | undefined>;
+}
+
 /** Hardware (CPU, RAM, reservations, hot plug, firmware), configuration_parameters and tools settings. */
-export function configureStep(setup: VsphereSetup): Step<VsphereBuildState> {
+export function configureStep(setup: VsphereSetup, extras: ConfigureExtras = {}): Step<VsphereBuildState> {
   return {
     name: "configure",
     async run(ctx, state) {
@@ -327,16 +333,15 @@ export function configureStep(setup: VsphereSetup): Step<VsphereBuildState> {
           : undefined;
       const bootOptions =
         c.force_bios_setup !== undefined || c.firmware === "efi-secure" ? { enterBIOSSetup: c.force_bios_setup, efiSecureBootEnabled: c.firmware === "efi-secure" ? true : undefined } : undefined;
-      const clone = "template" in c ? (c as unknown as VsphereCloneBuilderConfig) : undefined;
       const spec: Record<string, SoapValue> = {
-        annotation: clone?.notes,
+        annotation: extras.notes,
         tools,
         numCPUs: c.CPUs,
         numCoresPerSocket: c.cpu_cores,
         memoryMB: c.RAM,
         memoryHotAddEnabled: c.RAM_hot_plug,
         cpuHotAddEnabled: c.CPU_hot_plug,
-        deviceChange: clone === undefined ? undefined : await cloneDeviceChanges(setup as unknown as VsphereSetup<VsphereCloneBuilderConfig>, state, ctx.signal),
+        deviceChange: await extras.deviceChanges?.(state, ctx.signal),
         cpuAllocation: cpuAlloc,
         memoryAllocation: memAlloc,
         extraConfig: extra.length > 0 ? extra : undefined,
@@ -354,7 +359,11 @@ export function configureStep(setup: VsphereSetup): Step<VsphereBuildState> {
 }
 
 /** vsphere-clone: grow the first disk (`disk_size`), move the first NIC to `network` (with `mac_address`). */
-async function cloneDeviceChanges(setup: VsphereSetup<VsphereCloneBuilderConfig>, state: VsphereBuildState, signal: AbortSignal): Promise<SoapValue[] | undefined> {
+export async function cloneDeviceChanges(
+  setup: VsphereSetup<VsphereCloneBuilderConfig>,
+  state: VsphereBuildState,
+  signal: AbortSignal,
+): Promise<SoapValue[] | undefined> {
   const c = setup.config;
   const vm = vmOf(state);
   const changes: SoapValue[] = [];
@@ -371,7 +380,7 @@ async function cloneDeviceChanges(setup: VsphereSetup<VsphereCloneBuilderConfig>
     const nic = devices.find((d) => Object.values(VSPHERE_NETWORK_CARDS).includes(d.type));
     if (nic === undefined) throw new InvalidArgumentError(`network: the cloned VM ${vm.name} has no network adapter`);
     const loc = state.location as Location;
-    const backing = await networkBacking(vmClient(vm), { ref: loc.datacenter, path: loc.dcPath }, c.network ?? "", "network", undefined, signal);
+    const backing = await networkBacking(vm.client, { ref: loc.datacenter, path: loc.dcPath }, c.network ?? "", "network", undefined, signal);
     const mac = c.mac_address ?? "";
     changes.push({
       operation: "edit",
@@ -388,10 +397,6 @@ async function cloneDeviceChanges(setup: VsphereSetup<VsphereCloneBuilderConfig>
     });
   }
   return changes.length > 0 ? changes : undefined;
-}
-
-function vmClient(vm: VirtualMachine): VsphereClient {
-  return vm.client;
 }
 
 /** An existing device's label and summary (an `edit` spec carries them; vcsim requires it). */
