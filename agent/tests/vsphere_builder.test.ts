@@ -67,6 +67,27 @@ async function vmByName(name: string): Promise<MoRef> {
   return found.ref;
 }
 
+/**
+ * What a user does for a vsphere-iso build without a communicator (Packer 1.6.6 waits for it): shut the VM down when
+ * the build asks. Returns a recordingContext `onLog` handler.
+ */
+function shutdownWhenAsked(name: string): (l: { text: string }) => void {
+  return (l) => {
+    if (!l.text.startsWith("Please shutdown virtual machine within")) return;
+    void vmByName(name)
+      .then((vm) => client.call("ShutdownGuest", vm, {}, signal))
+      .catch(() => undefined);
+  };
+}
+
+/** The CD-ROMs of a VM: backing type and file. */
+async function cdroms(name: string): Promise<{ backing: string; file: string; connected: string }[]> {
+  const devices = list(child((await client.props(await vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+  return devices
+    .filter((d) => xsiType(d) === "VirtualCdrom")
+    .map((d) => ({ backing: xsiType(child(d, "backing")), file: text(child(child(d, "backing"), "fileName")), connected: text(child(child(d, "connectable"), "startConnected")) }));
+}
+
 function connection(): Record<string, unknown> {
   return { vcenter_server: sim.server, username: USERNAME, password: PASSWORD, insecure_connection: "true" };
 }
@@ -145,7 +166,13 @@ describe("vsphere builders: configuration", () => {
 describe("vsphere builders against vcsim", () => {
   it("vsphere-iso: creates the VM as asked, gets its IP, provisions over SSH, snapshots and converts it to a template", async () => {
     const name = `kiln-iso-${process.pid}`;
-    const ctx = recordingContext(await dirs.make());
+    // While the guest is up, its CD-ROM holds the ISO; after shutdown the build ejects it, as Packer does.
+    let mounted: Promise<unknown> = Promise.resolve(undefined);
+    const ctx = recordingContext(await dirs.make(), {
+      onLog: (l) => {
+        if (l.text === "Connected to SSH!") mounted = cdroms(name);
+      },
+    });
     const template = {
       builders: [isoBuilder(name, { ...sshToGuest(), create_snapshot: true, convert_to_template: true, notes: "built by kiln" })],
       provisioners: [{ type: "shell", inline: ["echo provisioned-$(id -un) {{build `ID`}}"] }],
@@ -185,9 +212,11 @@ describe("vsphere builders against vcsim", () => {
     const [nic] = ofType("VirtualVmxnet3");
     expect(text(child(child(nic, "backing"), "deviceName"))).toBe("VM Network");
     const [cdrom] = ofType("VirtualCdrom");
-    expect(text(child(child(cdrom, "backing"), "fileName"))).toBe(isoPath);
     const ide = ofType("VirtualIDEController").map((d) => text(child(d, "key")));
     expect(ide).toContain(text(child(cdrom, "controllerKey")));
+    expect(await mounted).toEqual([{ backing: "VirtualCdromIsoBackingInfo", file: isoPath, connected: "true" }]);
+    expect(await cdroms(name)).toEqual([{ backing: "VirtualCdromRemotePassthroughBackingInfo", file: "", connected: "false" }]);
+    expect(ctx.lines()).toContain("Eject CD-ROM drives...");
   }, 180_000);
 
   it("vsphere-iso: iso_url is verified against iso_checksum, uploaded to the datastore once, and mounted after iso_paths", async () => {
@@ -207,15 +236,19 @@ describe("vsphere builders against vcsim", () => {
     expect(existsSync(`${datastoreDir}/packer_cache/${isoName}`)).toBe(false);
 
     const builds = [name, `${name}-again`].map((vm) => isoBuilder(vm, { iso_url: isoName, iso_checksum: `sha256:${sha}` }));
-    const first = recordingContext(dir);
+    let mounted: Promise<unknown> = Promise.resolve(undefined);
+    const first = recordingContext(dir, {
+      onLog: (l) => {
+        if (l.text.startsWith("Please shutdown")) mounted = cdroms(name);
+        shutdownWhenAsked(name)(l);
+      },
+    });
     expect((await runJob(planTemplateJob({ builders: [builds[0]] }, "vsphere-iso"), first)).failure?.message).toBeUndefined();
     expect(first.lines()).toContain(`Uploading ${isoName} to [LocalDS_0] packer_cache/${isoName}`);
     expect((await readFile(`${datastoreDir}/packer_cache/${isoName}`)).equals(iso)).toBe(true);
-    const devices = list(child((await client.props(await vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
-    const cdroms = devices.filter((d) => xsiType(d) === "VirtualCdrom").map((d) => text(child(child(d, "backing"), "fileName")));
-    expect(cdroms).toEqual([isoPath, `[LocalDS_0] packer_cache/${isoName}`]);
+    expect(((await mounted) as { file: string }[]).map((c) => c.file)).toEqual([isoPath, `[LocalDS_0] packer_cache/${isoName}`]);
 
-    const second = recordingContext(dir);
+    const second = recordingContext(dir, { onLog: shutdownWhenAsked(`${name}-again`) });
     expect((await runJob(planTemplateJob({ builders: [builds[1]] }, "vsphere-iso"), second)).failure?.message).toBeUndefined();
     expect(second.lines()).toContain("File already uploaded; continuing");
     expect(await vmNames()).not.toContain(`${name}-bad`);
@@ -223,11 +256,12 @@ describe("vsphere builders against vcsim", () => {
 
   it("vsphere-clone: clones a template into the cluster and resizes CPU, RAM and disk; the template is untouched", async () => {
     const base = `kiln-base-${process.pid}`;
-    const madeCtx = recordingContext(await dirs.make());
+    const madeCtx = recordingContext(await dirs.make(), { onLog: shutdownWhenAsked(base) });
     const baseBuilder = isoBuilder(base, { convert_to_template: true, create_snapshot: true, remove_cdrom: true });
     const made = await runJob(planTemplateJob({ builders: [baseBuilder] }, "vsphere-iso"), madeCtx);
     expect(made.failure?.message).toBeUndefined();
     expect(madeCtx.lines()).toContain("Deleting CD-ROM drives...");
+    expect(madeCtx.lines()).toContain("Please shutdown virtual machine within 5m0s.");
     const baseDevices = list(child((await client.props(await vmByName(base), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     expect(baseDevices.filter((d) => xsiType(d) === "VirtualCdrom")).toEqual([]);
 
@@ -261,6 +295,8 @@ describe("vsphere builders against vcsim", () => {
       signal,
     );
     expect(text(clone.get("config.annotation"))).toBe("cloned by kiln");
+    // Packer 1.6.6: vsphere-clone without a communicator never starts the VM.
+    expect(ctx.lines()).not.toContain("Power on VM...");
     // The first NIC moved to the distributed port group, with the fixed MAC.
     const nic = list(child(clone.get("config.hardware.device"), "VirtualDevice")).find((d) => xsiType(d) === "VirtualVmxnet3");
     expect(xsiType(child(nic, "backing"))).toBe("VirtualEthernetCardDistributedVirtualPortBackingInfo");

@@ -20,6 +20,10 @@ export const vsphereCloneBuilderSchema = definePluginSchema({
     mac_address: { type: "string" },
     notes: { type: "string" },
     vapp: { type: "block", fields: { properties: { type: "map" } } },
+    // CDRomConfig, RemoveCDRomConfig (as vsphere-iso)
+    cdrom_type: { type: "string", default: "ide" },
+    iso_paths: { type: "array", description: "datastore paths, e.g. [datastore1] ISO/tools.iso" },
+    remove_cdrom: { type: "bool" },
     customize: { type: "block", fields: {} },
   },
   check(c) {
@@ -30,6 +34,8 @@ export const vsphereCloneBuilderSchema = definePluginSchema({
     if (c.vapp !== undefined && Object.keys(c.vapp.properties ?? {}).length > 0) {
       problems.push("vapp is not supported by kiln's vSphere builders yet: remove it or build with Packer");
     }
+    if (c.cdrom_type !== "ide" && c.cdrom_type !== "sata") problems.push("'cdrom_type' must be 'ide' or 'sata'");
+    else if (c.cdrom_type === "sata") problems.push("cdrom_type 'sata' is not supported by kiln's vSphere builders yet: use 'ide' or build with Packer");
     if (c.customize !== undefined) problems.push("customize is not supported by kiln's vSphere builders yet: remove it or build with Packer");
     return { problems };
   },

@@ -26,6 +26,7 @@ import {
   convertToTemplateStep,
   createVmStep,
   downloadIsoStep,
+  ejectCdromsStep,
   locateStep,
   powerOnStep,
   removeCdromsStep,
@@ -66,7 +67,13 @@ function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: stri
 }
 
 /** The steps after the VM exists, shared by both builders (Packer's order). */
-function commonTail(setup: VsphereSetup, ctx: BuilderContext, state: VsphereBuildState, removeCdrom: boolean): Step<VsphereBuildState>[] {
+function commonTail(
+  kind: "iso" | "clone",
+  setup: VsphereSetup,
+  ctx: BuilderContext,
+  state: VsphereBuildState,
+  removeCdrom: boolean,
+): Step<VsphereBuildState>[] {
   const c = setup.config;
   const hookData = (): Readonly<Record<string, string>> => ({
     ID: setup.vmName,
@@ -83,16 +90,22 @@ function commonTail(setup: VsphereSetup, ctx: BuilderContext, state: VsphereBuil
     SSHPrivateKey: "",
     WinRMPassword: "",
   });
-  const steps: Step<VsphereBuildState>[] = [powerOnStep()];
-  if (c.communicator !== "none") steps.push(waitForIpStep(setup), sshConnectStep(setup));
-  steps.push(provisionStep<VsphereBuildState>(ctx.hook, { hookData, communicator: () => state.communicator }), shutdownStep(setup));
-  if (removeCdrom) steps.push(removeCdromsStep());
+  // Packer 1.6.6: vsphere-clone without a communicator does not start the VM at all; vsphere-iso starts it and,
+  // without a communicator, waits for someone else to shut it down.
+  const steps: Step<VsphereBuildState>[] = [];
+  if (!(kind === "clone" && c.communicator === "none")) {
+    steps.push(powerOnStep());
+    if (c.communicator !== "none") steps.push(waitForIpStep(setup), sshConnectStep(setup));
+    steps.push(provisionStep<VsphereBuildState>(ctx.hook, { hookData, communicator: () => state.communicator }), shutdownStep(setup));
+  }
+  steps.push(removeCdrom ? removeCdromsStep() : ejectCdromsStep());
   if (c.create_snapshot) steps.push(snapshotStep());
   if (c.convert_to_template) steps.push(convertToTemplateStep());
   return steps;
 }
 
 async function runBuild(
+  kind: "iso" | "clone",
   setup: VsphereSetup,
   ctx: BuilderContext,
   download: Step<VsphereBuildState>[],
@@ -100,7 +113,7 @@ async function runBuild(
   removeCdrom: boolean,
 ): Promise<LocalArtifact> {
   const state: VsphereBuildState = {};
-  const steps = [...download, connectVcenterStep(setup), locateStep(setup), ...head, ...commonTail(setup, ctx, state, removeCdrom)];
+  const steps = [...download, connectVcenterStep(setup), locateStep(setup), ...head, ...commonTail(kind, setup, ctx, state, removeCdrom)];
   const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
   if (result.error) throw result.error;
   return vmArtifact(setup.config, state, setup.vmName);
@@ -120,6 +133,7 @@ export const vsphereIsoBuilder: BuilderDefinition = {
         async run(ctx: BuilderContext) {
           const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
           return runBuild(
+            "iso",
             setup,
             ctx,
             [downloadIsoStep(setup)],
@@ -142,7 +156,7 @@ export const vsphereCloneBuilder: BuilderDefinition = {
         async run(ctx: BuilderContext) {
           const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
           const extras = { notes: compiled.notes, deviceChanges: (state: VsphereBuildState, signal: AbortSignal) => cloneDeviceChanges(setup, state, signal) };
-          return runBuild(setup, ctx, [], [cloneVmStep(setup), configureStep(setup, extras)], false);
+          return runBuild("clone", setup, ctx, [], [cloneVmStep(setup), configureStep(setup, extras), addCdromsStep(setup)], compiled.remove_cdrom === true);
         },
       },
     })),

@@ -12,6 +12,7 @@ import { basename } from "node:path";
 import {
   BuildFailedError,
   InvalidArgumentError,
+  formatGoDuration,
   TimeoutError,
   VSPHERE_DISK_CONTROLLERS,
   VSPHERE_NETWORK_CARDS,
@@ -423,7 +424,7 @@ function deviceObject(node: unknown, type: string): SoapObject {
 }
 
 /** vsphere-iso: one CD-ROM per `iso_paths` entry, on the VM's IDE controllers (two units each). */
-export function addCdromsStep(setup: VsphereSetup<VsphereIsoBuilderConfig>): Step<VsphereBuildState> {
+export function addCdromsStep(setup: VsphereSetup<VsphereCommonConfig & { readonly iso_paths?: readonly string[] }>): Step<VsphereBuildState> {
   return {
     name: "add-cdrom",
     async run(ctx, state) {
@@ -536,6 +537,9 @@ export function shutdownStep(setup: VsphereSetup): Step<VsphereBuildState> {
       const c = setup.config;
       if (c.disable_shutdown === true) {
         ctx.log("say", "Automatic shutdown disabled. Please shutdown virtual machine.");
+      } else if (c.communicator === "none") {
+        // Packer 1.6.6: without a communicator nobody can run a shutdown command; someone else shuts the VM down.
+        ctx.log("message", `Please shutdown virtual machine within ${formatGoDuration(c.shutdown_timeout)}.`);
       } else if ((c.shutdown_command ?? "") !== "" && state.communicator !== undefined) {
         ctx.log("say", "Executing shutdown command...");
         void state.communicator.start(c.shutdown_command ?? "", { signal: ctx.signal }).catch(() => undefined);
@@ -553,7 +557,39 @@ export function shutdownStep(setup: VsphereSetup): Step<VsphereBuildState> {
   };
 }
 
-/** vsphere-iso `remove_cdrom`: removes the CD-ROM devices after shutdown. */
+/** Packer's StepRemoveCDRom without `remove_cdrom`: every CD-ROM is ejected (no ISO, not connected) after shutdown. */
+export function ejectCdromsStep(): Step<VsphereBuildState> {
+  return {
+    name: "eject-cdrom",
+    async run(ctx, state) {
+      const vm = vmOf(state);
+      const cdroms = (await vm.devices(ctx.signal)).filter((d) => d.type === "VirtualCdrom");
+      if (cdroms.length === 0) return "continue";
+      ctx.log("say", "Eject CD-ROM drives...");
+      await vm.reconfigure(
+        {
+          deviceChange: cdroms.map((d) => ({
+            operation: "edit",
+            device: {
+              $type: "VirtualCdrom",
+              key: d.key,
+              deviceInfo: deviceInfoOf(d.node),
+              backing: { $type: "VirtualCdromRemotePassthroughBackingInfo", deviceName: "", exclusive: false },
+              connectable: { startConnected: false, allowGuestControl: false, connected: false },
+              controllerKey: d.controllerKey,
+              unitNumber: d.unitNumber,
+            },
+          })),
+        },
+        `ejecting the CD-ROMs of ${vm.name}`,
+        ctx.signal,
+      );
+      return "continue";
+    },
+  };
+}
+
+/** `remove_cdrom`: removes the CD-ROM devices after shutdown. */
 export function removeCdromsStep(): Step<VsphereBuildState> {
   return {
     name: "remove-cdrom",
