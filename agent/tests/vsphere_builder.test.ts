@@ -198,7 +198,7 @@ describe("vsphere builders against vcsim", () => {
     expect(text(props.get("config.guestId"))).toBe("otherLinux64Guest");
     expect(text(props.get("config.annotation"))).toBe("built by kiln");
     expect(text(props.get("runtime.powerState"))).toBe("poweredOff");
-    expect(text(child(child(props.get("snapshot"), "rootSnapshotList"), "name"))).toBe("Created By Packer");
+    expect(text(child(child(props.get("snapshot"), "rootSnapshotList"), "name"))).toBe("Created by Packer");
 
     const devices = list(child((await client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     const ofType = (t: string): unknown[] => devices.filter((d) => xsiType(d) === t);
@@ -330,7 +330,7 @@ describe("vsphere builders against vcsim", () => {
     };
     const linkedOutcome = await runJob(planTemplateJob(linkedTemplate, "vsphere-clone"), linkedCtx);
     expect(linkedOutcome.failure?.message).toBeUndefined();
-    expect(linkedCtx.lines()).toContain(`Cloning VM ${base} to ${linked}...`);
+    expect(linkedCtx.lines()).toContain("Cloning VM...");
     expect(await vmNames()).not.toContain(linked);
     expect(await vmNames()).toContain(base);
 

@@ -45,7 +45,7 @@ function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: stri
   return {
     builderId: VSPHERE_BUILDER_ID,
     id: name,
-    description: `VM: ${name}`,
+    description: name,
     files: [],
     state: { vcenter_server: c.vcenter_server ?? "", datacenter: state.location?.dcPath ?? "", vm: ref?.value ?? "", template: String(c.convert_to_template) },
     generatedData: { ID: name },

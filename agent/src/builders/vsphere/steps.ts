@@ -33,7 +33,7 @@ import { VirtualMachine } from "../../vsphere/vm.js";
 /** How long a cleanup may take (power off and destroy). */
 const CLEANUP_TIMEOUT_MS = 120_000;
 /** Packer's snapshot name. */
-export const SNAPSHOT_NAME = "Created By Packer";
+export const SNAPSHOT_NAME = "Created by Packer";
 
 export interface VsphereBuildState extends PipelineState {
   client?: VsphereClient;
@@ -271,7 +271,7 @@ export function cloneVmStep(setup: VsphereSetup<VsphereCloneBuilderConfig>): Ste
         snapshot = moref((await client.props(template, ["snapshot.currentSnapshot"], ctx.signal)).get("snapshot.currentSnapshot"));
         if (snapshot === undefined) throw new InvalidArgumentError(`template '${c.template}' has no snapshot: linked_clone needs one (create_snapshot on the build that made it)`);
       }
-      ctx.log("say", `Cloning VM ${c.template} to ${setup.vmName}...`);
+      ctx.log("say", "Cloning VM...");
       const result = await client.runTask(
         "CloneVM_Task",
         template,
