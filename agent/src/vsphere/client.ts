@@ -272,9 +272,3 @@ function sameKind(actual: string, wanted: string): boolean {
   return false;
 }
 
-/** Number of a scalar node (0 when absent). */
-export function num(node: Node): number {
-  const n = Number(text(node));
-  return Number.isFinite(n) ? n : 0;
-}
-

@@ -8,7 +8,14 @@
 import http from "node:http";
 import https from "node:https";
 import { XMLParser } from "fast-xml-parser";
-import { BuildFailedError, InvalidArgumentError, UnavailableError, UnsupportedError, type KilnError } from "../../../core/src/mod.js";
+import {
+  BuildFailedError,
+  InvalidArgumentError,
+  UnavailableError,
+  UnsupportedError,
+  ensureKilnError,
+  type KilnError,
+} from "../../../core/src/mod.js";
 import { cancellationOf } from "../util/abort.js";
 
 /** A managed object reference (`<x type="VirtualMachine">vm-42</x>`). */
@@ -295,5 +302,5 @@ export function faultError(err: unknown, what: string): KilnError {
     }
     return new BuildFailedError(`${what}: ${err.message}`, { cause: err });
   }
-  return err as KilnError;
+  return ensureKilnError(err);
 }
