@@ -369,7 +369,7 @@ describe("vsphere builders against vcsim", () => {
     }
   }, 120_000);
 
-  it("a failing provisioner leaves no VM behind", async () => {
+  it("a failing provisioner and an IP wait that times out leave no VM behind", async () => {
     const name = `kiln-fail-${process.pid}`;
     const ctx = recordingContext(await dirs.make());
     const template = { builders: [isoBuilder(name, sshToGuest())], provisioners: [{ type: "shell", inline: ["exit 3"] }] };
@@ -377,6 +377,15 @@ describe("vsphere builders against vcsim", () => {
     expect(outcome.state).toBe("failed");
     expect(outcome.failure?.message).toMatch(/exit status 3|non-zero exit status: 3/);
     expect(await vmNames()).not.toContain(name);
+
+    // An address outside ip_wait_address never counts: the IP wait times out, and the VM goes too.
+    const timedOut = await runJob(
+      planTemplateJob({ builders: [isoBuilder(`${name}-ip`, { ...sshToGuest(), ip_wait_address: "10.0.0.0/8", ip_wait_timeout: "2s" })] }, "vsphere-iso"),
+      recordingContext(await dirs.make()),
+    );
+    expect(timedOut.failure?.code).toBe(ErrorCode.Timeout);
+    expect(timedOut.failure?.message).toBe("Timeout waiting for IP. (ip_wait_timeout 2s)");
+    expect(await vmNames()).not.toContain(`${name}-ip`);
   }, 120_000);
 
   it("bad credentials, a missing datastore and folder, and an unreachable vCenter fail with one-line errors", async () => {
