@@ -25,12 +25,12 @@ const run = promisify(execFile);
 const GOCODE = "/usr/share/gocode";
 const SIMULATOR_DIR = path.join(GOCODE, "src/github.com/vmware/govmomi/simulator");
 /** Bump when MAIN_GO changes, so cached binaries are rebuilt. */
-const VCSIM_MAIN_VERSION = 1;
+const VCSIM_MAIN_VERSION = 2;
 
 /**
  * The simulator's `main`: the VPX model on 127.0.0.1:0 with TLS; login restricted to VCSIM_USERNAME/VCSIM_PASSWORD
  * when set (vcsim otherwise accepts any non-empty pair); prints `URL <url>` once serving; exits on SIGTERM or when
- * stdin closes (so it never outlives the test process).
+ * stdin closes (so it never outlives the test process), removing its datastore directories first.
  */
 const MAIN_GO = `package main
 
@@ -52,19 +52,19 @@ func main() {
 	if err := model.Create(); err != nil {
 		log.Fatal(err)
 	}
-	defer model.Remove()
 	model.Service.Listen = &url.URL{Host: "127.0.0.1:0"}
 	if u := os.Getenv("VCSIM_USERNAME"); u != "" {
 		model.Service.Listen.User = url.UserPassword(u, os.Getenv("VCSIM_PASSWORD"))
 	}
 	model.Service.TLS = new(tls.Config)
 	s := model.Service.NewServer()
-	defer s.Close()
 	fmt.Printf("URL %s\\n", s.URL.String())
 	done := make(chan os.Signal, 2)
 	signal.Notify(done, syscall.SIGINT, syscall.SIGTERM)
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); done <- syscall.SIGTERM }()
 	<-done
+	// Remove the datastore directories and exit without s.Close(), which would wait for clients' open long polls.
+	model.Remove()
 }
 `;
 
