@@ -23,12 +23,14 @@ fi
 # builder tests boot.
 # libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-clients (virsh): the libvirt builder and its tests;
 # libvirt-dev: the headers the optional @unraid/libvirt binding builds against (npm ci).
+# golang-go, golang-github-vmware-govmomi-dev: test-only; the vsphere builder tests build VMware's vCenter simulator
+# (vcsim, from govmomi's source) with Go and run it on a loopback port (test/src/vcsim.ts). kiln itself needs no Go.
 # mtools: the floppy images (floppy_files, floppy_dirs) of the virtualbox-* and vmware-* builders.
 PACKAGES=(nats-server packer ca-certificates git tar gzip openssh-server dropbear-bin openssh-client microsocks ansible sshpass
   docker.io busybox-static docker-registry openssl apache2-utils
   qemu-system-x86 qemu-utils linux-image-amd64 openssh-sftp-server xorriso isolinux syslinux-common
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
-  iproute2 mtools)
+  iproute2 mtools golang-go golang-github-vmware-govmomi-dev)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

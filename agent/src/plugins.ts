@@ -11,6 +11,7 @@ import { dockerBuilder } from "./builders/docker.js";
 import { qemuBuilder } from "./builders/qemu/builder.js";
 import { virtualboxIsoBuilder, virtualboxOvfBuilder } from "./builders/virtualbox/builder.js";
 import { vmwareIsoBuilder, vmwareVmxBuilder } from "./builders/vmware/builder.js";
+import { vsphereCloneBuilder, vsphereIsoBuilder } from "./builders/vsphere/builder.js";
 import { shellLocalProvisioner } from "./provisioners/shell_local.js";
 import { ansibleProvisioner } from "./provisioners/ansible.js";
 import { ansibleLocalProvisioner } from "./provisioners/ansible_local.js";
@@ -39,6 +40,8 @@ export const BUILDERS: readonly BuilderDefinition[] = [
   virtualboxOvfBuilder,
   vmwareIsoBuilder,
   vmwareVmxBuilder,
+  vsphereIsoBuilder,
+  vsphereCloneBuilder,
 ];
 export const PROVISIONERS: readonly ProvisionerDefinition[] = [
   shellLocalProvisioner,

@@ -24,8 +24,9 @@ const FAIL = "Script exited with non-zero exit status: 4.Allowed exit codes are:
 describe("runner - capabilities", () => {
   it("advertises the builders this host can run", () => {
     // docker only where an engine is configured (DOCKER_HOST, or the default socket of a docker.io service); qemu
-    // when this host has qemu-system-x86_64 and qemu-img (deploy/install.sh installs them).
-    expect(localBuilderTypes()).toEqual(["file", "null", ...(engineConfigured() ? ["docker"] : []), "qemu"]);
+    // when this host has qemu-system-x86_64 and qemu-img (deploy/install.sh installs them); the vSphere builders
+    // always (they need only the network API).
+    expect(localBuilderTypes()).toEqual(["file", "null", ...(engineConfigured() ? ["docker"] : []), "qemu", "vsphere-iso", "vsphere-clone"]);
     expect(engineConfigured({ DOCKER_HOST: "tcp://docker.example:2376" })).toBe(true);
   });
 });

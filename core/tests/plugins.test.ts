@@ -13,7 +13,7 @@ import {
 describe("plugins - registry", () => {
   it("lists the plugin types kiln runs per kind", () => {
     expect(shippedPluginTypes()).toEqual({
-      builder: ["docker", "file", "libvirt", "null", "qemu", "virtualbox-iso", "virtualbox-ovf", "vmware-iso", "vmware-vmx"],
+      builder: ["docker", "file", "libvirt", "null", "qemu", "virtualbox-iso", "virtualbox-ovf", "vmware-iso", "vmware-vmx", "vsphere-clone", "vsphere-iso"],
       provisioner: ["ansible", "ansible-local", "breakpoint", "file", "shell", "shell-local"],
       "post-processor": ["artifice", "checksum", "compress", "docker-import", "docker-push", "docker-save", "docker-tag", "manifest", "shell-local"],
     });

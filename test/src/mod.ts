@@ -9,3 +9,4 @@ export { guestImage, GUEST_IP, GUEST_GATEWAY, GUEST_USER, GUEST_PASSWORD, GUEST_
 export { SocksProxy, MICROSOCKS, type SocksProxyOptions } from "./socks.js";
 export { S3Server, S3_TEST_CREDENTIALS } from "./s3_server.js";
 export { deadPid } from "./dead_pid.js";
+export { Vcsim, vcsimBinary, vcsimToolchain, type VcsimOptions } from "./vcsim.js";

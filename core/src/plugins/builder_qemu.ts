@@ -202,7 +202,7 @@ function range(problems: string[], prefix: string, min: number, max: number): vo
 }
 
 /** The checksum forms the agent's source cache accepts (its parser is the authority; this mirrors it for validate). */
-function checksumProblems(text: string): string[] {
+export function checksumProblems(text: string): string[] {
   const v = text.trim();
   if (v.toLowerCase() === "none" || v.startsWith("file:")) return [];
   const m = /^(?:(md5|sha1|sha256|sha512):)?([0-9a-fA-F]+)$/i.exec(v);

@@ -128,7 +128,8 @@ export const vmwareIsoBuilderSchema = definePluginSchema({
     cdrom_adapter_type: { type: "string" },
     disk_type_id: { type: "string", default: VMWARE_DEFAULTS.diskTypeId },
     disk_name: { type: "string" },
-    vmdk_name: { type: "string", deprecated: "use disk_name" },
+    // Packer 1.6.6 names it vmdk_name (no warning there); later plugins renamed it disk_name. Both are accepted.
+    vmdk_name: { type: "string" },
     guest_os_type: { type: "string", default: VMWARE_DEFAULTS.guestOsType },
     version: { type: "int", default: VMWARE_DEFAULTS.version },
     vmx_template_path: { type: "string" },

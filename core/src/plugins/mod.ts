@@ -48,6 +48,21 @@ export {
   type LibvirtInterfaceConfig,
   type LibvirtVolumeConfig,
 } from "./builder_libvirt.js";
+export {
+  VSPHERE_BUILDER_ID,
+  VSPHERE_DEFAULTS,
+  ipv4InCidr,
+  type VsphereCommonConfig,
+} from "./vsphere_common.js";
+export {
+  vsphereIsoBuilderSchema,
+  VSPHERE_DISK_CONTROLLERS,
+  VSPHERE_NETWORK_CARDS,
+  type VsphereIsoBuilderConfig,
+  type VsphereNicConfig,
+  type VsphereStorageConfig,
+} from "./builder_vsphere_iso.js";
+export { vsphereCloneBuilderSchema, type VsphereCloneBuilderConfig } from "./builder_vsphere_clone.js";
 export { qemuBuilderSchema, QEMU_BUILDER_ID, QEMU_DEFAULTS, QEMU_NOT_RUN, type QemuBuilderConfig } from "./builder_qemu.js";
 export {
   virtualboxIsoBuilderSchema,

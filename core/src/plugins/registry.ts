@@ -19,6 +19,8 @@ import {
 import { qemuBuilderSchema } from "./builder_qemu.js";
 import { virtualboxIsoBuilderSchema, virtualboxOvfBuilderSchema } from "./builder_virtualbox.js";
 import { vmwareIsoBuilderSchema, vmwareVmxBuilderSchema } from "./builder_vmware.js";
+import { vsphereCloneBuilderSchema } from "./builder_vsphere_clone.js";
+import { vsphereIsoBuilderSchema } from "./builder_vsphere_iso.js";
 import { shellLocalPostProcessorSchema } from "./post_processor_shell_local.js";
 import { shellLocalProvisionerSchema } from "./provisioner_shell_local.js";
 import { shellProvisionerSchema } from "./provisioner_shell.js";
@@ -46,6 +48,8 @@ const schemas: readonly PluginSchema[] = [
   virtualboxOvfBuilderSchema,
   vmwareIsoBuilderSchema,
   vmwareVmxBuilderSchema,
+  vsphereIsoBuilderSchema,
+  vsphereCloneBuilderSchema,
   shellLocalProvisionerSchema,
   shellProvisionerSchema,
   fileProvisionerSchema,

@@ -1,0 +1,163 @@
+/**
+ * The `vsphere-iso` and `vsphere-clone` builders (Packer's builder/vsphere, builder id `jetbrains.vsphere`): they
+ * drive vCenter (or ESXi) over its SOAP API, so they need no local tool and every agent advertises them. The
+ * artifact is the VM (or template) left in the inventory: `Id()` is its name, it has no files, and destroying it
+ * deletes the VM. Steps are in ./steps.ts.
+ */
+import {
+  BuildFailedError,
+  VSPHERE_BUILDER_ID,
+  vsphereCloneBuilderSchema,
+  vsphereIsoBuilderSchema,
+  type VsphereCommonConfig,
+} from "../../../../core/src/mod.js";
+import type { LocalArtifact } from "../../artifact.js";
+import { runPipeline, type Step } from "../../pipeline/mod.js";
+import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../../plugin_api.js";
+import { provisionStep } from "../../steps/provision.js";
+import { VsphereClient } from "../../vsphere/client.js";
+import { VirtualMachine } from "../../vsphere/vm.js";
+import {
+  addCdromsStep,
+  cloneDeviceChanges,
+  cloneVmStep,
+  configureStep,
+  connectVcenterStep,
+  convertToTemplateStep,
+  createVmStep,
+  downloadIsoStep,
+  ejectCdromsStep,
+  locateStep,
+  powerOnStep,
+  removeCdromsStep,
+  shutdownStep,
+  snapshotStep,
+  sshConnectStep,
+  uploadIsoStep,
+  waitForIpStep,
+  type VsphereBuildState,
+  type VsphereSetup,
+} from "./steps.js";
+
+/** The VM in vCenter as the build's artifact. */
+function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: string): LocalArtifact {
+  const ref = state.vm?.ref;
+  return {
+    builderId: VSPHERE_BUILDER_ID,
+    id: name,
+    description: name,
+    files: [],
+    state: { vcenter_server: c.vcenter_server ?? "", datacenter: state.location?.dcPath ?? "", vm: ref?.value ?? "", template: String(c.convert_to_template) },
+    generatedData: { ID: name },
+    async destroy() {
+      const signal = AbortSignal.timeout(120_000);
+      const client = await VsphereClient.connect(
+        { server: c.vcenter_server ?? "", username: c.username ?? "", password: c.password ?? "", insecure: c.insecure_connection },
+        signal,
+      );
+      try {
+        if (ref !== undefined) await new VirtualMachine(client, ref, name).destroy(signal);
+      } catch (err) {
+        throw new BuildFailedError(`Error destroying VM ${name}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
+
+/** The steps after the VM exists, shared by both builders (Packer's order). */
+function commonTail(
+  kind: "iso" | "clone",
+  setup: VsphereSetup,
+  ctx: BuilderContext,
+  state: VsphereBuildState,
+  removeCdrom: boolean,
+): Step<VsphereBuildState>[] {
+  const c = setup.config;
+  const hookData = (): Readonly<Record<string, string>> => ({
+    ID: setup.vmName,
+    PackerRunUUID: ctx.build.runUuid,
+    PackerHTTPAddr: "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER",
+    PackerHTTPIP: "ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER",
+    PackerHTTPPort: "ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER",
+    ConnType: c.communicator,
+    Host: state.ip ?? c.ssh_host ?? "",
+    Port: String(c.ssh_port),
+    User: c.ssh_username ?? "",
+    Password: c.ssh_password ?? "",
+    SSHPublicKey: "",
+    SSHPrivateKey: "",
+    WinRMPassword: "",
+  });
+  // Packer 1.6.6: vsphere-clone without a communicator does not start the VM at all; vsphere-iso starts it and,
+  // without a communicator, waits for someone else to shut it down.
+  const steps: Step<VsphereBuildState>[] = [];
+  if (!(kind === "clone" && c.communicator === "none")) {
+    steps.push(powerOnStep());
+    if (c.communicator !== "none") steps.push(waitForIpStep(setup), sshConnectStep(setup));
+    steps.push(provisionStep<VsphereBuildState>(ctx.hook, { hookData, communicator: () => state.communicator }), shutdownStep(setup));
+  }
+  steps.push(removeCdrom ? removeCdromsStep() : ejectCdromsStep());
+  if (c.create_snapshot) steps.push(snapshotStep());
+  if (c.convert_to_template) steps.push(convertToTemplateStep());
+  return steps;
+}
+
+async function runBuild(
+  kind: "iso" | "clone",
+  setup: VsphereSetup,
+  ctx: BuilderContext,
+  download: Step<VsphereBuildState>[],
+  head: Step<VsphereBuildState>[],
+  removeCdrom: boolean,
+): Promise<LocalArtifact> {
+  const state: VsphereBuildState = {};
+  const steps = [...download, connectVcenterStep(setup), locateStep(setup), ...head, ...commonTail(kind, setup, ctx, state, removeCdrom)];
+  const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
+  if (result.error) throw result.error;
+  return vmArtifact(setup.config, state, setup.vmName);
+}
+
+/** vSphere builders talk to a remote API: nothing to detect on the host. */
+const always = (): boolean => true;
+
+export const vsphereIsoBuilder: BuilderDefinition = {
+  kind: "builder",
+  type: "vsphere-iso",
+  schema: vsphereIsoBuilderSchema,
+  detect: always,
+  prepare: (config) =>
+    prepareWithSchema(vsphereIsoBuilderSchema, config, async (compiled) => ({
+      instance: {
+        async run(ctx: BuilderContext) {
+          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
+          return runBuild(
+            "iso",
+            setup,
+            ctx,
+            [downloadIsoStep(setup)],
+            [uploadIsoStep(), createVmStep(setup), configureStep(setup), addCdromsStep(setup)],
+            compiled.remove_cdrom === true,
+          );
+        },
+      },
+    })),
+};
+
+export const vsphereCloneBuilder: BuilderDefinition = {
+  kind: "builder",
+  type: "vsphere-clone",
+  schema: vsphereCloneBuilderSchema,
+  detect: always,
+  prepare: (config) =>
+    prepareWithSchema(vsphereCloneBuilderSchema, config, async (compiled) => ({
+      instance: {
+        async run(ctx: BuilderContext) {
+          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
+          const extras = { notes: compiled.notes, deviceChanges: (state: VsphereBuildState, signal: AbortSignal) => cloneDeviceChanges(setup, state, signal) };
+          return runBuild("clone", setup, ctx, [], [cloneVmStep(setup), configureStep(setup, extras), addCdromsStep(setup)], compiled.remove_cdrom === true);
+        },
+      },
+    })),
+};
