@@ -53,9 +53,12 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
           continue;
         }
         const key = objectKey(job.build_id, job.job_id, index, fileIndex, name);
-        // Re-read from the file on each try: a NATS leader election mid-upload is ridden out, not turned into a failure.
+        // A dropped connection mid-file resumes inside uploadFile from what the store holds; retryTransient only
+        // covers opening the store (a NATS leader election as the upload starts).
         const uploaded = await retryTransient(() => artifacts.uploadFile(local, key, ctx.signal));
-        ctx.log("message", `stored ${name} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256})`);
+        const resumed = uploaded.retries > 0 ? `; resumed ${uploaded.retries} time(s) after a dropped connection or a corrupted chunk, ${formatBytes(uploaded.sentBytes - uploaded.size + uploaded.keptBytes)} sent again` : "";
+        const kept = uploaded.keptBytes > 0 ? `; kept ${formatBytes(uploaded.keptBytes)} an earlier attempt had stored` : "";
+        ctx.log("message", `stored ${name} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256}${resumed}${kept})`);
         files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key });
       }
       const first = records[0];

@@ -3,24 +3,18 @@
  * operations that need both (upload with hashing, verified reads, removal that spares objects another record still
  * uses, retention, and the build cache's lookup).
  */
-import { createReadStream } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { ArtifactRecord, ArtifactRecord__Output, StoredFile__Output } from "../../../proto/src/mod.js";
-import { ChecksumMismatchError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { ArtifactCatalog, newArtifactId } from "./catalog.js";
 import type { ArtifactStoreConfig } from "./config.js";
 import { DirectoryStore } from "./dir_store.js";
 import { NatsObjectStore } from "./nats_store.js";
 import { S3Store } from "./s3_store.js";
 import type { ArtifactStore } from "./store.js";
-import { HashingStream } from "./transfer.js";
-
-export interface UploadedFile {
-  readonly size: number;
-  readonly sha256: string;
-}
+import { uploadResumable, type UploadOptions, type UploadResult } from "./upload.js";
 
 export interface PruneRules {
   /** Keep the newest N builds of each (template, build name); 0 = no count rule. */
@@ -67,21 +61,12 @@ export class Artifacts {
     return this.current.store;
   }
 
-  /** Streams a local file into the store, hashing it on the way; checks the stored size once it has arrived. */
-  async uploadFile(file: string, key: string, signal: AbortSignal): Promise<UploadedFile> {
-    const store = await this.store();
-    const hashing = new HashingStream({ highWaterMark: 1024 * 1024 });
-    const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
-    source.on("error", (err) => hashing.destroy(err));
-    source.pipe(hashing);
-    await store.put(key, hashing, 0, signal);
-    const uploaded = { size: hashing.bytesSeen, sha256: hashing.sha256() };
-    const stored = await store.stat(key);
-    if (stored?.size !== uploaded.size) {
-      await store.delete(key);
-      throw new ChecksumMismatchError(`${file}: the store holds ${stored?.size ?? "no"} bytes after uploading ${uploaded.size}`);
-    }
-    return uploaded;
+  /**
+   * Streams a local file into the store in chunks, hashing it on the way, and rides out dropped connections by
+   * resuming from what the store holds (./upload.ts).
+   */
+  async uploadFile(file: string, key: string, signal: AbortSignal, options: UploadOptions = {}): Promise<UploadResult> {
+    return uploadResumable(await this.store(), file, key, signal, options);
   }
 
   /** A stored file's bytes from `offset` (unverified: pipe through a VerifyingStream). */

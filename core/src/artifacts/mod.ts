@@ -6,3 +6,4 @@ export * from "./fingerprint.js";
 export * from "./store.js";
 export * from "./transfer.js";
 export { ARTIFACT_FILES_STORE } from "./nats_store.js";
+export * from "./upload.js";

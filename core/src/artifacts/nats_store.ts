@@ -1,18 +1,28 @@
 /**
- * The default backend: the JetStream object store `kiln_artifact_files`. Uploads go through @nats-io/obj (chunked,
- * one publish acknowledged at a time, so memory stays at a chunk). Downloads read the object's chunk subject through
+ * The default backend: the JetStream object store `kiln_artifact_files`. Uploads write the object store's own format
+ * (chunk messages on `$O.<bucket>.C.<nuid>`, then the meta message with the size and the SHA-256 digest), so any
+ * NATS object-store client reads the result, but they do it themselves instead of through `ObjectStore.put`: that
+ * one cannot resume, and it hashes every byte a second time. Each chunk carries its index in a header and is
+ * published with the expected last sequence of its subject, so after a dropped connection the server tells exactly
+ * which chunks it holds (an acknowledgement lost with the connection is not a chunk lost) and a duplicate or
+ * out-of-order chunk is refused. Downloads read the object's chunk subject through
  * an ordered pull consumer instead of `ObjectStore.get`, whose push consumer enqueues chunks as fast as the server
  * sends them: a slow reader (a CLI on a thin link) would buffer the whole file.
  */
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { Base64UrlPaddedCodec, Objm, type ObjectStore } from "@nats-io/obj";
 import { StorageType } from "@nats-io/jetstream";
-import { NotFoundError } from "../errors.js";
-import type { ArtifactStore, StoredObject } from "./store.js";
+import { ChecksumMismatchError, NotFoundError } from "../errors.js";
+import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
 
 export const ARTIFACT_FILES_STORE = "kiln_artifact_files";
+const STREAM = `OBJ_${ARTIFACT_FILES_STORE}`;
+/** Chunk messages: half NATS's default max_payload (1 MiB); a server configured below 1 MiB is refused at publish. */
+const CHUNK_BYTES = 512 * 1024;
+const CHUNK_HEADER = "Kiln-Chunk";
 
 export class NatsObjectStore implements ArtifactStore {
   readonly kind = "nats";
@@ -27,18 +37,8 @@ export class NatsObjectStore implements ArtifactStore {
     return new NatsObjectStore(js, obj);
   }
 
-  async put(key: string, source: Readable, _size: number, signal: AbortSignal): Promise<void> {
-    const onAbort = (): void => void source.destroy(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await this.obj.put({ name: key }, Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-    if (signal.aborted) {
-      await this.delete(key);
-      throw signal.reason;
-    }
+  async begin(key: string): Promise<StoreUpload> {
+    return new NatsUpload(this.js, await this.js.jetstreamManager(), this.obj, key, CHUNK_BYTES);
   }
 
   async get(key: string, offset: number, signal: AbortSignal): Promise<Readable> {
@@ -84,4 +84,69 @@ export class NatsObjectStore implements ArtifactStore {
   }
 }
 
-export type { WebReadableStream };
+class NatsUpload implements StoreUpload {
+  readonly heldChunks = 0;
+  /** Like the object store's nuids: unique per upload, so a retried upload never mixes with an abandoned one. */
+  private readonly nuid = randomBytes(11).toString("hex").toUpperCase();
+  private readonly subject: string;
+  /** Stream sequence of the last chunk stored (0 = none): the next chunk must follow it. */
+  private lastSeq = 0;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly obj: ObjectStore,
+    private readonly name: string,
+    readonly chunkBytes: number,
+  ) {
+    this.subject = `$O.${ARTIFACT_FILES_STORE}.C.${this.nuid}`;
+  }
+
+  holds(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  async truncate(): Promise<void> {}
+
+  async write(index: number, data: Buffer): Promise<void> {
+    const h = headers();
+    h.set(CHUNK_HEADER, String(index));
+    const ack = await this.js.publish(this.subject, data, { headers: h, expect: { lastSubjectSequence: this.lastSeq } });
+    this.lastSeq = ack.seq;
+  }
+
+  async recover(next: number): Promise<number> {
+    const last = await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject });
+    const held = last ? Number(last.header.get(CHUNK_HEADER)) + 1 : 0;
+    if (last && held > next) this.lastSeq = last.seq;
+    return held;
+  }
+
+  async complete(size: number, sha256: string): Promise<void> {
+    const chunks = Math.ceil(size / this.chunkBytes);
+    const state = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state;
+    const stored = state.subjects?.[this.subject] ?? 0;
+    if (stored !== chunks) throw new ChecksumMismatchError(`object ${this.name}: the object store holds ${stored} chunk(s) of the ${chunks} sent`);
+    const old = await this.obj.info(this.name);
+    const info = {
+      name: this.name,
+      description: "",
+      options: { max_chunk_size: this.chunkBytes },
+      bucket: ARTIFACT_FILES_STORE,
+      nuid: this.nuid,
+      size,
+      chunks,
+      mtime: new Date().toISOString(),
+      digest: `SHA-256=${Base64UrlPaddedCodec.encode(Buffer.from(sha256, "hex"))}`,
+      deleted: false,
+    };
+    const h = headers();
+    h.set("Nats-Rollup", "sub");
+    await this.js.publish(`$O.${ARTIFACT_FILES_STORE}.M.${Base64UrlPaddedCodec.encode(this.name)}`, JSON.stringify(info), { headers: h });
+    if (old && !old.deleted && old.nuid !== this.nuid) await this.jsm.streams.purge(STREAM, { filter: `$O.${ARTIFACT_FILES_STORE}.C.${old.nuid}` }).catch(() => undefined);
+  }
+
+  async abort(): Promise<void> {
+    await this.jsm.streams.purge(STREAM, { filter: this.subject });
+  }
+}
