@@ -115,11 +115,10 @@ class NatsUpload implements StoreUpload {
     this.lastSeq = ack.seq;
   }
 
-  async recover(next: number): Promise<number> {
+  async recover(): Promise<number> {
     const last = await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject });
-    const held = last ? Number(last.header.get(CHUNK_HEADER)) + 1 : 0;
-    if (last && held > next) this.lastSeq = last.seq;
-    return held;
+    this.lastSeq = last?.seq ?? 0;
+    return last ? Number(last.header.get(CHUNK_HEADER)) + 1 : 0;
   }
 
   async complete(size: number, sha256: string): Promise<void> {

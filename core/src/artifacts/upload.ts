@@ -104,14 +104,22 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
     let corruptChunks = 0;
     let lastProgress = Date.now();
 
+    // Chunks [0, hashed) are in the hash. A store that lost chunks it had acknowledged (a server killed before it
+    // flushed) sends the driver back: those chunks are read again from the file, but not hashed again.
+    let hashed = kept;
+    let ahead: { index: number; data: Promise<Buffer> } | undefined;
+    const chunkAt = (i: number): Promise<Buffer> => (ahead?.index === i ? ahead.data : readAhead(fh, i * chunk, chunk));
     let next = kept;
-    let pending = next < chunks ? readAhead(fh, next * chunk, chunk) : undefined;
-    while (pending) {
-      const data = await pending;
-      hash.update(data);
+    while (next < chunks) {
       const index = next;
-      // Read (and hash) the next chunk while this one is written.
-      pending = index + 1 < chunks ? readAhead(fh, (index + 1) * chunk, chunk) : undefined;
+      const data = await chunkAt(index);
+      if (index === hashed) {
+        hash.update(data);
+        hashed++;
+      }
+      // Read the next chunk while this one is written.
+      ahead = index + 1 < chunks ? { index: index + 1, data: chunkAt(index + 1) } : undefined;
+      next = index + 1;
       let backoff = FIRST_BACKOFF_MS;
       for (;;) {
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledError("upload cancelled");
@@ -133,10 +141,13 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
             if (signal.aborted || Date.now() - lastProgress > stallMs) throw recoverErr;
             continue;
           }
-          if (held > index) break; // it arrived; only the acknowledgement was lost
+          if (held !== index) {
+            // It arrived and only the acknowledgement was lost (held > index), or the store lost earlier chunks.
+            next = Math.min(held, index + 1);
+            break;
+          }
         }
       }
-      next = index + 1;
       lastProgress = Date.now();
       options.onProgress?.(Math.min(next * chunk, size));
     }
