@@ -75,6 +75,7 @@ export async function completeFromCache(
   templateName: string,
   jobs: readonly Job[],
   hits: CacheHits,
+  labels: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   if (hits.size === 0) return;
   for (const job of jobs) {
@@ -83,7 +84,7 @@ export async function completeFromCache(
     if (!records || !first) continue;
     const jobId = job.job_id ?? "";
     const name = job.name ?? "";
-    const copies = await artifacts.recordReuse(records, buildId, jobId, templateName);
+    const copies = await artifacts.recordReuse(records, buildId, jobId, templateName, labels);
     const wire = copies.map((r) => toWire(r, name, jobId));
     const now = Date.now();
     const base = { build_id: buildId, job_id: jobId, name };

@@ -112,7 +112,10 @@ describe("artifacts - JetStream object store (default backend)", () => {
 
   it("kiln build --download: the agent stores every artifact file with its sha256 and the CLI fetches them to the template's paths", async () => {
     address = farm.coordinators[0]?.server.address ?? "";
-    const run = await runKiln(["build", "--coordinator", address, "--download", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], { cwd: user.dir, timeoutMs: 120_000 });
+    const run = await runKiln(
+      ["build", "--coordinator", address, "--download", "--label", "release=2.1", "--label", "team=infra", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")],
+      { cwd: user.dir, timeoutMs: 120_000 },
+    );
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(sha256(await readFile(path.join(user.dir, "out", "big.img")))).toBe(sha256(p.big));
     expect(await readFile(path.join(user.dir, "out", "small.txt"), "utf8")).toBe("flavor a");
@@ -149,7 +152,18 @@ describe("artifacts - JetStream object store (default backend)", () => {
     expect(show.stdout).toContain(`ID:          ${big.id}`);
     expect(show.stdout).toContain(`out/big.img  24.0 MiB  sha256:${sha256(p.big)}`);
     const table = await kiln(["artifacts", "ls", "--coordinator", address]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+BUILD\s+NAME\s+TEMPLATE\s+FILES\s+SIZE\s+CREATED/);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+BUILD\s+NAME\s+TEMPLATE\s+FILES\s+SIZE\s+CREATED\s+LABELS/);
+    expect(table.stdout).toMatch(new RegExp(`^${big.id} .* release=2\\.1,team=infra`, "m"));
+
+    // User labels: on every artifact of the build, shown, and a filter (all given labels must match).
+    expect(big.labels).toMatchObject({ release: "2.1", team: "infra", builder_type: "file" });
+    expect(show.stdout).toContain("Label:       release=2.1");
+    const byLabel = await kiln(["artifacts", "ls", "--label", "release=2.1", "--label", "team=infra", "--json", "--coordinator", address]);
+    expect((JSON.parse(byLabel.stdout) as ArtifactRecord__Output[]).map((r) => r.build_name).sort()).toEqual(["big", "small"]);
+    const noMatch = await kiln(["artifacts", "ls", "--label", "release=2.1", "--label", "team=web", "--json", "--coordinator", address]);
+    expect(JSON.parse(noMatch.stdout)).toEqual([]);
+    const badLabel = await kiln(["artifacts", "ls", "--label", "release", "--coordinator", address]);
+    expect(badLabel.stderr).toBe("Error: --label 'release': expected key=value with a key of letters, digits, '.', '_', '-' or '/' (e.g. --label release=2.1)\n");
 
     const missing = await kiln(["artifacts", "show", "ffffffffffff", "--coordinator", address]);
     expect(missing.code).toBe(1);
@@ -167,7 +181,10 @@ describe("artifacts - JetStream object store (default backend)", () => {
 
   it("build cache: identical inputs reuse the artifacts; a changed variable or file, or -force, rebuilds", async () => {
     const firstId = first.build?.id ?? "";
-    const again = await runKiln(["build", "--coordinator", address, "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], { cwd: user.dir, timeoutMs: 120_000 });
+    const again = await runKiln(["build", "--coordinator", address, "--label", "release=2.2", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], {
+      cwd: user.dir,
+      timeoutMs: 120_000,
+    });
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain(`==> big: reusing artifacts of build ${firstId} (identical inputs)`);
     expect(again.stdout).toContain(`==> small: reusing artifacts of build ${firstId} (identical inputs)`);
@@ -181,6 +198,8 @@ describe("artifacts - JetStream object store (default backend)", () => {
     const original = originals.find((r) => r.build_name === "big");
     expect(copy?.reused_from).toBe(original?.id);
     expect(copy?.files[0]?.object).toBe(original?.files[0]?.object);
+    // The copies carry the new build's labels.
+    expect(copy?.labels).toMatchObject({ release: "2.2", team: "infra" });
 
     const changedVar = await submit(client, p, { variables: { flavor: "b" } });
     expect(reuseLines(changedVar.events)).toEqual([]);

@@ -78,10 +78,10 @@ export class Artifacts {
     return { file, stream: await (await this.store()).get(file.object, offset, signal) };
   }
 
-  /** Records of one build (or all), newest first. */
-  async list(buildId?: string): Promise<ArtifactRecord__Output[]> {
-    const all = await this.catalog.list();
-    return buildId ? all.filter((r) => r.build_id === buildId) : all;
+  /** Records of one build (or all), newest first; only those carrying every one of `labels` when given. */
+  async list(buildId?: string, labels: Readonly<Record<string, string>> = {}): Promise<ArtifactRecord__Output[]> {
+    const wanted = Object.entries(labels);
+    return (await this.catalog.list()).filter((r) => (!buildId || r.build_id === buildId) && wanted.every(([k, v]) => r.labels[k] === v));
   }
 
   /**
@@ -148,8 +148,14 @@ export class Artifacts {
     return undefined;
   }
 
-  /** Catalog copies of reused records for a new build, sharing the original objects. */
-  async recordReuse(records: readonly ArtifactRecord__Output[], buildId: string, jobId: string, templateName: string): Promise<ArtifactRecord__Output[]> {
+  /** Catalog copies of reused records for a new build, sharing the original objects, with the new build's labels. */
+  async recordReuse(
+    records: readonly ArtifactRecord__Output[],
+    buildId: string,
+    jobId: string,
+    templateName: string,
+    labels: Readonly<Record<string, string>> = {},
+  ): Promise<ArtifactRecord__Output[]> {
     const ids = new Map(records.map((r) => [r.id, newArtifactId()]));
     const now = Date.now();
     const copies: ArtifactRecord[] = records.map((r) => ({
@@ -158,6 +164,7 @@ export class Artifacts {
       build_id: buildId,
       job_id: jobId,
       template_name: templateName,
+      labels: { ...r.labels, ...labels },
       parent_id: r.parent_id ? (ids.get(r.parent_id) ?? r.parent_id) : "",
       created_at_ms: now,
       reused_from: r.reused_from || r.id,
