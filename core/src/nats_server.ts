@@ -83,7 +83,12 @@ export class NatsServer implements AsyncDisposable {
       while (Date.now() < deadline) {
         const files = (await readdir(tempDir)).filter((f) => f.endsWith(".ports"));
         if (files[0]) {
-          const info = JSON.parse(await readFile(path.join(tempDir, files[0]), "utf8")) as { nats?: string[] };
+          let info: { nats?: string[] } = {};
+          try {
+            info = JSON.parse(await readFile(path.join(tempDir, files[0]), "utf8")) as { nats?: string[] };
+          } catch {
+            // Read while the server was still writing it: try again.
+          }
           const first = info.nats?.[0];
           const port = first ? Number(new URL(first).port) : NaN;
           if (Number.isFinite(port) && port > 0) return port;

@@ -49,7 +49,7 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         const name = f.name ?? "";
         const local = path.resolve(ctx.workDir, name);
         if (!(await isRegularFile(local))) {
-          files.push({ name, size: f.size ?? 0, sha256: "", object: "" });
+          files.push({ name, size: f.size ?? 0, sha256: "", object: "", store: "" });
           continue;
         }
         const key = objectKey(job.build_id, job.job_id, index, fileIndex, name);
@@ -58,8 +58,8 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         const uploaded = await retryTransient(() => artifacts.uploadFile(local, key, ctx.signal));
         const resumed = uploaded.retries > 0 ? `; resumed ${uploaded.retries} time(s) after a dropped connection or a corrupted chunk, ${formatBytes(uploaded.sentBytes - uploaded.size + uploaded.keptBytes)} sent again` : "";
         const kept = uploaded.keptBytes > 0 ? `; kept ${formatBytes(uploaded.keptBytes)} an earlier attempt had stored` : "";
-        ctx.log("message", `stored ${name} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256}${resumed}${kept})`);
-        files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key });
+        ctx.log("message", `stored ${name} in ${uploaded.store} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256}${resumed}${kept})`);
+        files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key, store: uploaded.store });
       }
       const first = records[0];
       const parent = index > 0 && first && !(outcome.artifacts[0]?.builder_id ?? "").includes("post-processor") ? (first.id ?? "") : "";

@@ -130,7 +130,10 @@ async function showCommand(argv: readonly string[], io: CliIo): Promise<number> 
       ...(r.reused_from ? [`Reused from: ${r.reused_from}`] : []),
       ...Object.entries(r.labels).map(([k, v]) => `Label:       ${k}=${v}`),
       "Files:",
-      ...r.files.map((f) => `  ${f.name}  ${formatBytes(Number(f.size))}  ${f.object ? `sha256:${f.sha256}` : "(not stored: not a file on the agent)"}`),
+      ...r.files.map(
+        (f) =>
+          `  ${f.name}  ${formatBytes(Number(f.size))}  ${f.object ? `sha256:${f.sha256}` : "(not stored: not a file on the agent)"}${f.store && f.store !== r.store ? `  (in ${f.store})` : ""}`,
+      ),
     ];
     io.stdout(`${lines.join("\n")}\n`);
     return 0;
