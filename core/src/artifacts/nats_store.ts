@@ -111,7 +111,9 @@ class NatsUpload implements StoreUpload {
   async write(index: number, data: Buffer): Promise<void> {
     const h = headers();
     h.set(CHUNK_HEADER, String(index));
-    const ack = await this.js.publish(this.subject, data, { headers: h, expect: { lastSubjectSequence: this.lastSeq } });
+    // A copy: the client may still hold the payload after a failed publish (to send it on reconnect), while the
+    // driver reuses its buffer for the next chunk.
+    const ack = await this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, expect: { lastSubjectSequence: this.lastSeq } });
     this.lastSeq = ack.seq;
   }
 

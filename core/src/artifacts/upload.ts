@@ -43,14 +43,14 @@ export interface UploadOptions {
 }
 
 /** Reads ahead; a read that fails while nobody awaits it yet (the upload failed first) is not an unhandled rejection. */
-function readAhead(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const reading = readChunk(fh, position, length);
+function readAhead(fh: FileHandle, buf: Buffer, position: number): Promise<Buffer> {
+  const reading = readChunk(fh, position, buf.length, buf);
   reading.catch(() => undefined);
   return reading;
 }
 
-async function readChunk(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads `length` bytes at `position` into `buf` (a new buffer when not given); returns the part filled. */
+async function readChunk(fh: FileHandle, position: number, length: number, buf: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await fh.read(buf, filled, length - filled, position + filled);
@@ -107,11 +107,19 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
     // Chunks [0, hashed) are in the hash. A store that lost chunks it had acknowledged (a server killed before it
     // flushed) sends the driver back: those chunks are read again from the file, but not hashed again.
     let hashed = kept;
+    // Two buffers, reused for the whole file: chunk i is read into pool[i % 2] while chunk i - 1 is written from the
+    // other. (Fresh 8 MiB buffers per chunk would be garbage the collector is slow to return, and RSS would creep.)
+    const pool = [Buffer.allocUnsafe(Math.min(chunk, size)), Buffer.allocUnsafe(Math.min(chunk, size))];
     let ahead: { index: number; data: Promise<Buffer> } | undefined;
-    const chunkAt = (i: number): Promise<Buffer> => (ahead?.index === i ? ahead.data : readAhead(fh, i * chunk, chunk));
+    const chunkAt = (i: number): Promise<Buffer> => (ahead?.index === i ? ahead.data : readAhead(fh, pool[i % 2] as Buffer, i * chunk));
     let next = kept;
     while (next < chunks) {
       const index = next;
+      if (ahead && ahead.index !== index) {
+        // Sent back to an earlier chunk: the read ahead may be filling the buffer that chunk needs.
+        await ahead.data.catch(() => undefined);
+        ahead = undefined;
+      }
       const data = await chunkAt(index);
       if (index === hashed) {
         hash.update(data);
