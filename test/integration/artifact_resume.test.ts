@@ -66,10 +66,11 @@ describe("artifacts - resumable uploads", () => {
       const result = await artifacts.uploadFile(file, "b1/j0/0/0-disk.img", AbortSignal.timeout(120_000));
       await restarted;
       const sent = proxy.upstreamBytes - before;
+      console.log(`nats: ${result.retries} retries; ${((sent - SIZE) / MiB).toFixed(2)} MiB sent beyond the file (chunks in flight at the kill, protocol)`);
       expect(result).toMatchObject({ size: SIZE, sha256: sha256(data) });
       expect(result.retries).toBeGreaterThan(0);
-      // The whole file once, plus at most a few 512 KiB chunks in flight at the kill (the server may also lose the
-      // last acknowledged ones it had not flushed), plus protocol.
+      // The whole file once, plus at most the four 512 KiB chunks in flight at the kill (the server may also lose
+      // the last acknowledged ones it had not flushed), plus protocol.
       expect(sent).toBeGreaterThan(SIZE);
       expect(sent).toBeLessThan(SIZE + 3 * MiB);
 

@@ -99,6 +99,8 @@ class DirUpload implements StoreUpload {
     }
   }
 
+  async drain(): Promise<void> {}
+
   async recover(next: number): Promise<number> {
     // The handle may be dead (a stale NFS handle after a server restart): reopen, cut off a half-written chunk.
     await this.fh?.close().catch(() => undefined);

@@ -2,10 +2,10 @@
  * The default backend: the JetStream object store `kiln_artifact_files`. Uploads write the object store's own format
  * (chunk messages on `$O.<bucket>.C.<nuid>`, then the meta message with the size and the SHA-256 digest), so any
  * NATS object-store client reads the result, but they do it themselves instead of through `ObjectStore.put`: that
- * one cannot resume, and it hashes every byte a second time. Each chunk carries its index in a header and is
- * published with the expected last sequence of its subject, so after a dropped connection the server tells exactly
- * which chunks it holds (an acknowledgement lost with the connection is not a chunk lost) and a duplicate or
- * out-of-order chunk is refused. Downloads read the object's chunk subject through
+ * one cannot resume, waits for each chunk's acknowledgement before sending the next, and hashes every byte a second
+ * time. Four chunks are in flight; each carries its index in a header and a message id (a chunk sent twice is dropped
+ * by the server), so after a dropped connection the server tells exactly which chunks it holds (an acknowledgement
+ * lost with the connection is not a chunk lost), and the upload continues after the last of them. Downloads read the object's chunk subject through
  * an ordered pull consumer instead of `ObjectStore.get`, whose push consumer enqueues chunks as fast as the server
  * sends them: a slow reader (a CLI on a thin link) would buffer the whole file.
  */
@@ -23,6 +23,8 @@ const STREAM = `OBJ_${ARTIFACT_FILES_STORE}`;
 /** Chunk messages: half NATS's default max_payload (1 MiB); a server configured below 1 MiB is refused at publish. */
 const CHUNK_BYTES = 512 * 1024;
 const CHUNK_HEADER = "Kiln-Chunk";
+/** Publishes awaiting their acknowledgement: a round trip per chunk would halve the throughput. */
+const CHUNKS_IN_FLIGHT = 4;
 
 export class NatsObjectStore implements ArtifactStore {
   readonly kind = "nats";
@@ -86,11 +88,10 @@ export class NatsObjectStore implements ArtifactStore {
 
 class NatsUpload implements StoreUpload {
   readonly heldChunks = 0;
-  /** Like the object store's nuids: unique per upload, so a retried upload never mixes with an abandoned one. */
-  private readonly nuid = randomBytes(11).toString("hex").toUpperCase();
-  private readonly subject: string;
-  /** Stream sequence of the last chunk stored (0 = none): the next chunk must follow it. */
-  private lastSeq = 0;
+  /** Like the object store's nuids: unique per upload (and per restart of one), so attempts never mix. */
+  private nuid = NatsUpload.newNuid();
+  /** Publishes in flight, oldest first. */
+  private inFlight: Promise<unknown>[] = [];
 
   constructor(
     private readonly js: JetStreamClient,
@@ -98,8 +99,14 @@ class NatsUpload implements StoreUpload {
     private readonly obj: ObjectStore,
     private readonly name: string,
     readonly chunkBytes: number,
-  ) {
-    this.subject = `$O.${ARTIFACT_FILES_STORE}.C.${this.nuid}`;
+  ) {}
+
+  private static newNuid(): string {
+    return randomBytes(11).toString("hex").toUpperCase();
+  }
+
+  private get subject(): string {
+    return `$O.${ARTIFACT_FILES_STORE}.C.${this.nuid}`;
   }
 
   holds(): Promise<boolean> {
@@ -112,15 +119,31 @@ class NatsUpload implements StoreUpload {
     const h = headers();
     h.set(CHUNK_HEADER, String(index));
     // A copy: the client may still hold the payload after a failed publish (to send it on reconnect), while the
-    // driver reuses its buffer for the next chunk.
-    const ack = await this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, expect: { lastSubjectSequence: this.lastSeq } });
-    this.lastSeq = ack.seq;
+    // driver reuses its buffer. The message id makes the server drop a chunk that arrives twice.
+    const ack = this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, msgID: `${this.nuid}.${index}` });
+    ack.catch(() => undefined);
+    this.inFlight.push(ack);
+    while (this.inFlight.length >= CHUNKS_IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await this.inFlight.shift();
   }
 
   async recover(): Promise<number> {
+    const settling = this.inFlight;
+    this.inFlight = [];
+    await Promise.allSettled(settling);
+    // One connection keeps the chunks in order, so the server holds a prefix: as many as the last one's index + 1.
+    const count = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state.subjects?.[this.subject] ?? 0;
+    if (count === 0) return 0;
     const last = await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject });
-    this.lastSeq = last?.seq ?? 0;
-    return last ? Number(last.header.get(CHUNK_HEADER)) + 1 : 0;
+    if (last && Number(last.header.get(CHUNK_HEADER)) + 1 === count) return count;
+    // A gap (a chunk refused while later ones landed): no telling which are whole, so the object starts over under a
+    // new nuid (the old message ids would be dropped as duplicates).
+    await this.jsm.streams.purge(STREAM, { filter: this.subject });
+    this.nuid = NatsUpload.newNuid();
+    return 0;
   }
 
   async complete(size: number, sha256: string): Promise<void> {

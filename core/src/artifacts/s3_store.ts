@@ -196,6 +196,8 @@ class S3Upload implements StoreUpload {
     this.parts[index] = { PartNumber: index + 1, ETag: etag };
   }
 
+  async drain(): Promise<void> {}
+
   async recover(next: number, signal: AbortSignal): Promise<number> {
     // Sending a part number again replaces it, so the part in flight is simply sent again once S3 answers.
     try {

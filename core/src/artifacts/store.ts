@@ -52,13 +52,19 @@ export interface StoreUpload {
   /** Keeps only the first `chunks` chunks of an earlier attempt (the rest did not match the local file). */
   truncate(chunks: number): Promise<void>;
   /**
-   * Stores chunk `index`. A backend that can tell what arrived checks it here (S3: the part's MD5 as the server
-   * computed it) and throws a retryable ChecksumMismatchError when it differs, so the chunk is sent again.
+   * Stores chunk `index`, or (a backend that keeps a few writes in flight: the object store) sends it and returns
+   * once there is room for the next; a failure of an earlier chunk in flight surfaces here or in `drain`. A backend
+   * that can tell what arrived checks it here (S3: the part's MD5 as the server computed it) and throws a retryable
+   * ChecksumMismatchError when it differs, so the chunk is sent again. `data` is the driver's to reuse once this
+   * resolves.
    */
   write(index: number, data: Buffer, signal: AbortSignal): Promise<void>;
+  /** Waits for every write in flight to be stored. */
+  drain(signal: AbortSignal): Promise<void>;
   /**
-   * After a failed write of chunk `next`: waits until the store answers again (or `signal` aborts) and returns how
-   * many chunks it durably holds: `next`, or `next + 1` when the chunk arrived but its acknowledgement was lost.
+   * After a failed write of chunk `next` (or drain, next = the chunk count): waits until the store answers again (or
+   * `signal` aborts) and returns how many chunks it durably holds, in order from the first: `next`; `next + 1` when
+   * the chunk arrived but its acknowledgement was lost; fewer when writes in flight never landed.
    */
   recover(next: number, signal: AbortSignal): Promise<number>;
   /** Makes the object visible; checks that the store holds `size` bytes in the chunks written. */

@@ -94,47 +94,29 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
   let up: StoreUpload | undefined;
   try {
     const size = (await fh.stat()).size;
-    up = await store.begin(key, signal);
-    const chunk = up.chunkBytes;
+    const upload = await store.begin(key, signal);
+    up = upload;
+    const chunk = upload.chunkBytes;
     const chunks = Math.ceil(size / chunk);
     const hash = createHash("sha256");
-    const kept = await keepHeld(up, fh, size, hash);
+    const kept = await keepHeld(upload, fh, size, hash);
     let sentBytes = 0;
     let retries = 0;
     let corruptChunks = 0;
     let lastProgress = Date.now();
 
-    // Chunks [0, hashed) are in the hash. A store that lost chunks it had acknowledged (a server killed before it
-    // flushed) sends the driver back: those chunks are read again from the file, but not hashed again.
-    let hashed = kept;
-    // Two buffers, reused for the whole file: chunk i is read into pool[i % 2] while chunk i - 1 is written from the
-    // other. (Fresh 8 MiB buffers per chunk would be garbage the collector is slow to return, and RSS would creep.)
-    const pool = [Buffer.allocUnsafe(Math.min(chunk, size)), Buffer.allocUnsafe(Math.min(chunk, size))];
-    let ahead: { index: number; data: Promise<Buffer> } | undefined;
-    const chunkAt = (i: number): Promise<Buffer> => (ahead?.index === i ? ahead.data : readAhead(fh, pool[i % 2] as Buffer, i * chunk));
-    let next = kept;
-    while (next < chunks) {
-      const index = next;
-      if (ahead && ahead.index !== index) {
-        // Sent back to an earlier chunk: the read ahead may be filling the buffer that chunk needs.
-        await ahead.data.catch(() => undefined);
-        ahead = undefined;
-      }
-      const data = await chunkAt(index);
-      if (index === hashed) {
-        hash.update(data);
-        hashed++;
-      }
-      // Read the next chunk while this one is written.
-      ahead = index + 1 < chunks ? { index: index + 1, data: chunkAt(index + 1) } : undefined;
-      next = index + 1;
+    /**
+     * Runs `op` (writing chunk `index`, or draining the writes in flight when index = chunks) until it succeeds.
+     * After a failure it recovers; when the store then holds other than `index` chunks it returns that count, and
+     * the upload continues from there.
+     */
+    const attempt = async (index: number, op: () => Promise<void>): Promise<number | undefined> => {
       let backoff = FIRST_BACKOFF_MS;
       for (;;) {
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledError("upload cancelled");
         try {
-          sentBytes += data.length;
-          await up.write(index, data, signal);
-          break;
+          await op();
+          return undefined;
         } catch (err) {
           if (signal.aborted) throw err;
           if (err instanceof ChecksumMismatchError) corruptChunks++;
@@ -144,23 +126,56 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
           let held: number;
           try {
-            held = await up.recover(index, signal);
+            held = await upload.recover(index, signal);
           } catch (recoverErr) {
             if (signal.aborted || Date.now() - lastProgress > stallMs) throw recoverErr;
             continue;
           }
-          if (held !== index) {
-            // It arrived and only the acknowledgement was lost (held > index), or the store lost earlier chunks.
-            next = Math.min(held, index + 1);
-            break;
-          }
+          // More: it arrived and only the acknowledgement was lost. Fewer: the store lost chunks (a server killed
+          // before it flushed, or writes in flight that never landed).
+          if (held !== index) return held;
         }
       }
-      lastProgress = Date.now();
-      options.onProgress?.(Math.min(next * chunk, size));
+    };
+
+    // Chunks [0, hashed) are in the hash. When the store sends the driver back, those chunks are read again from
+    // the file, but not hashed again.
+    let hashed = kept;
+    // Two buffers, reused for the whole file: chunk i is read into pool[i % 2] while chunk i - 1 is written from the
+    // other. (Fresh 8 MiB buffers per chunk would be garbage the collector is slow to return, and RSS would creep.)
+    const pool = [Buffer.allocUnsafe(Math.min(chunk, size)), Buffer.allocUnsafe(Math.min(chunk, size))];
+    let ahead: { index: number; data: Promise<Buffer> } | undefined;
+    const chunkAt = (i: number): Promise<Buffer> => (ahead?.index === i ? ahead.data : readAhead(fh, pool[i % 2] as Buffer, i * chunk));
+    let next = kept;
+    for (;;) {
+      while (next < chunks) {
+        const index = next;
+        if (ahead && ahead.index !== index) {
+          // Sent back to an earlier chunk: the read ahead may be filling the buffer that chunk needs.
+          await ahead.data.catch(() => undefined);
+          ahead = undefined;
+        }
+        const data = await chunkAt(index);
+        if (index === hashed) {
+          hash.update(data);
+          hashed++;
+        }
+        // Read the next chunk while this one is written.
+        ahead = index + 1 < chunks ? { index: index + 1, data: chunkAt(index + 1) } : undefined;
+        const held = await attempt(index, async () => {
+          sentBytes += data.length;
+          await upload.write(index, data, signal);
+        });
+        next = held === undefined ? index + 1 : Math.min(held, index + 1);
+        lastProgress = Date.now();
+        options.onProgress?.(Math.min(next * chunk, size));
+      }
+      const held = await attempt(chunks, () => upload.drain(signal));
+      if (held === undefined || held >= chunks) break;
+      next = held;
     }
     const sha256 = hash.digest("hex");
-    await up.complete(size, sha256, signal);
+    await upload.complete(size, sha256, signal);
     return { size, sha256, sentBytes, keptBytes: kept * chunk, retries, corruptChunks };
   } catch (err) {
     // A cancelled or failed upload leaves nothing behind, except a partial the backend keeps to resume from later.
