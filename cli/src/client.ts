@@ -49,9 +49,6 @@ function toKilnError(err: grpc.ServiceError, address: string): KilnError {
   return new KilnError(ErrorCode.Internal, err.details || err.message, { cause: err });
 }
 
-/** The HTTP/2 receive window of the CLI's connection (per stream and connection): what a download may have in flight. */
-const DOWNLOAD_WINDOW_BYTES = 4 * 1024 * 1024;
-
 export class CoordinatorConnection {
   private readonly client: CoordinatorClient;
 
@@ -62,9 +59,6 @@ export class CoordinatorConnection {
     this.client = new pkg.kiln.v1.Coordinator(address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-      // HTTP/2's default 64 KiB receive window makes the coordinator wait for a window update every quarter of a
-      // 256 KiB download chunk; a few MiB keeps artifact downloads streaming.
-      "grpc-node.flow_control_window": DOWNLOAD_WINDOW_BYTES,
     });
   }
 

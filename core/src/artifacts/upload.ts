@@ -1,8 +1,8 @@
 /**
  * The resumable upload driver, the same for every backend: the local file is read once, in the backend's chunks,
- * hashed (sha256 of the whole file) as each chunk is read, and written one chunk at a time while the next is read and
- * hashed. Only the chunk in flight is held in memory besides the one being read, so memory is two chunks whatever the
- * file size.
+ * hashed (sha256 of the whole file) as each chunk is read, and written in order while the next is read and hashed
+ * (the object store keeps a few of its small chunks in flight; S3 and the directory one). The driver holds two chunk
+ * buffers, reused for the whole file, so memory does not grow with the file size.
  *
  * When a write fails (the connection to NATS, S3 or the shared directory dropped, or the store saw a corrupted chunk
  * arrive), the driver asks the backend what it durably holds once it answers again and continues from there: the
