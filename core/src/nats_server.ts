@@ -98,8 +98,15 @@ export class NatsServer implements AsyncDisposable {
       throw new UnavailableError(`nats-server did not report its port within ${options.startTimeoutMs ?? 20_000} ms: ${stderr.trim()}`);
     })();
 
-    const winner = await Promise.race([ports, exited.then((e) => e)]);
+    let winner: number | Error;
+    try {
+      winner = await Promise.race([ports, exited.then((e) => e)]);
+    } catch (err) {
+      winner = err instanceof Error ? err : new UnavailableError(String(err));
+    }
     if (winner instanceof Error) {
+      // Never leave a server running that nobody holds (it did not report its port in time, say).
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await rm(tempDir, { recursive: true, force: true });
       throw winner;
     }
