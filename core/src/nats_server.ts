@@ -98,6 +98,8 @@ export class NatsServer implements AsyncDisposable {
       throw new UnavailableError(`nats-server did not report its port within ${options.startTimeoutMs ?? 20_000} ms: ${stderr.trim()}`);
     })();
 
+    // When the server exits first, the port poll runs on until it fails: nobody awaits it then.
+    ports.catch(() => undefined);
     let winner: number | Error;
     try {
       winner = await Promise.race([ports, exited.then((e) => e)]);
