@@ -85,6 +85,23 @@ export function flagList(args: ParsedArgs, name: string): string[] {
   return Array.isArray(v) ? [...(v as readonly string[])] : [];
 }
 
+/**
+ * `--label k=v` (repeatable) as a map: the last value of a key wins. Keys are letters, digits and `._-/`; a bad one is
+ * refused with the flag and the fix.
+ */
+export function flagLabels(args: ParsedArgs, name: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const kv of flagList(args, name)) {
+    const eq = kv.indexOf("=");
+    const key = eq < 0 ? kv : kv.slice(0, eq);
+    if (eq <= 0 || !/^[A-Za-z0-9._/-]+$/.test(key)) {
+      throw new InvalidArgumentError(`--${name} '${kv}': expected key=value with a key of letters, digits, '.', '_', '-' or '/' (e.g. --${name} release=2.1)`);
+    }
+    labels[key] = kv.slice(eq + 1);
+  }
+  return labels;
+}
+
 /** `-only a,b -only c` → [a, b, c]. */
 export function flagCsv(args: ParsedArgs, name: string): string[] {
   return flagList(args, name)

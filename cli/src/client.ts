@@ -136,8 +136,8 @@ export class CoordinatorConnection {
   }
 
   /** Catalog records of one build, or of every build when `buildId` is "". */
-  async listArtifacts(buildId = ""): Promise<ArtifactRecord__Output[]> {
-    return (await this.unary<ListArtifactsResponse__Output>("ListArtifacts", { build_id: buildId })).artifacts;
+  async listArtifacts(buildId = "", labels: Readonly<Record<string, string>> = {}): Promise<ArtifactRecord__Output[]> {
+    return (await this.unary<ListArtifactsResponse__Output>("ListArtifacts", { build_id: buildId, labels })).artifacts;
   }
 
   /** One record by id or unambiguous id prefix. */

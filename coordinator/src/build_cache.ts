@@ -13,11 +13,34 @@ import { FarmStore, UNCHANGED, bundleDigests, jobFingerprint, publishEvent, sett
 
 export type CacheHits = ReadonlyMap<string, readonly ArtifactRecord__Output[]>;
 
-/** The jobs with their fingerprints set ("" when the build is not cacheable). */
+/**
+ * Whether a job's source image is pinned by what the fingerprint covers. Its `iso_checksum` (template text or a
+ * variable) is the source image's identity, and `file:` with a path inside the template's directory is bundled and
+ * hashed; but `iso_checksum: "none"`, or a checksum file fetched from a URL or an absolute path, leaves the source
+ * free to change under the same inputs, so such a job is never reused.
+ */
+export function sourcePinned(builderConfigJson: string, variables: Readonly<Record<string, string>> = {}): boolean {
+  let config: unknown;
+  try {
+    config = JSON.parse(builderConfigJson);
+  } catch {
+    return true;
+  }
+  const checksum = (config as { iso_checksum?: unknown } | null)?.iso_checksum;
+  if (typeof checksum !== "string") return true;
+  // The checksum is often a user variable; other template functions in it are taken as written.
+  const value = checksum
+    .replace(/\{\{\s*user\s+`([^`]*)`\s*\}\}/g, (_m, name: string) => variables[name] ?? "")
+    .trim()
+    .toLowerCase();
+  return value !== "none" && !/^file:(\/|[a-z][a-z0-9+.-]*:)/.test(value);
+}
+
+/** The jobs with their fingerprints set ("" when the build or the job is not cacheable). */
 export async function fingerprintJobs<J extends Job>(req: SubmitBuildRequest__Output, jobs: readonly J[]): Promise<J[]> {
   if (req.bundle.length === 0) return [...jobs];
   const inputs = { templateJson: req.template_json, variables: req.variables, files: await bundleDigests(req.bundle) };
-  return jobs.map((j) => ({ ...j, fingerprint: jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") }));
+  return jobs.map((j) => ({ ...j, fingerprint: sourcePinned(j.builder_config_json ?? "", req.variables) ? jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") : "" }));
 }
 
 /** Jobs whose outputs can be reused, with the records to reuse; none when the user forces a rebuild. */
@@ -52,6 +75,7 @@ export async function completeFromCache(
   templateName: string,
   jobs: readonly Job[],
   hits: CacheHits,
+  labels: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   if (hits.size === 0) return;
   for (const job of jobs) {
@@ -60,7 +84,7 @@ export async function completeFromCache(
     if (!records || !first) continue;
     const jobId = job.job_id ?? "";
     const name = job.name ?? "";
-    const copies = await artifacts.recordReuse(records, buildId, jobId, templateName);
+    const copies = await artifacts.recordReuse(records, buildId, jobId, templateName, labels);
     const wire = copies.map((r) => toWire(r, name, jobId));
     const now = Date.now();
     const base = { build_id: buildId, job_id: jobId, name };

@@ -21,6 +21,7 @@ import type {
   DeleteArtifactsResponse__Output,
   DownloadFileRequest__Output,
   FileChunk__Output,
+  ListArtifactsRequest__Output,
   ListArtifactsResponse__Output,
   PruneArtifactsRequest__Output,
 } from "../../proto/src/mod.js";
@@ -92,8 +93,8 @@ export class CoordinatorGrpcServer implements AsyncDisposable {
       ListAgents: unary<unknown, ListAgentsResponse__Output>(async () => ({ agents: await service.listAgents() })),
       ContinueBuild: unary<ContinueBuildRequest__Output, BuildStatus__Output>((req) => service.continueBuild(req.build_id)),
       DrainAgent: unary<DrainAgentRequest__Output, AgentInfo__Output>((req) => service.drainAgent(req.name)),
-      ListArtifacts: unary<{ build_id: string }, ListArtifactsResponse__Output>(async (req) => ({
-        artifacts: await (await service.artifacts()).list(req.build_id || undefined),
+      ListArtifacts: unary<ListArtifactsRequest__Output, ListArtifactsResponse__Output>(async (req) => ({
+        artifacts: await (await service.artifacts()).list(req.build_id || undefined, req.labels),
       })),
       GetArtifact: unary<{ id: string }, ArtifactRecord__Output>(async (req) => (await service.artifacts()).catalog.resolve(req.id)),
       DeleteArtifacts: unary<{ ids: string[] }, DeleteArtifactsResponse__Output>(async (req) => ({

@@ -229,7 +229,7 @@ export class CoordinatorService {
       }
       if (!held.includes(job.job_id)) await publishJob(this.farm.js, { ...job, record_revision: String(revisions.get(job.job_id) ?? 0) }, job.trace_context);
     }
-    if (cacheHits.size > 0) await completeFromCache(await this.artifacts(), this.store, this.farm.js, buildId, req.template_name, jobs, cacheHits);
+    if (cacheHits.size > 0) await completeFromCache(await this.artifacts(), this.store, this.farm.js, buildId, req.template_name, jobs, cacheHits, req.options?.labels ?? {});
     return {
       build: codecs.BuildRecord.normalize(record),
       jobs: jobRecords.map((j) => withWaiting(codecs.JobRecord.normalize(j), agents)),

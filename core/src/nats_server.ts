@@ -83,7 +83,12 @@ export class NatsServer implements AsyncDisposable {
       while (Date.now() < deadline) {
         const files = (await readdir(tempDir)).filter((f) => f.endsWith(".ports"));
         if (files[0]) {
-          const info = JSON.parse(await readFile(path.join(tempDir, files[0]), "utf8")) as { nats?: string[] };
+          let info: { nats?: string[] } = {};
+          try {
+            info = JSON.parse(await readFile(path.join(tempDir, files[0]), "utf8")) as { nats?: string[] };
+          } catch {
+            // Read while the server was still writing it: try again.
+          }
           const first = info.nats?.[0];
           const port = first ? Number(new URL(first).port) : NaN;
           if (Number.isFinite(port) && port > 0) return port;
@@ -93,8 +98,17 @@ export class NatsServer implements AsyncDisposable {
       throw new UnavailableError(`nats-server did not report its port within ${options.startTimeoutMs ?? 20_000} ms: ${stderr.trim()}`);
     })();
 
-    const winner = await Promise.race([ports, exited.then((e) => e)]);
+    // When the server exits first, the port poll runs on until it fails: nobody awaits it then.
+    ports.catch(() => undefined);
+    let winner: number | Error;
+    try {
+      winner = await Promise.race([ports, exited.then((e) => e)]);
+    } catch (err) {
+      winner = err instanceof Error ? err : new UnavailableError(String(err));
+    }
     if (winner instanceof Error) {
+      // Never leave a server running that nobody holds (it did not report its port in time, say).
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await rm(tempDir, { recursive: true, force: true });
       throw winner;
     }

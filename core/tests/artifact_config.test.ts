@@ -2,7 +2,7 @@
 import { utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, bundleDigests, jobFingerprint, parseStoreSpec } from "../src/mod.js";
+import { ErrorCode, bundleDigests, jobFingerprint, parseByteSize, parseLargeFileRule, parseStoreSpec } from "../src/mod.js";
 import { packBundle } from "../../cli/src/bundle.js";
 import { tempDir } from "../../test/src/mod.js";
 
@@ -26,6 +26,17 @@ describe("artifacts - store spec", () => {
     expect(() => parseStoreSpec("s3://b?colour=red")).toThrow("--artifact-store: unknown option(s) colour; known: endpoint, region, path_style, part_size_mb");
     expect(() => parseStoreSpec("s3://b?part_size_mb=1")).toThrow(/part_size_mb must be a whole number >= 5/);
     expect(() => parseStoreSpec("ftp://x")).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }) as Error);
+  });
+
+  it("parses the large-file rule: a store spec and a threshold size (default 64 MiB)", () => {
+    expect(parseByteSize("64MiB", "--large-threshold")).toBe(64 * 1024 * 1024);
+    expect(parseByteSize("1.5 GiB", "--large-threshold")).toBe(1.5 * 1024 ** 3);
+    expect(parseByteSize("500MB", "--large-threshold")).toBe(500_000_000);
+    expect(parseByteSize("4096", "--large-threshold")).toBe(4096);
+    expect(() => parseByteSize("0", "--large-threshold")).toThrow("--large-threshold '0' is not a size; write it like 64MiB, 1GiB or 500MB");
+    expect(() => parseByteSize("10 parsecs", "--large-threshold")).toThrow(/is not a size/);
+    expect(parseLargeFileRule("s3://big?endpoint=http://minio:9000", undefined)).toMatchObject({ store: { backend: "s3", bucket: "big" }, thresholdBytes: 64 * 1024 * 1024 });
+    expect(parseLargeFileRule("dir:/srv/big", "1GiB")).toEqual({ store: { backend: "dir", path: "/srv/big" }, thresholdBytes: 1024 ** 3 });
   });
 });
 

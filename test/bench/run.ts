@@ -11,6 +11,8 @@
  *   5. One qemu build of the test guest under TCG, kiln vs packer (target <= 0.8).
  *   6. Fault tolerance (chaos.ts): agent death to its job running elsewhere, builds lost and duplicate completions in
  *      a soak under a chaos loop, and the coordinator fail-over time the CLI sees.
+ *   7. Artifacts (artifacts.ts): upload and download throughput of a 1 GiB artifact through each store backend beside
+ *      `cp` and `sha256sum` of the same file, and the agent's and CLI's peak RSS.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -23,6 +25,7 @@ import { Agent } from "../../agent/src/mod.js";
 import { DockerDaemon, REPO_ROOT, guestImage } from "../src/mod.js";
 import { benchPortOpenToFirstCommand, benchScpUpload } from "./ssh.js";
 import { benchChaos } from "./chaos.js";
+import { benchArtifacts } from "./artifacts.js";
 
 const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
@@ -352,7 +355,7 @@ async function benchQemuConcurrency(): Promise<void> {
   console.log(`  sequential: ${sequential.toFixed(0)} ms   concurrent: ${concurrent.toFixed(0)} ms   speed-up ${(sequential / concurrent).toFixed(2)}x`);
 }
 
-// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|qemu-concurrency|ssh|chaos runs one part (for profiling).
+// KILN_BENCH_ONLY=packer|farm|validate|docker|qemu|qemu-concurrency|ssh|chaos|artifacts runs one part (for profiling).
 const only = process.env["KILN_BENCH_ONLY"];
 if (!only || only === "packer") await benchVersusPacker();
 if (!only || only === "farm") {
@@ -368,4 +371,5 @@ if (!only || only === "ssh") {
   await benchPortOpenToFirstCommand();
 }
 if (!only || only === "chaos") await benchChaos();
+if (!only || only === "artifacts") await benchArtifacts();
 process.exit(0);

@@ -112,7 +112,10 @@ describe("artifacts - JetStream object store (default backend)", () => {
 
   it("kiln build --download: the agent stores every artifact file with its sha256 and the CLI fetches them to the template's paths", async () => {
     address = farm.coordinators[0]?.server.address ?? "";
-    const run = await runKiln(["build", "--coordinator", address, "--download", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], { cwd: user.dir, timeoutMs: 120_000 });
+    const run = await runKiln(
+      ["build", "--coordinator", address, "--download", "--label", "release=2.1", "--label", "team=infra", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")],
+      { cwd: user.dir, timeoutMs: 120_000 },
+    );
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(sha256(await readFile(path.join(user.dir, "out", "big.img")))).toBe(sha256(p.big));
     expect(await readFile(path.join(user.dir, "out", "small.txt"), "utf8")).toBe("flavor a");
@@ -142,14 +145,25 @@ describe("artifacts - JetStream object store (default backend)", () => {
       index: 0,
     });
     expect(big.fingerprint).toMatch(/^[0-9a-f]{64}$/);
-    expect(big.files).toEqual([{ name: "out/big.img", size: String(BIG_BYTES), sha256: sha256(p.big), object: `${first.build?.id}/j0/0/0-big.img` }]);
+    expect(big.files).toEqual([{ name: "out/big.img", size: String(BIG_BYTES), sha256: sha256(p.big), object: `${first.build?.id}/j0/0/0-big.img`, store: "nats" }]);
 
     const show = await kiln(["artifacts", "show", big.id.slice(0, 6), "--coordinator", address]);
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toContain(`ID:          ${big.id}`);
     expect(show.stdout).toContain(`out/big.img  24.0 MiB  sha256:${sha256(p.big)}`);
     const table = await kiln(["artifacts", "ls", "--coordinator", address]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+BUILD\s+NAME\s+TEMPLATE\s+FILES\s+SIZE\s+CREATED/);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+BUILD\s+NAME\s+TEMPLATE\s+FILES\s+SIZE\s+CREATED\s+LABELS/);
+    expect(table.stdout).toMatch(new RegExp(`^${big.id} .* release=2\\.1,team=infra`, "m"));
+
+    // User labels: on every artifact of the build, shown, and a filter (all given labels must match).
+    expect(big.labels).toMatchObject({ release: "2.1", team: "infra", builder_type: "file" });
+    expect(show.stdout).toContain("Label:       release=2.1");
+    const byLabel = await kiln(["artifacts", "ls", "--label", "release=2.1", "--label", "team=infra", "--json", "--coordinator", address]);
+    expect((JSON.parse(byLabel.stdout) as ArtifactRecord__Output[]).map((r) => r.build_name).sort()).toEqual(["big", "small"]);
+    const noMatch = await kiln(["artifacts", "ls", "--label", "release=2.1", "--label", "team=web", "--json", "--coordinator", address]);
+    expect(JSON.parse(noMatch.stdout)).toEqual([]);
+    const badLabel = await kiln(["artifacts", "ls", "--label", "release", "--coordinator", address]);
+    expect(badLabel.stderr).toBe("Error: --label 'release': expected key=value with a key of letters, digits, '.', '_', '-' or '/' (e.g. --label release=2.1)\n");
 
     const missing = await kiln(["artifacts", "show", "ffffffffffff", "--coordinator", address]);
     expect(missing.code).toBe(1);
@@ -167,7 +181,10 @@ describe("artifacts - JetStream object store (default backend)", () => {
 
   it("build cache: identical inputs reuse the artifacts; a changed variable or file, or -force, rebuilds", async () => {
     const firstId = first.build?.id ?? "";
-    const again = await runKiln(["build", "--coordinator", address, "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], { cwd: user.dir, timeoutMs: 120_000 });
+    const again = await runKiln(["build", "--coordinator", address, "--label", "release=2.2", "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")], {
+      cwd: user.dir,
+      timeoutMs: 120_000,
+    });
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain(`==> big: reusing artifacts of build ${firstId} (identical inputs)`);
     expect(again.stdout).toContain(`==> small: reusing artifacts of build ${firstId} (identical inputs)`);
@@ -181,6 +198,8 @@ describe("artifacts - JetStream object store (default backend)", () => {
     const original = originals.find((r) => r.build_name === "big");
     expect(copy?.reused_from).toBe(original?.id);
     expect(copy?.files[0]?.object).toBe(original?.files[0]?.object);
+    // The copies carry the new build's labels.
+    expect(copy?.labels).toMatchObject({ release: "2.2", team: "infra" });
 
     const changedVar = await submit(client, p, { variables: { flavor: "b" } });
     expect(reuseLines(changedVar.events)).toEqual([]);
@@ -322,5 +341,56 @@ describe("artifacts - directory and S3 backends", () => {
     const bad = await kiln(["artifacts", "get", big.id, "--dest", path.join(user.dir, "s3-bad"), "--coordinator", address]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("the stored object is corrupt");
+  });
+
+  it("large files to S3: with the object store as the farm's store and S3 for files from 1 MiB, each file goes by its size; get and rm follow the catalog", async () => {
+    p = await project(4);
+    await using s3 = await S3Server.start();
+    const catalog = (await farm.coordinators[0]?.service.artifacts())?.catalog;
+    const s3config = { backend: "s3", bucket: "kiln-large", endpoint: s3.endpoint, forcePathStyle: true, partSizeBytes: 5 * MiB, ...S3_TEST_CREDENTIALS } as const;
+    await catalog?.setLargeFileRule({ store: s3config, thresholdBytes: MiB });
+    const { status } = await submit(client, p);
+    const records = await client.listArtifacts(status.build?.id ?? "");
+    const big = records.find((r) => r.build_name === "big") as ArtifactRecord__Output;
+    const small = records.find((r) => r.build_name === "small") as ArtifactRecord__Output;
+    expect(big.files[0]).toMatchObject({ store: "s3", size: String(BIG_BYTES), sha256: sha256(p.big) });
+    // submit() sends the variables as given (the CLI would add the defaults): the content is "flavor ".
+    expect(small.files[0]).toMatchObject({ store: "nats", size: "7" });
+
+    // The bytes really are where the catalog says, and only there.
+    const { S3Client, HeadObjectCommand } = await import("@aws-sdk/client-s3");
+    const s3client = new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
+    const head = (key: string): Promise<number | undefined> =>
+      s3client.send(new HeadObjectCommand({ Bucket: "kiln-large", Key: key })).then(
+        (h) => h.ContentLength,
+        () => undefined,
+      );
+    try {
+      expect(await head(big.files[0]?.object ?? "")).toBe(BIG_BYTES);
+      const { Objm } = await import("@nats-io/obj");
+      const { jetstream } = await import("@nats-io/jetstream");
+      const obj = await new Objm(jetstream(farm.coordinators[0]?.nc as never)).open("kiln_artifact_files");
+      expect(await obj.info(big.files[0]?.object ?? "")).toBeNull();
+      expect((await obj.info(small.files[0]?.object ?? ""))?.size).toBe(7);
+
+      const show = await kiln(["artifacts", "show", big.id, "--coordinator", address]);
+      expect(show.stdout).toMatch(/out\/big\.img {2}24\.0 MiB {2}sha256:[0-9a-f]{64} {2}\(in s3\)/);
+      const dest = path.join(user.dir, "mixed");
+      const get = await kiln(["artifacts", "get", status.build?.id ?? "", "--dest", dest, "--coordinator", address]);
+      expect(get.code, get.stderr).toBe(0);
+      expect(sha256(await readFile(path.join(dest, "out", "big.img")))).toBe(sha256(p.big));
+      expect(await readFile(path.join(dest, "out", "small.txt"), "utf8")).toBe("flavor ");
+
+      const rm = await kiln(["artifacts", "rm", big.id, "--coordinator", address]);
+      expect(rm.code, rm.stderr).toBe(0);
+      expect(await head(big.files[0]?.object ?? "")).toBeUndefined();
+    } finally {
+      s3client.destroy();
+    }
+
+    const noStore = await kiln(["coordinator", "--large-threshold", "1MiB"]);
+    expect(noStore.stderr).toBe("Error: kiln coordinator: --large-threshold needs --artifact-store-large SPEC (the store large files go to)\n");
+    const badSize = await kiln(["coordinator", "--artifact-store-large", s3config.endpoint.replace("http", "s3"), "--large-threshold", "lots"]);
+    expect(badSize.stderr).toBe("Error: --large-threshold 'lots' is not a size; write it like 64MiB, 1GiB or 500MB\n");
   });
 });

@@ -77,3 +77,13 @@ export function runPacker(args: readonly string[], options: RunOptions): Promise
   });
   return collect(child, options, `packer ${args.join(" ")}`);
 }
+
+/** Runs a TypeScript script of the repository in its own node process (through tsx). */
+export function runScript(script: string, args: readonly string[], options: RunOptions): Promise<ProcessResult> {
+  const child = spawn(process.execPath, ["--import", TSX_LOADER, path.join(REPO_ROOT, script), ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return collect(child, options, script);
+}

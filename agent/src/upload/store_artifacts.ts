@@ -49,14 +49,17 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         const name = f.name ?? "";
         const local = path.resolve(ctx.workDir, name);
         if (!(await isRegularFile(local))) {
-          files.push({ name, size: f.size ?? 0, sha256: "", object: "" });
+          files.push({ name, size: f.size ?? 0, sha256: "", object: "", store: "" });
           continue;
         }
         const key = objectKey(job.build_id, job.job_id, index, fileIndex, name);
-        // Re-read from the file on each try: a NATS leader election mid-upload is ridden out, not turned into a failure.
+        // A dropped connection mid-file resumes inside uploadFile from what the store holds; retryTransient only
+        // covers opening the store (a NATS leader election as the upload starts).
         const uploaded = await retryTransient(() => artifacts.uploadFile(local, key, ctx.signal));
-        ctx.log("message", `stored ${name} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256})`);
-        files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key });
+        const resumed = uploaded.retries > 0 ? `; resumed ${uploaded.retries} time(s) after a dropped connection or a corrupted chunk, ${formatBytes(uploaded.sentBytes - uploaded.size + uploaded.keptBytes)} sent again` : "";
+        const kept = uploaded.keptBytes > 0 ? `; kept ${formatBytes(uploaded.keptBytes)} an earlier attempt had stored` : "";
+        ctx.log("message", `stored ${name} in ${uploaded.store} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256}${resumed}${kept})`);
+        files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key, store: uploaded.store });
       }
       const first = records[0];
       const parent = index > 0 && first && !(outcome.artifacts[0]?.builder_id ?? "").includes("post-processor") ? (first.id ?? "") : "";
@@ -73,7 +76,8 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         build_name: job.name,
         template_name: ctx.templateName,
         fingerprint: job.fingerprint,
-        labels: { ...ctx.labels, builder_type: job.builder_type, datacenter: job.datacenter },
+        // The agent's labels and where it ran, then the user's `kiln build --label`s, which win.
+        labels: { ...ctx.labels, builder_type: job.builder_type, datacenter: job.datacenter, ...(job.options?.labels ?? {}) },
         parent_id: parent,
         created_at_ms: createdAt,
         store: (await retryTransient(() => artifacts.store())).kind,

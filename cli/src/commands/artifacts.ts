@@ -1,7 +1,7 @@
 /**
  * `kiln artifacts`: the farm's artifact catalog and store, through the coordinator.
  *
- *   kiln artifacts ls [BUILD] [--json]          list artifacts (of one build), newest first
+ *   kiln artifacts ls [BUILD] [--label k=v]... [--json]   list artifacts (of one build, with labels), newest first
  *   kiln artifacts show ID [--json]             one artifact with its files, sizes and sha256
  *   kiln artifacts get BUILD|ID [--dest DIR]    download files, verifying size and sha256
  *   kiln artifacts rm ID...                     remove artifacts and their stored files
@@ -12,7 +12,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ArtifactRecord__Output } from "../../../proto/src/mod.js";
 import { ErrorCode, FileVerifier, InvalidArgumentError, NotFoundError, hasErrorCode } from "../../../core/src/mod.js";
-import { flagBool, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
+import { flagBool, flagInt, flagLabels, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import type { CoordinatorConnection } from "../client.js";
 import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
 import { TransferProgress, formatBytes } from "../ui/progress.js";
@@ -26,7 +26,7 @@ const RESUME_DELAY_MS = 500;
 
 const USAGE = `Usage: kiln artifacts <subcommand> [options]
 
-    ls [BUILD] [--json]                 list artifacts, newest first (of one build)
+    ls [BUILD] [--label k=v] [--json]   list artifacts, newest first (of one build; carrying these labels)
     show ID [--json]                    show one artifact: files, sizes, sha256, lineage
     get BUILD|ID [--dest DIR]           download an artifact's (or a build's) files, verifying sha256
     rm ID...                            remove artifacts and their stored files
@@ -59,20 +59,32 @@ export async function artifactsCommand(argv: readonly string[], io: CliIo): Prom
   }
 }
 
+/** The labels a user gave (`kiln build --label`), without the ones every record carries. */
+function userLabels(r: ArtifactRecord__Output): [string, string][] {
+  return Object.entries(r.labels)
+    .filter(([k]) => k !== "builder_type" && k !== "datacenter")
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function totalSize(r: ArtifactRecord__Output): number {
   return r.files.reduce((n, f) => n + Number(f.size), 0);
 }
 
 async function listCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs("artifacts ls", argv, { ...COMMON, json: { kind: "bool", help: "Print JSON." } });
+  const args = parseArgs("artifacts ls", argv, {
+    ...COMMON,
+    json: { kind: "bool", help: "Print JSON." },
+    label: { kind: "list", help: "Only artifacts with this label k=v (repeatable: all must match)." },
+  });
   if (args.positional.length > 1) throw new InvalidArgumentError("kiln artifacts ls: expected at most one build id");
+  const labels = flagLabels(args, "label");
   return withRemoteCoordinator(flagString(args, "coordinator"), "artifacts ls", async (client) => {
-    const records = await client.listArtifacts(args.positional[0] ?? "");
+    const records = await client.listArtifacts(args.positional[0] ?? "", labels);
     if (flagBool(args, "json")) {
       io.stdout(`${JSON.stringify(records, null, 2)}\n`);
       return 0;
     }
-    const rows = [["ID", "BUILD", "NAME", "TEMPLATE", "FILES", "SIZE", "CREATED", "NOTE"]];
+    const rows = [["ID", "BUILD", "NAME", "TEMPLATE", "FILES", "SIZE", "CREATED", "LABELS", "NOTE"]];
     for (const r of records) {
       rows.push([
         r.id,
@@ -82,6 +94,9 @@ async function listCommand(argv: readonly string[], io: CliIo): Promise<number> 
         String(r.files.length),
         formatBytes(totalSize(r)),
         new Date(Number(r.created_at_ms)).toISOString(),
+        userLabels(r)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",") || "-",
         r.reused_from ? `reused ${r.reused_from}` : "",
       ]);
     }
@@ -115,7 +130,10 @@ async function showCommand(argv: readonly string[], io: CliIo): Promise<number> 
       ...(r.reused_from ? [`Reused from: ${r.reused_from}`] : []),
       ...Object.entries(r.labels).map(([k, v]) => `Label:       ${k}=${v}`),
       "Files:",
-      ...r.files.map((f) => `  ${f.name}  ${formatBytes(Number(f.size))}  ${f.object ? `sha256:${f.sha256}` : "(not stored: not a file on the agent)"}`),
+      ...r.files.map(
+        (f) =>
+          `  ${f.name}  ${formatBytes(Number(f.size))}  ${f.object ? `sha256:${f.sha256}` : "(not stored: not a file on the agent)"}${f.store && f.store !== r.store ? `  (in ${f.store})` : ""}`,
+      ),
     ];
     io.stdout(`${lines.join("\n")}\n`);
     return 0;

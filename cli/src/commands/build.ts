@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import type { BuildStatus__Output, SubmitBuildRequest } from "../../../proto/src/mod.js";
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { InvalidArgumentError, assertValid, parseGoDuration, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
-import { flagBool, flagCsv, flagInt, flagList, flagString, parseArgs, type FlagSpecs, type ParsedArgs } from "../args.js";
+import { flagBool, flagCsv, flagInt, flagLabels, flagList, flagString, parseArgs, type FlagSpecs, type ParsedArgs } from "../args.js";
 import { packBundle } from "../bundle.js";
 import type { CoordinatorConnection } from "../client.js";
 import { PackerUi, type BuildOutcomeForUi } from "../ui/packer_ui.js";
@@ -40,6 +40,7 @@ export const BUILD_FLAGS: FlagSpecs = {
   "max-attempts": { kind: "string", help: "Attempts per build after infrastructure failures (agent lost, host errors; never template errors). Default 3." },
   "fail-fast": { kind: "bool", help: "Cancel the other builds as soon as one fails." },
   download: { kind: "bool", help: "On a remote farm, fetch the build's stored artifact files to the paths the template names." },
+  label: { kind: "list", help: "Label k=v recorded on every artifact of the build, can be used multiple times (kiln artifacts ls --label k=v)." },
 };
 
 /** A -timeout style flag as milliseconds (0 when unset); Go duration syntax, like Packer's own durations. */
@@ -65,6 +66,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     throw new InvalidArgumentError("kiln build: expected exactly one template file: kiln build [options] TEMPLATE");
   }
   const template: string = templatePath;
+  const labels = flagLabels(args, "label");
   const onError = flagString(args, "on-error") ?? "cleanup";
   if (!(ON_ERROR_VALUES as readonly string[]).includes(onError)) {
     const hint = onError === "ask" ? " ('ask' needs a terminal on the agent's host; a farm cannot ask)" : "";
@@ -131,6 +133,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
         job_timeout_ms: jobTimeoutMs,
         max_attempts: maxAttempts,
         fail_fast: flagBool(args, "fail-fast"),
+        labels,
       },
       datacenter: flagString(args, "datacenter") ?? "",
     };

@@ -7,7 +7,8 @@ import path from "node:path";
 import { mkdir } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AgentInfo__Output } from "../../../proto/src/mod.js";
-import { connectFarm, InvalidArgumentError, UnavailableError, describeStore, parseStoreSpec } from "../../../core/src/mod.js";
+import { connectFarm, InvalidArgumentError, UnavailableError, describeStore, parseLargeFileRule, parseStoreSpec } from "../../../core/src/mod.js";
+import { formatBytes } from "../ui/progress.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../../coordinator/src/mod.js";
 import { Agent } from "../../../agent/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
@@ -63,15 +64,27 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
     nats: { kind: "string", help: "NATS server URL(s), comma separated (default $KILN_NATS)." },
     listen: { kind: "string", help: "gRPC listen address host:port (default 127.0.0.1:7420)." },
     "artifact-store": { kind: "string", help: "Set the farm's artifact store: nats (default), dir:/shared/path or s3://bucket[/prefix]?endpoint=URL&region=R." },
+    "artifact-store-large": { kind: "string", help: "Put artifact files of --large-threshold or more in this store instead (an s3:// or dir: spec; 'off' removes the rule)." },
+    "large-threshold": { kind: "string", help: "Size from which files go to --artifact-store-large (default 64MiB)." },
     replicas: REPLICAS_FLAG,
   });
   const storeSpec = flagString(args, "artifact-store");
   const storeConfig = storeSpec === undefined ? undefined : parseStoreSpec(storeSpec);
+  const largeSpec = flagString(args, "artifact-store-large");
+  const threshold = flagString(args, "large-threshold");
+  if (threshold !== undefined && (largeSpec === undefined || largeSpec === "off")) {
+    throw new InvalidArgumentError("kiln coordinator: --large-threshold needs --artifact-store-large SPEC (the store large files go to)");
+  }
+  const largeRule = largeSpec === undefined || largeSpec === "off" ? undefined : parseLargeFileRule(largeSpec, threshold);
   const nc = await connectNats(flagString(args, "nats"), `kiln-coordinator-${hostname()}`);
   const service = await CoordinatorService.open(nc, { log: (l) => io.stderr(`coordinator: ${l}\n`), replicas: replicasFlag(args) });
   if (storeConfig) {
     await (await service.artifacts()).catalog.setStoreConfig(storeConfig);
     io.stdout(`artifact store: ${describeStore(storeConfig)}\n`);
+  }
+  if (largeSpec !== undefined) {
+    await (await service.artifacts()).catalog.setLargeFileRule(largeRule ?? null);
+    io.stdout(largeRule ? `large files (${formatBytes(largeRule.thresholdBytes)} and up): ${describeStore(largeRule.store)}\n` : "large files: in the artifact store like the rest\n");
   }
   const server = await CoordinatorGrpcServer.start(service, flagString(args, "listen") ?? "127.0.0.1:7420");
   io.stdout(`kiln coordinator listening on ${server.address} (NATS ${nc.getServer()})\n`);

@@ -3,24 +3,19 @@
  * operations that need both (upload with hashing, verified reads, removal that spares objects another record still
  * uses, retention, and the build cache's lookup).
  */
-import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { ArtifactRecord, ArtifactRecord__Output, StoredFile__Output } from "../../../proto/src/mod.js";
-import { ChecksumMismatchError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { ArtifactCatalog, newArtifactId } from "./catalog.js";
-import type { ArtifactStoreConfig } from "./config.js";
+import { DEFAULT_STORE_CONFIG, type ArtifactStoreConfig } from "./config.js";
 import { DirectoryStore } from "./dir_store.js";
 import { NatsObjectStore } from "./nats_store.js";
 import { S3Store } from "./s3_store.js";
 import type { ArtifactStore } from "./store.js";
-import { HashingStream } from "./transfer.js";
-
-export interface UploadedFile {
-  readonly size: number;
-  readonly sha256: string;
-}
+import { uploadResumable, type UploadOptions, type UploadResult } from "./upload.js";
 
 export interface PruneRules {
   /** Keep the newest N builds of each (template, build name); 0 = no count rule. */
@@ -35,8 +30,13 @@ export function objectKey(buildId: string, jobId: string, index: number, fileInd
   return `${buildId}/${jobId}/${index}/${fileIndex}-${base}`;
 }
 
+export interface StoredUpload extends UploadResult {
+  /** The backend it went to: nats | dir | s3. */
+  readonly store: string;
+}
+
 export class Artifacts {
-  private current: { key: string; store: Promise<ArtifactStore> } | undefined;
+  private readonly opened = new Map<string, Promise<ArtifactStore>>();
 
   private constructor(
     private readonly js: JetStreamClient,
@@ -50,38 +50,48 @@ export class Artifacts {
     return new Artifacts(js, await ArtifactCatalog.open(js, replicas), replicas);
   }
 
-  /** The farm's store as configured now (re-read on every call, so a changed config applies to the next transfer). */
-  async store(): Promise<ArtifactStore> {
-    const config = await this.catalog.storeConfig();
+  private openConfig(config: ArtifactStoreConfig): Promise<ArtifactStore> {
     const key = JSON.stringify(config);
-    if (this.current?.key !== key) {
-      const previous = this.current;
-      const opening = openStore(this.js, config, this.replicas);
-      this.current = { key, store: opening };
-      // A failed open is not kept: the next call (a retry during a NATS leader election, say) opens again.
-      opening.catch(() => {
-        if (this.current?.store === opening) this.current = undefined;
-      });
-      if (previous) void previous.store.then((s) => s.close()).catch(() => undefined);
-    }
-    return this.current.store;
+    const known = this.opened.get(key);
+    if (known) return known;
+    const opening = openStore(this.js, config, this.replicas);
+    this.opened.set(key, opening);
+    // A failed open is not kept: the next call (a retry during a NATS leader election, say) opens again.
+    opening.catch(() => {
+      if (this.opened.get(key) === opening) this.opened.delete(key);
+    });
+    return opening;
   }
 
-  /** Streams a local file into the store, hashing it on the way; checks the stored size once it has arrived. */
-  async uploadFile(file: string, key: string, signal: AbortSignal): Promise<UploadedFile> {
-    const store = await this.store();
-    const hashing = new HashingStream({ highWaterMark: 1024 * 1024 });
-    const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
-    source.on("error", (err) => hashing.destroy(err));
-    source.pipe(hashing);
-    await store.put(key, hashing, 0, signal);
-    const uploaded = { size: hashing.bytesSeen, sha256: hashing.sha256() };
-    const stored = await store.stat(key);
-    if (stored?.size !== uploaded.size) {
-      await store.delete(key);
-      throw new ChecksumMismatchError(`${file}: the store holds ${stored?.size ?? "no"} bytes after uploading ${uploaded.size}`);
-    }
-    return uploaded;
+  /** The farm's store as configured now (re-read on every call, so a changed config applies to the next transfer). */
+  async store(): Promise<ArtifactStore> {
+    return this.openConfig(await this.catalog.storeConfig());
+  }
+
+  /** Where a new file of `size` bytes goes: the large-file store when the farm has one and the file reaches its threshold. */
+  async storeForSize(size: number): Promise<ArtifactStore> {
+    const rule = await this.catalog.largeFileRule();
+    return rule && size >= rule.thresholdBytes ? this.openConfig(rule.store) : this.store();
+  }
+
+  /** The store that holds a file recorded as stored in `kind`: the farm's store or its large-file store of that kind. */
+  async storeOfKind(kind: string): Promise<ArtifactStore> {
+    const primary = await this.catalog.storeConfig();
+    if (!kind || primary.backend === kind) return this.openConfig(primary);
+    const rule = await this.catalog.largeFileRule();
+    if (rule?.store.backend === kind) return this.openConfig(rule.store);
+    // The object store needs no configuration: a farm that moved to S3 still reads what NATS holds.
+    if (kind === "nats") return this.openConfig(DEFAULT_STORE_CONFIG);
+    throw new NotFoundError(`the file is in a ${kind} store, which the farm no longer configures; set it again with kiln coordinator --artifact-store or --artifact-store-large`);
+  }
+
+  /**
+   * Streams a local file into the store its size chooses, in chunks, hashing it on the way, and rides out dropped
+   * connections by resuming from what the store holds (./upload.ts).
+   */
+  async uploadFile(file: string, key: string, signal: AbortSignal, options: UploadOptions = {}): Promise<StoredUpload> {
+    const store = await this.storeForSize((await stat(file)).size);
+    return { ...(await uploadResumable(store, file, key, signal, options)), store: store.kind };
   }
 
   /** A stored file's bytes from `offset` (unverified: pipe through a VerifyingStream). */
@@ -90,13 +100,13 @@ export class Artifacts {
     if (!file) throw new InvalidArgumentError(`artifact ${record.id} has no file #${fileIndex} (it has ${record.files.length})`);
     if (!file.object) throw new NotFoundError(`${file.name} of artifact ${record.id} was not a file on the agent; nothing was stored`);
     if (offset > Number(file.size)) throw new InvalidArgumentError(`offset ${offset} is past the end of ${file.name} (${file.size} bytes)`);
-    return { file, stream: await (await this.store()).get(file.object, offset, signal) };
+    return { file, stream: await (await this.storeOfKind(file.store || record.store)).get(file.object, offset, signal) };
   }
 
-  /** Records of one build (or all), newest first. */
-  async list(buildId?: string): Promise<ArtifactRecord__Output[]> {
-    const all = await this.catalog.list();
-    return buildId ? all.filter((r) => r.build_id === buildId) : all;
+  /** Records of one build (or all), newest first; only those carrying every one of `labels` when given. */
+  async list(buildId?: string, labels: Readonly<Record<string, string>> = {}): Promise<ArtifactRecord__Output[]> {
+    const wanted = Object.entries(labels);
+    return (await this.catalog.list()).filter((r) => (!buildId || r.build_id === buildId) && wanted.every(([k, v]) => r.labels[k] === v));
   }
 
   /**
@@ -108,11 +118,10 @@ export class Artifacts {
     const doomed = new Set(records.map((r) => r.id));
     const kept = (await this.catalog.list()).filter((r) => !doomed.has(r.id));
     const stillUsed = new Set(kept.flatMap((r) => r.files.map((f) => f.object)));
-    const store = await this.store();
     for (const record of records) {
       await this.catalog.delete(record.id);
       for (const file of record.files) {
-        if (file.object && !stillUsed.has(file.object)) await store.delete(file.object);
+        if (file.object && !stillUsed.has(file.object)) await (await this.storeOfKind(file.store || record.store)).delete(file.object);
       }
     }
     return [...records];
@@ -151,20 +160,32 @@ export class Artifacts {
     const matching = (await this.catalog.list()).filter((r) => r.fingerprint === fingerprint);
     const byJob = new Map<string, ArtifactRecord__Output[]>();
     for (const r of matching) byJob.set(`${r.build_id}/${r.job_id}`, [...(byJob.get(`${r.build_id}/${r.job_id}`) ?? []), r]);
-    const store = await this.store();
     for (const group of byJob.values()) {
       const sorted = [...group].sort((a, b) => a.index - b.index);
       if (sorted.length !== sorted[0]?.count) continue;
       const present = await Promise.all(
-        sorted.flatMap((r) => r.files.filter((f) => f.object).map(async (f) => (await store.stat(f.object))?.size === Number(f.size))),
+        sorted.flatMap((r) =>
+          r.files
+            .filter((f) => f.object)
+            .map(async (f) => {
+              const store = await this.storeOfKind(f.store || r.store).catch(() => undefined);
+              return (await store?.stat(f.object))?.size === Number(f.size);
+            }),
+        ),
       );
       if (present.every(Boolean)) return sorted;
     }
     return undefined;
   }
 
-  /** Catalog copies of reused records for a new build, sharing the original objects. */
-  async recordReuse(records: readonly ArtifactRecord__Output[], buildId: string, jobId: string, templateName: string): Promise<ArtifactRecord__Output[]> {
+  /** Catalog copies of reused records for a new build, sharing the original objects, with the new build's labels. */
+  async recordReuse(
+    records: readonly ArtifactRecord__Output[],
+    buildId: string,
+    jobId: string,
+    templateName: string,
+    labels: Readonly<Record<string, string>> = {},
+  ): Promise<ArtifactRecord__Output[]> {
     const ids = new Map(records.map((r) => [r.id, newArtifactId()]));
     const now = Date.now();
     const copies: ArtifactRecord[] = records.map((r) => ({
@@ -173,6 +194,7 @@ export class Artifacts {
       build_id: buildId,
       job_id: jobId,
       template_name: templateName,
+      labels: { ...r.labels, ...labels },
       parent_id: r.parent_id ? (ids.get(r.parent_id) ?? r.parent_id) : "",
       created_at_ms: now,
       reused_from: r.reused_from || r.id,
@@ -182,7 +204,9 @@ export class Artifacts {
   }
 
   async close(): Promise<void> {
-    if (this.current) await (await this.current.store.catch(() => undefined))?.close();
+    const stores = [...this.opened.values()];
+    this.opened.clear();
+    for (const s of stores) await (await s.catch(() => undefined))?.close();
   }
 }
 

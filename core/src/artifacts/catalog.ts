@@ -10,10 +10,11 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { codecs } from "../../../proto/src/mod.js";
 import type { ArtifactRecord, ArtifactRecord__Output } from "../../../proto/src/mod.js";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
-import { DEFAULT_STORE_CONFIG, decodeStoreConfig, type ArtifactStoreConfig } from "./config.js";
+import { DEFAULT_STORE_CONFIG, decodeLargeFileRule, decodeStoreConfig, type ArtifactStoreConfig, type LargeFileRule } from "./config.js";
 
 export const ARTIFACTS_BUCKET = "kiln_artifacts";
 const STORE_CONFIG_KEY = "config.store";
+const LARGE_STORE_CONFIG_KEY = "config.store_large";
 const recordKey = (id: string): string => `a.${id}`;
 
 /** A new catalog id: 12 hex digits. */
@@ -67,5 +68,17 @@ export class ArtifactCatalog {
 
   async setStoreConfig(config: ArtifactStoreConfig): Promise<void> {
     await this.kv.put(STORE_CONFIG_KEY, JSON.stringify(config));
+  }
+
+  /** Where files at or above a size go instead; null when every file goes to the farm's store. */
+  async largeFileRule(): Promise<LargeFileRule | null> {
+    const entry = await this.kv.get(LARGE_STORE_CONFIG_KEY);
+    return entry && entry.operation === "PUT" ? decodeLargeFileRule(entry.value) : null;
+  }
+
+  /** null removes the rule. */
+  async setLargeFileRule(rule: LargeFileRule | null): Promise<void> {
+    if (rule) await this.kv.put(LARGE_STORE_CONFIG_KEY, JSON.stringify(rule));
+    else await this.kv.purge(LARGE_STORE_CONFIG_KEY);
   }
 }

@@ -82,6 +82,44 @@ export function decodeStoreConfig(bytes: Uint8Array): ArtifactStoreConfig {
   throw new InvalidArgumentError(`the farm's artifact store config is invalid: ${JSON.stringify(value)}; set it again with kiln coordinator --artifact-store`);
 }
 
+/**
+ * "Large files elsewhere": files of at least `thresholdBytes` go to `store` (typically S3), the rest to the farm's
+ * store. Kept in the kiln_artifacts bucket (key `config.store_large`); `kiln coordinator --artifact-store-large SPEC
+ * --large-threshold SIZE` sets it.
+ */
+export interface LargeFileRule {
+  readonly store: ArtifactStoreConfig;
+  readonly thresholdBytes: number;
+}
+
+/** The default threshold: a JetStream object store on a small NATS node is fine below it (see README, sizing). */
+export const DEFAULT_LARGE_THRESHOLD_BYTES = 64 * 1024 * 1024;
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3 };
+
+/** `64MiB`, `1GiB`, `500MB`, `1048576`: a size in bytes. */
+export function parseByteSize(text: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = SIZE_UNITS[(m?.[2] ?? "").toLowerCase()];
+  const bytes = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0) throw new InvalidArgumentError(`${flag} '${text}' is not a size; write it like 64MiB, 1GiB or 500MB`);
+  return bytes;
+}
+
+/** Parses `--artifact-store-large SPEC` with `--large-threshold SIZE` (default 64 MiB). */
+export function parseLargeFileRule(spec: string, threshold: string | undefined): LargeFileRule {
+  const store = parseStoreSpec(spec);
+  return Object.freeze({ store, thresholdBytes: threshold === undefined ? DEFAULT_LARGE_THRESHOLD_BYTES : parseByteSize(threshold, "--large-threshold") });
+}
+
+export function decodeLargeFileRule(bytes: Uint8Array): LargeFileRule {
+  const value = JSON.parse(new TextDecoder().decode(bytes)) as { store?: unknown; thresholdBytes?: unknown };
+  if (typeof value.thresholdBytes !== "number" || value.thresholdBytes <= 0 || typeof value.store !== "object") {
+    throw new InvalidArgumentError(`the farm's large-file store config is invalid: ${JSON.stringify(value)}; set it again with kiln coordinator --artifact-store-large`);
+  }
+  return Object.freeze({ store: decodeStoreConfig(new TextEncoder().encode(JSON.stringify(value.store))), thresholdBytes: value.thresholdBytes });
+}
+
 /** For messages: the config without credentials. */
 export function describeStore(config: ArtifactStoreConfig): string {
   if (config.backend === "dir") return `dir:${config.path}`;

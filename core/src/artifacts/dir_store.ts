@@ -1,14 +1,18 @@
 /**
- * A local or shared directory as the artifact store. Objects are written to `<key>.partial` and renamed when
- * complete, so a reader never sees half a file.
+ * A local or shared directory as the artifact store. Objects are written to `<key>.partial` with positional writes
+ * and renamed when complete, so a reader never sees half a file. The partial outlives a process that dies
+ * mid-upload: the next upload of the key (the job's retry) keeps the chunks that match its local file and appends
+ * from there.
  */
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { InvalidArgumentError, NotFoundError } from "../errors.js";
-import type { ArtifactStore, StoredObject } from "./store.js";
+import { ChecksumMismatchError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
+
+/** Chunk of the directory store's uploads: what a retry after an I/O error writes again. */
+export const DIR_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export class DirectoryStore implements ArtifactStore {
   readonly kind = "dir";
@@ -21,17 +25,10 @@ export class DirectoryStore implements ArtifactStore {
     return resolved;
   }
 
-  async put(key: string, source: Readable, _size: number, signal: AbortSignal): Promise<void> {
+  async begin(key: string): Promise<StoreUpload> {
     const target = this.file(key);
-    const partial = `${target}.partial`;
     await mkdir(path.dirname(target), { recursive: true });
-    try {
-      await pipeline(source, createWriteStream(partial), { signal });
-      await rename(partial, target);
-    } catch (err) {
-      await rm(partial, { force: true });
-      throw err;
-    }
+    return DirUpload.open(target);
   }
 
   async get(key: string, offset: number): Promise<Readable> {
@@ -55,4 +52,77 @@ export class DirectoryStore implements ArtifactStore {
   }
 
   async close(): Promise<void> {}
+}
+
+class DirUpload implements StoreUpload {
+  readonly chunkBytes = DIR_CHUNK_BYTES;
+
+  private constructor(
+    private readonly target: string,
+    private readonly partial: string,
+    private fh: FileHandle | undefined,
+    readonly heldChunks: number,
+  ) {}
+
+  static async open(target: string): Promise<DirUpload> {
+    const partial = `${target}.partial`;
+    let held = 0;
+    try {
+      held = Math.floor((await stat(partial)).size / DIR_CHUNK_BYTES);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    return new DirUpload(target, partial, await open(partial, held > 0 ? "r+" : "w"), held);
+  }
+
+  private async handle(): Promise<FileHandle> {
+    this.fh ??= await open(this.partial, "r+");
+    return this.fh;
+  }
+
+  async holds(index: number, data: Buffer): Promise<boolean> {
+    const stored = Buffer.allocUnsafe(data.length);
+    const { bytesRead } = await (await this.handle()).read(stored, 0, data.length, index * this.chunkBytes);
+    return bytesRead === data.length && stored.equals(data);
+  }
+
+  async truncate(chunks: number): Promise<void> {
+    await (await this.handle()).truncate(chunks * this.chunkBytes);
+  }
+
+  async write(index: number, data: Buffer): Promise<void> {
+    const fh = await this.handle();
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await fh.write(data, written, data.length - written, index * this.chunkBytes + written);
+      written += bytesWritten;
+    }
+  }
+
+  async drain(): Promise<void> {}
+
+  async recover(next: number): Promise<number> {
+    // The handle may be dead (a stale NFS handle after a server restart): reopen, cut off a half-written chunk.
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+    await truncate(this.partial, next * this.chunkBytes);
+    this.fh = await open(this.partial, "r+");
+    return next;
+  }
+
+  async complete(size: number): Promise<void> {
+    const fh = await this.handle();
+    await fh.sync();
+    const stored = (await fh.stat()).size;
+    await fh.close();
+    this.fh = undefined;
+    if (stored !== size) throw new ChecksumMismatchError(`${this.partial}: holds ${stored} bytes after writing ${size}`);
+    await rename(this.partial, this.target);
+  }
+
+  async abort(): Promise<void> {
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+    await rm(this.partial, { force: true });
+  }
 }

@@ -5,4 +5,7 @@ export * from "./config.js";
 export * from "./fingerprint.js";
 export * from "./store.js";
 export * from "./transfer.js";
-export { ARTIFACT_FILES_STORE } from "./nats_store.js";
+export { ARTIFACT_FILES_STORE, NatsObjectStore } from "./nats_store.js";
+export { DirectoryStore, DIR_CHUNK_BYTES } from "./dir_store.js";
+export { S3Store } from "./s3_store.js";
+export * from "./upload.js";

@@ -1,18 +1,30 @@
 /**
- * The default backend: the JetStream object store `kiln_artifact_files`. Uploads go through @nats-io/obj (chunked,
- * one publish acknowledged at a time, so memory stays at a chunk). Downloads read the object's chunk subject through
+ * The default backend: the JetStream object store `kiln_artifact_files`. Uploads write the object store's own format
+ * (chunk messages on `$O.<bucket>.C.<nuid>`, then the meta message with the size and the SHA-256 digest), so any
+ * NATS object-store client reads the result, but they do it themselves instead of through `ObjectStore.put`: that
+ * one cannot resume, waits for each chunk's acknowledgement before sending the next, and hashes every byte a second
+ * time. Four chunks are in flight; each carries its index in a header and a message id (a chunk sent twice is dropped
+ * by the server), so after a dropped connection the server tells exactly which chunks it holds (an acknowledgement
+ * lost with the connection is not a chunk lost), and the upload continues after the last of them. Downloads read the object's chunk subject through
  * an ordered pull consumer instead of `ObjectStore.get`, whose push consumer enqueues chunks as fast as the server
  * sends them: a slow reader (a CLI on a thin link) would buffer the whole file.
  */
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { Base64UrlPaddedCodec, Objm, type ObjectStore } from "@nats-io/obj";
 import { StorageType } from "@nats-io/jetstream";
-import { NotFoundError } from "../errors.js";
-import type { ArtifactStore, StoredObject } from "./store.js";
+import { ChecksumMismatchError, NotFoundError } from "../errors.js";
+import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
 
 export const ARTIFACT_FILES_STORE = "kiln_artifact_files";
+const STREAM = `OBJ_${ARTIFACT_FILES_STORE}`;
+/** Chunk messages: half NATS's default max_payload (1 MiB); a server configured below 1 MiB is refused at publish. */
+const CHUNK_BYTES = 512 * 1024;
+const CHUNK_HEADER = "Kiln-Chunk";
+/** Publishes awaiting their acknowledgement: a round trip per chunk would halve the throughput. */
+const CHUNKS_IN_FLIGHT = 4;
 
 export class NatsObjectStore implements ArtifactStore {
   readonly kind = "nats";
@@ -27,18 +39,8 @@ export class NatsObjectStore implements ArtifactStore {
     return new NatsObjectStore(js, obj);
   }
 
-  async put(key: string, source: Readable, _size: number, signal: AbortSignal): Promise<void> {
-    const onAbort = (): void => void source.destroy(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await this.obj.put({ name: key }, Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-    if (signal.aborted) {
-      await this.delete(key);
-      throw signal.reason;
-    }
+  async begin(key: string): Promise<StoreUpload> {
+    return new NatsUpload(this.js, await this.js.jetstreamManager(), this.obj, key, CHUNK_BYTES);
   }
 
   async get(key: string, offset: number, signal: AbortSignal): Promise<Readable> {
@@ -84,4 +86,91 @@ export class NatsObjectStore implements ArtifactStore {
   }
 }
 
-export type { WebReadableStream };
+class NatsUpload implements StoreUpload {
+  readonly heldChunks = 0;
+  /** Like the object store's nuids: unique per upload (and per restart of one), so attempts never mix. */
+  private nuid = NatsUpload.newNuid();
+  /** Publishes in flight, oldest first. */
+  private inFlight: Promise<unknown>[] = [];
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly obj: ObjectStore,
+    private readonly name: string,
+    readonly chunkBytes: number,
+  ) {}
+
+  private static newNuid(): string {
+    return randomBytes(11).toString("hex").toUpperCase();
+  }
+
+  private get subject(): string {
+    return `$O.${ARTIFACT_FILES_STORE}.C.${this.nuid}`;
+  }
+
+  holds(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  async truncate(): Promise<void> {}
+
+  async write(index: number, data: Buffer): Promise<void> {
+    const h = headers();
+    h.set(CHUNK_HEADER, String(index));
+    // A copy: the client may still hold the payload after a failed publish (to send it on reconnect), while the
+    // driver reuses its buffer. The message id makes the server drop a chunk that arrives twice.
+    const ack = this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, msgID: `${this.nuid}.${index}` });
+    ack.catch(() => undefined);
+    this.inFlight.push(ack);
+    while (this.inFlight.length >= CHUNKS_IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await this.inFlight.shift();
+  }
+
+  async recover(): Promise<number> {
+    const settling = this.inFlight;
+    this.inFlight = [];
+    await Promise.allSettled(settling);
+    // One connection keeps the chunks in order, so the server holds a prefix: as many as the last one's index + 1.
+    const count = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state.subjects?.[this.subject] ?? 0;
+    if (count === 0) return 0;
+    const last = await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject });
+    if (last && Number(last.header.get(CHUNK_HEADER)) + 1 === count) return count;
+    // A gap (a chunk refused while later ones landed): no telling which are whole, so the object starts over under a
+    // new nuid (the old message ids would be dropped as duplicates).
+    await this.jsm.streams.purge(STREAM, { filter: this.subject });
+    this.nuid = NatsUpload.newNuid();
+    return 0;
+  }
+
+  async complete(size: number, sha256: string): Promise<void> {
+    const chunks = Math.ceil(size / this.chunkBytes);
+    const state = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state;
+    const stored = state.subjects?.[this.subject] ?? 0;
+    if (stored !== chunks) throw new ChecksumMismatchError(`object ${this.name}: the object store holds ${stored} chunk(s) of the ${chunks} sent`);
+    const old = await this.obj.info(this.name);
+    const info = {
+      name: this.name,
+      description: "",
+      options: { max_chunk_size: this.chunkBytes },
+      bucket: ARTIFACT_FILES_STORE,
+      nuid: this.nuid,
+      size,
+      chunks,
+      mtime: new Date().toISOString(),
+      digest: `SHA-256=${Base64UrlPaddedCodec.encode(Buffer.from(sha256, "hex"))}`,
+      deleted: false,
+    };
+    const h = headers();
+    h.set("Nats-Rollup", "sub");
+    await this.js.publish(`$O.${ARTIFACT_FILES_STORE}.M.${Base64UrlPaddedCodec.encode(this.name)}`, JSON.stringify(info), { headers: h });
+    if (old && !old.deleted && old.nuid !== this.nuid) await this.jsm.streams.purge(STREAM, { filter: `$O.${ARTIFACT_FILES_STORE}.C.${old.nuid}` }).catch(() => undefined);
+  }
+
+  async abort(): Promise<void> {
+    await this.jsm.streams.purge(STREAM, { filter: this.subject });
+  }
+}

@@ -1,17 +1,22 @@
 /**
- * An S3-compatible service as the artifact store. Uploads are multipart (@aws-sdk/lib-storage `Upload`): parts of
- * `partSizeBytes`, two in flight, so memory stays at a few parts whatever the file size; an aborted or failed upload
- * is aborted on the server too (no orphan parts). The SDK is imported on first use: the CLI and farms that do not use
- * S3 never load it.
+ * An S3-compatible service as the artifact store. Uploads are multipart, one part of `partSizeBytes` per chunk of the
+ * resumable upload driver (./upload.ts), so memory stays at two parts whatever the file size. Every part is sent with
+ * its Content-MD5, which S3 checks on arrival and refuses on a mismatch; servers that do not check it still answer
+ * with the MD5 of what they stored as the part's ETag, which is compared too. A refused or mismatched part, or one
+ * cut off by a dropped connection, is sent again; the parts before it stay. An aborted or failed upload is aborted on
+ * the server too (no orphan parts). Payloads are not signed (UNSIGNED-PAYLOAD): signing would hash every byte with
+ * sha256 a second time, and the MD5 already proves each part. The SDK is imported on first use: the CLI and farms
+ * that do not use S3 never load it.
  */
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { NotFoundError, UnavailableError } from "../errors.js";
+import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
+import { ChecksumMismatchError, NotFoundError, UnavailableError } from "../errors.js";
 import { DEFAULT_S3_PART_BYTES, type ArtifactStoreConfig } from "./config.js";
-import type { ArtifactStore, StoredObject } from "./store.js";
+import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
 
 type S3Config = Extract<ArtifactStoreConfig, { backend: "s3" }>;
-const PARTS_IN_FLIGHT = 2;
+type Sdk = typeof import("@aws-sdk/client-s3");
 
 function isMissing(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -42,6 +47,14 @@ export class S3Store implements ArtifactStore {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+        return next(args);
+      },
+      { step: "build", name: "kilnUnsignedPayload" },
+    );
     return new S3Store(config, client, sdk);
   }
 
@@ -77,26 +90,22 @@ export class S3Store implements ArtifactStore {
     return new UnavailableError(`S3 store ${this.config.endpoint ?? "(AWS)"} bucket ${this.config.bucket}: ${message}`, { cause: err, retryable: true });
   }
 
-  async put(key: string, source: Readable, _size: number, signal: AbortSignal): Promise<void> {
+  async begin(key: string, signal: AbortSignal): Promise<StoreUpload> {
     await this.ensureBucket();
-    const { Upload } = await import("@aws-sdk/lib-storage");
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.config.bucket, Key: this.objectKey(key), Body: source },
-      partSize: this.config.partSizeBytes ?? DEFAULT_S3_PART_BYTES,
-      queueSize: PARTS_IN_FLIGHT,
-      leavePartsOnError: false,
-    });
-    const onAbort = (): void => void upload.abort().catch(() => undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
+    const Key = this.objectKey(key);
     try {
-      await upload.done();
+      const created = await this.client.send(new this.sdk.CreateMultipartUploadCommand({ Bucket: this.config.bucket, Key }), { abortSignal: signal });
+      if (!created.UploadId) throw new UnavailableError("S3 CreateMultipartUpload returned no UploadId");
+      return new S3Upload(this, this.client, this.sdk, this.config.bucket, Key, created.UploadId, this.config.partSizeBytes ?? DEFAULT_S3_PART_BYTES);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw this.unavailable(err);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** @internal */
+  wrap(err: unknown): Error {
+    return err instanceof ChecksumMismatchError || err instanceof UnavailableError ? err : this.unavailable(err);
   }
 
   async get(key: string, offset: number, signal: AbortSignal): Promise<Readable> {
@@ -133,5 +142,92 @@ export class S3Store implements ArtifactStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+  }
+}
+
+class S3Upload implements StoreUpload {
+  readonly heldChunks = 0;
+  private readonly parts: CompletedPart[] = [];
+
+  constructor(
+    private readonly store: S3Store,
+    private readonly client: S3Client,
+    private readonly sdk: Sdk,
+    private readonly bucket: string,
+    private readonly key: string,
+    private readonly uploadId: string,
+    readonly chunkBytes: number,
+  ) {}
+
+  holds(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  async truncate(): Promise<void> {}
+
+  async write(index: number, data: Buffer, signal: AbortSignal): Promise<void> {
+    const md5 = createHash("md5").update(data).digest();
+    let etag: string | undefined;
+    try {
+      const out = await this.client.send(
+        new this.sdk.UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          PartNumber: index + 1,
+          Body: data,
+          ContentLength: data.length,
+          ContentMD5: md5.toString("base64"),
+        }),
+        { abortSignal: signal },
+      );
+      etag = out.ETag;
+    } catch (err) {
+      if ((err as { name?: string }).name === "BadDigest") {
+        throw new ChecksumMismatchError(`part ${index + 1} of ${this.key} arrived corrupted (S3 refused its Content-MD5)`, { cause: err, retryable: true });
+      }
+      throw this.store.wrap(err);
+    }
+    // A server that does not check Content-MD5 still reports the MD5 of what it stored.
+    const stored = etag?.replace(/"/g, "");
+    if (stored !== md5.toString("hex")) {
+      throw new ChecksumMismatchError(`part ${index + 1} of ${this.key} arrived corrupted: the server stored MD5 ${stored ?? "(none)"}, kiln sent ${md5.toString("hex")}`, { retryable: true });
+    }
+    this.parts[index] = { PartNumber: index + 1, ETag: etag };
+  }
+
+  async drain(): Promise<void> {}
+
+  async recover(next: number, signal: AbortSignal): Promise<number> {
+    // Sending a part number again replaces it, so the part in flight is simply sent again once S3 answers.
+    try {
+      await this.client.send(new this.sdk.ListPartsCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MaxParts: 1 }), { abortSignal: signal });
+    } catch (err) {
+      throw this.store.wrap(err);
+    }
+    return next;
+  }
+
+  async complete(size: number, _sha256: string, signal: AbortSignal): Promise<void> {
+    try {
+      if (this.parts.length === 0) {
+        // S3 has no empty multipart upload.
+        await this.abort();
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: Buffer.alloc(0) }), { abortSignal: signal });
+      } else {
+        await this.client.send(
+          new this.sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MultipartUpload: { Parts: this.parts } }),
+          { abortSignal: signal },
+        );
+      }
+      const head = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key }), { abortSignal: signal });
+      if (head.ContentLength !== size) throw new ChecksumMismatchError(`${this.key}: S3 holds ${head.ContentLength ?? "no"} bytes after an upload of ${size}`);
+    } catch (err) {
+      throw this.store.wrap(err);
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId })).catch(() => undefined);
   }
 }

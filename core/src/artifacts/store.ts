@@ -7,8 +7,10 @@
  * - `dir`: a local or shared directory (NFS, ...) every agent and coordinator mounts at the same path.
  * - `s3`: any S3-compatible service, multipart uploads of `partSizeBytes` parts.
  *
- * Backends only move bytes. Hashing and verification are the transfer layer's (./transfer.ts), so every backend
- * gets the same guarantees.
+ * Uploads are chunked and resumable (./upload.ts drives them): the file is read once, hashed on the way, cut into the
+ * backend's chunks, and written one chunk at a time, so after a dropped connection only the chunk in flight is sent
+ * again. Hashing and download verification are the transfer layer's (./transfer.ts), so every backend gets the same
+ * guarantees.
  */
 import type { Readable } from "node:stream";
 
@@ -20,10 +22,10 @@ export interface ArtifactStore {
   /** The backend's name as recorded in the catalog: nats | dir | s3. */
   readonly kind: string;
   /**
-   * Stores `source` under `key`, reading it as it goes (never holding the whole file). The object becomes visible
-   * only once complete: a failed or aborted put leaves nothing under `key`.
+   * Starts (or, where the backend keeps partial uploads across processes, continues) storing an object under `key`.
+   * The object becomes visible only at `complete`: a failed or aborted upload leaves nothing under `key`.
    */
-  put(key: string, source: Readable, size: number, signal: AbortSignal): Promise<void>;
+  begin(key: string, signal: AbortSignal): Promise<StoreUpload>;
   /** The object's bytes from `offset`, streamed; a NotFoundError when it is missing. */
   get(key: string, offset: number, signal: AbortSignal): Promise<Readable>;
   /** Null when missing. */
@@ -31,4 +33,42 @@ export interface ArtifactStore {
   /** Idempotent. */
   delete(key: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * One object being stored, chunk by chunk, in order. `write` is called for chunk 0, 1, 2, ... (each `chunkBytes`
+ * long except the last), one at a time; after a failed write the driver calls `recover` and writes again from the
+ * chunk it returns.
+ */
+export interface StoreUpload {
+  readonly chunkBytes: number;
+  /**
+   * Chunks an earlier, interrupted attempt left in the store that this upload may keep (0 for a fresh upload). The
+   * driver checks each with `holds` against the local file before trusting it.
+   */
+  readonly heldChunks: number;
+  /** Whether the store's held chunk `index` has exactly these bytes (only called for index < heldChunks). */
+  holds(index: number, data: Buffer): Promise<boolean>;
+  /** Keeps only the first `chunks` chunks of an earlier attempt (the rest did not match the local file). */
+  truncate(chunks: number): Promise<void>;
+  /**
+   * Stores chunk `index`, or (a backend that keeps a few writes in flight: the object store) sends it and returns
+   * once there is room for the next; a failure of an earlier chunk in flight surfaces here or in `drain`. A backend
+   * that can tell what arrived checks it here (S3: the part's MD5 as the server computed it) and throws a retryable
+   * ChecksumMismatchError when it differs, so the chunk is sent again. `data` is the driver's to reuse once this
+   * resolves.
+   */
+  write(index: number, data: Buffer, signal: AbortSignal): Promise<void>;
+  /** Waits for every write in flight to be stored. */
+  drain(signal: AbortSignal): Promise<void>;
+  /**
+   * After a failed write of chunk `next` (or drain, next = the chunk count): waits until the store answers again (or
+   * `signal` aborts) and returns how many chunks it durably holds, in order from the first: `next`; `next + 1` when
+   * the chunk arrived but its acknowledgement was lost; fewer when writes in flight never landed.
+   */
+  recover(next: number, signal: AbortSignal): Promise<number>;
+  /** Makes the object visible; checks that the store holds `size` bytes in the chunks written. */
+  complete(size: number, sha256: string, signal: AbortSignal): Promise<void>;
+  /** Removes whatever this upload stored (cancelled or given up). Idempotent. */
+  abort(): Promise<void>;
 }

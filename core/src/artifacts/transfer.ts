@@ -1,29 +1,9 @@
 /**
- * Hashing on the way: every byte that enters or leaves the artifact store passes one of these transforms, so the
- * sha256 that proves a transfer costs no second pass over the file.
+ * Hashing on the way out of the store: every byte a download receives passes a FileVerifier, so the sha256 that
+ * proves a transfer costs no second pass over the file (uploads hash as they read: ./upload.ts).
  */
 import { createHash } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
 import { ChecksumMismatchError } from "../errors.js";
-
-/**
- * Passes bytes through, counting and hashing them; read `bytesSeen`/`sha256()` after the stream ends. (Not `size`:
- * @aws-sdk/lib-storage takes a body's `size` property for its length.)
- */
-export class HashingStream extends Transform {
-  private readonly hash = createHash("sha256");
-  bytesSeen = 0;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytesSeen += chunk.length;
-    done(null, chunk);
-  }
-
-  sha256(): string {
-    return this.hash.digest("hex");
-  }
-}
 
 /**
  * Checks received bytes against a file's record as they arrive: `update` each chunk (it fails as soon as more bytes

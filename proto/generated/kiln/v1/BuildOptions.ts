@@ -12,6 +12,7 @@ export interface BuildOptions {
   'job_timeout_ms'?: (number | string | Long);
   'max_attempts'?: (number);
   'fail_fast'?: (boolean);
+  'labels'?: ({[key: string]: string});
 }
 
 export interface BuildOptions__Output {
@@ -24,4 +25,5 @@ export interface BuildOptions__Output {
   'job_timeout_ms': (string);
   'max_attempts': (number);
   'fail_fast': (boolean);
+  'labels': ({[key: string]: string});
 }

@@ -3,8 +3,10 @@
 
 export interface ListArtifactsRequest {
   'build_id'?: (string);
+  'labels'?: ({[key: string]: string});
 }
 
 export interface ListArtifactsRequest__Output {
   'build_id': (string);
+  'labels': ({[key: string]: string});
 }

@@ -7,6 +7,7 @@ export interface StoredFile {
   'size'?: (number | string | Long);
   'sha256'?: (string);
   'object'?: (string);
+  'store'?: (string);
 }
 
 export interface StoredFile__Output {
@@ -14,4 +15,5 @@ export interface StoredFile__Output {
   'size': (string);
   'sha256': (string);
   'object': (string);
+  'store': (string);
 }

@@ -1,0 +1,128 @@
+/**
+ * Artifact transfer benchmark (issue 8), run by `npm run bench` (KILN_BENCH_ONLY=artifacts for it alone). Prints
+ * numbers; asserts nothing.
+ *
+ * A 1 GiB file (KILN_BENCH_ARTIFACT_MIB to change it) goes up through each backend — the JetStream object store, S3
+ * (s3rver on loopback) and a directory — the way an agent uploads it (a process of its own, hashing on the way), and
+ * comes back the way a user fetches it (`kiln artifacts get` through a coordinator, verifying on the way). Beside them,
+ * two baselines over the same file in the same run: a raw local `cp` and `sha256sum`. Since every transfer hashes
+ * every byte once, `sha256sum` is the bound on this machine; ratios are against its rate (targets: >= 0.6 for the
+ * object store, >= 0.8 for S3 and the directory). The agent's and the CLI's peak RSS (VmHWM) are printed too (target
+ * < 200 MiB whatever the file size).
+ */
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, open, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ArtifactStoreConfig } from "../../core/src/mod.js";
+import { NatsServer, connectFarm } from "./support.js";
+import { CoordinatorGrpcServer, CoordinatorService } from "../../coordinator/src/mod.js";
+import { S3Server, S3_TEST_CREDENTIALS, runKiln, runScript } from "../src/mod.js";
+
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env["KILN_BENCH_ARTIFACT_MIB"] ?? 1024) * MiB;
+
+function timed(cmd: string, args: string[]): number {
+  const started = performance.now();
+  const r = spawnSync(cmd, args, { stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed`);
+  return performance.now() - started;
+}
+
+const rate = (bytes: number, ms: number): number => bytes / MiB / (ms / 1000);
+
+function trackPeak(child: ChildProcess): () => number {
+  let peak = 0;
+  const timer = setInterval(() => {
+    if (!child.pid) return;
+    void readFile(`/proc/${child.pid}/status`, "utf8").then(
+      (s) => (peak = Math.max(peak, Number(/^VmHWM:\s+(\d+) kB$/m.exec(s)?.[1] ?? 0) * 1024)),
+      () => undefined,
+    );
+  }, 25);
+  child.once("exit", () => clearInterval(timer));
+  return () => peak;
+}
+
+export async function benchArtifacts(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "kiln-bench-artifacts-"));
+  const nats = await NatsServer.start();
+  const nc = await connectFarm({ servers: nats.url });
+  const service = await CoordinatorService.open(nc, { log: () => undefined });
+  const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0");
+  const s3 = await S3Server.start();
+  try {
+    const file = path.join(dir, "image.raw");
+    const fh = await open(file, "w");
+    for (let done = 0; done < SIZE; done += 8 * MiB) await fh.write(randomBytes(Math.min(8 * MiB, SIZE - done)));
+    await fh.close();
+    // Warm the page cache for everyone alike, then the baselines.
+    timed("cat", [file]);
+    const cpMs = timed("cp", [file, path.join(dir, "copy.raw")]);
+    await rm(path.join(dir, "copy.raw"));
+    const shaMs = timed("sha256sum", [file]);
+    const shaRate = rate(SIZE, shaMs);
+    console.log(`artifact transfer of ${SIZE / MiB} MiB (upload: an agent process; download: kiln artifacts get via a coordinator)`);
+    console.log(`  baselines: cp ${rate(SIZE, cpMs).toFixed(0)} MiB/s, sha256sum ${shaRate.toFixed(0)} MiB/s`);
+
+    const artifacts = await service.artifacts();
+    const backends: [string, ArtifactStoreConfig, number][] = [
+      ["nats (object store)", { backend: "nats" }, 0.6],
+      ["s3 (s3rver)", { backend: "s3", bucket: "bench", endpoint: s3.endpoint, forcePathStyle: true, ...S3_TEST_CREDENTIALS }, 0.8],
+      ["dir", { backend: "dir", path: path.join(dir, "store") }, 0.8],
+    ];
+    for (const [label, config, target] of backends) {
+      if (config.backend === "dir") await mkdir(config.path, { recursive: true });
+      await artifacts.catalog.setStoreConfig(config);
+      const key = `bench/${config.backend}/image.raw`;
+      let agentPeak = () => 0;
+      const up = await runScript("test/bench/artifact_upload_child.ts", [nats.url, file, key], {
+        cwd: dir,
+        timeoutMs: 600_000,
+        onSpawn: (c) => (agentPeak = trackPeak(c)),
+        env: { AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey },
+      });
+      if (up.code !== 0) throw new Error(`upload to ${label} failed: ${up.stderr}`);
+      const result = JSON.parse(up.stdout.trim().split("\n").pop() ?? "{}") as { ms: number; sha256: string; store: string; peakRss: number };
+      const id = `b${config.backend.padEnd(11, "0")}`.replace(/[^0-9a-f]/g, "0").slice(0, 12);
+      await artifacts.catalog.put({
+        id,
+        builder_id: "bench",
+        files: [{ name: "out/image.raw", size: SIZE, sha256: result.sha256, object: key, store: result.store }],
+        build_id: `bench-${config.backend}`,
+        job_id: "j0",
+        build_name: "bench",
+        created_at_ms: Date.now(),
+        store: result.store,
+        count: 1,
+      });
+      const dest = path.join(dir, "fetched");
+      let cliPeak = () => 0;
+      const get = await runKiln(["artifacts", "get", id, "--dest", dest, "--coordinator", server.address], {
+        cwd: dir,
+        timeoutMs: 600_000,
+        onSpawn: (c) => (cliPeak = trackPeak(c)),
+      });
+      if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
+      // The CLI's own timing of the transfer (process start-up excluded): "out/image.raw: 1.0 GiB in 5.2s (...)".
+      const seconds = Number(/out\/image\.raw: .* in ([\d.]+)s/.exec(get.stderr)?.[1]);
+      const upRate = rate(SIZE, result.ms);
+      const downRate = rate(SIZE, seconds * 1000);
+      console.log(
+        `  ${label.padEnd(20)} upload ${upRate.toFixed(0).padStart(4)} MiB/s (${(upRate / shaRate).toFixed(2)} of sha256sum)   ` +
+          `download ${downRate.toFixed(0).padStart(4)} MiB/s (${(downRate / shaRate).toFixed(2)})   target >= ${target}   ` +
+          `peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak() / MiB).toFixed(0)} MiB`,
+      );
+      await artifacts.remove([(await artifacts.catalog.get(id))!]);
+      await rm(dest, { recursive: true, force: true });
+    }
+  } finally {
+    await server.stop(200);
+    service.close();
+    await nc.close();
+    await nats.stop();
+    await s3.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
