@@ -212,3 +212,24 @@ export function shutdownStep<S extends DesktopState>(options: {
 export async function ensureDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
 }
+
+/** The files a desktop builder's config names, checked on the agent once the config is compiled (Packer's wording). */
+export interface DesktopHostFiles {
+  readonly floppy_files?: readonly string[];
+  readonly floppy_dirs?: readonly string[];
+  readonly http_directory?: string;
+  readonly communicator?: string;
+  readonly ssh_private_key_file?: string;
+}
+
+/** Every missing file the build would read, at once. */
+export function hostProblems(c: DesktopHostFiles, workDir: string): string[] {
+  const problems: string[] = [];
+  for (const f of c.floppy_files ?? []) if (!existsSync(path.resolve(workDir, f))) problems.push(`Bad Floppy disk file '${f}': stat ${f}: no such file or directory`);
+  for (const d of c.floppy_dirs ?? []) if (!existsSync(path.resolve(workDir, d))) problems.push(`Bad Floppy disk directory '${d}': stat ${d}: no such file or directory`);
+  const dir = c.http_directory ?? "";
+  if (dir !== "" && !existsSync(path.resolve(workDir, dir))) problems.push(`http_directory ${dir} does not exist`);
+  const key = c.ssh_private_key_file ?? "";
+  if (c.communicator === "ssh" && key !== "" && !existsSync(path.resolve(workDir, key))) problems.push(`ssh_private_key_file is invalid: stat ${key}: no such file or directory`);
+  return problems;
+}

@@ -20,7 +20,7 @@ import { provisionStep } from "../../steps/provision.js";
 import { httpAddr, httpServerStep } from "../../vm/http_server.js";
 import { onPath, outputDirArtifact } from "../desktop/artifact.js";
 import { currentHostRunner } from "../desktop/host_runner.js";
-import { connectStep, downloadStep, floppyStep, outputDirStep, runDirStep, shutdownStep } from "../desktop/steps.js";
+import { connectStep, downloadStep, floppyStep, hostProblems, outputDirStep, runDirStep, shutdownStep } from "../desktop/steps.js";
 import { VBOXMANAGE, VBoxManageDriver } from "./driver.js";
 import {
   VBOX_NAT_HOST_IP,
@@ -69,17 +69,6 @@ function hookData(c: VirtualboxCommonConfig, state: VirtualboxState): Readonly<R
   return data;
 }
 
-/** Host-side checks once the config is compiled (files the build reads). */
-function hostProblems(c: VirtualboxCommonConfig, workDir: string): string[] {
-  const problems: string[] = [];
-  for (const f of c.floppy_files ?? []) if (!existsSync(path.resolve(workDir, f))) problems.push(`Bad Floppy disk file '${f}': stat ${f}: no such file or directory`);
-  for (const d of c.floppy_dirs ?? []) if (!existsSync(path.resolve(workDir, d))) problems.push(`Bad Floppy disk directory '${d}': stat ${d}: no such file or directory`);
-  const dir = c.http_directory ?? "";
-  if (dir !== "" && !existsSync(path.resolve(workDir, dir))) problems.push(`http_directory ${dir} does not exist`);
-  const key = c.ssh_private_key_file ?? "";
-  if (c.communicator === "ssh" && key !== "" && !existsSync(path.resolve(workDir, key))) problems.push(`ssh_private_key_file is invalid: stat ${key}: no such file or directory`);
-  return problems;
-}
 
 /** The steps both builders share, around the ones that make the VM. */
 function pipeline(c: VirtualboxCommonConfig, ctx: BuilderContext, info: VirtualboxRunInfo, state: VirtualboxState, source: Step<VirtualboxState>, make: Step<VirtualboxState>[], bootIso: boolean): Step<VirtualboxState>[] {

@@ -21,7 +21,7 @@ import { provisionStep } from "../../steps/provision.js";
 import { httpAddr, httpServerStep } from "../../vm/http_server.js";
 import { onPath, outputDirArtifact } from "../desktop/artifact.js";
 import { currentHostRunner } from "../desktop/host_runner.js";
-import { connectStep, downloadStep, floppyStep, outputDirStep, runDirStep, shutdownStep } from "../desktop/steps.js";
+import { connectStep, downloadStep, floppyStep, hostProblems, outputDirStep, runDirStep, shutdownStep } from "../desktop/steps.js";
 import { VMRUN, WorkstationDriver } from "./driver.js";
 import {
   bootCommandStep,
@@ -67,16 +67,6 @@ function hookData(c: VmwareCommonConfig, state: VmwareState): Readonly<Record<st
   return data;
 }
 
-function hostProblems(c: VmwareCommonConfig, workDir: string): string[] {
-  const problems: string[] = [];
-  for (const f of c.floppy_files ?? []) if (!existsSync(path.resolve(workDir, f))) problems.push(`Bad Floppy disk file '${f}': stat ${f}: no such file or directory`);
-  for (const d of c.floppy_dirs ?? []) if (!existsSync(path.resolve(workDir, d))) problems.push(`Bad Floppy disk directory '${d}': stat ${d}: no such file or directory`);
-  const dir = c.http_directory ?? "";
-  if (dir !== "" && !existsSync(path.resolve(workDir, dir))) problems.push(`http_directory ${dir} does not exist`);
-  const key = c.ssh_private_key_file ?? "";
-  if (c.communicator === "ssh" && key !== "" && !existsSync(path.resolve(workDir, key))) problems.push(`ssh_private_key_file is invalid: stat ${key}: no such file or directory`);
-  return problems;
-}
 
 function pipeline(c: VmwareCommonConfig, ctx: BuilderContext, info: VmwareRunInfo, state: VmwareState, source: Step<VmwareState>[], make: Step<VmwareState>[]): Step<VmwareState>[] {
   const dir = c.http_directory ?? "";
