@@ -16,42 +16,17 @@ import { cancellationOf } from "../../util/abort.js";
 import type { HttpServerState } from "../../vm/http_server.js";
 import { sharedSourceCache } from "../../vm/source_cache.js";
 import { currentHostRunner } from "./host_runner.js";
+import { type OutputDirState } from "../../steps/output_dir.js";
 
 const execFileP = promisify(execFile);
 
 /** What every desktop builder's state carries. */
-export interface DesktopState extends HttpServerState {
-  outputDir?: string;
-  outputCreated?: boolean;
+export interface DesktopState extends HttpServerState, OutputDirState {
   sourcePath?: string;
   /** A private temp dir for build-time files (the floppy image). */
   runDir?: string;
   floppyPath?: string;
   communicator?: SshCommunicator;
-}
-
-/** Packer's StepOutputDir: fails when the directory exists unless `-force`; removes it on halt or cancel. */
-export function outputDirStep<S extends DesktopState>(dir: string, force: boolean): Step<S> {
-  return {
-    name: "output-dir",
-    async run(ctx, state) {
-      state.outputDir = dir;
-      if (existsSync(dir)) {
-        if (!force) throw new BuildFailedError(`Output directory exists: ${dir}\n\nUse the force flag to delete it prior to building.`);
-        ctx.log("say", "Deleting previous output directory...");
-        await rm(dir, { recursive: true, force: true });
-      }
-      await mkdir(dir, { recursive: true });
-      state.outputCreated = true;
-      return "continue";
-    },
-    async cleanup(state, outcome, ctx) {
-      if (outcome === "ok" || state.outputCreated !== true || state.outputDir === undefined) return;
-      ctx.log("say", "Deleting output directory...");
-      await rm(state.outputDir, { recursive: true, force: true });
-      state.outputCreated = false;
-    },
-  };
 }
 
 /** Packer's StepDownload through the agent's shared source cache (a local path is used in place, verified). */

@@ -11,6 +11,7 @@ import { QEMU_BUILDER_ID, qemuBuilderSchema, type QemuBuilderConfig } from "../.
 import type { LocalArtifact } from "../../artifact.js";
 import { runPipeline } from "../../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../../plugin_api.js";
+import { outputDirStep } from "../../steps/output_dir.js";
 import { provisionStep } from "../../steps/provision.js";
 import { httpAddr, httpServerStep } from "../../vm/http_server.js";
 import { reapOrphanedQemu } from "../../vm/reap.js";
@@ -23,7 +24,7 @@ import {
   createDiskStep,
   downloadStep,
   listFiles,
-  outputDirStep,
+  outputDir,
   runDirStep,
   runVmStep,
   shutdownStep,
@@ -113,7 +114,7 @@ export const qemuBuilder: BuilderDefinition = {
             const state: QemuState = { diskPaths: [] };
             const content = c.http_content ?? {};
             const steps = [
-              outputDirStep(c, info),
+              outputDirStep(outputDir(c, info), info.force),
               downloadStep(c, info),
               runDirStep(),
               cdStep(c, info),

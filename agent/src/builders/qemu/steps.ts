@@ -11,7 +11,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BuildFailedError, TimeoutError, ensureKilnError, formatGoDuration, type QemuBuilderConfig } from "../../../../core/src/mod.js";
@@ -110,33 +110,6 @@ export class QemuProcess {
 
 function sleepPlain(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Packer's StepOutputDir: fails when the directory exists unless `-force`; removes it on halt or cancel. */
-export function outputDirStep(c: QemuBuilderConfig, info: QemuRunInfo): Step<QemuState> {
-  return {
-    name: "output-dir",
-    async run(ctx, state) {
-      const dir = outputDir(c, info);
-      state.outputDir = dir;
-      if (existsSync(dir)) {
-        if (!info.force) {
-          throw new BuildFailedError(`Output directory exists: ${dir}\n\nUse the force flag to delete it prior to building.`);
-        }
-        ctx.log("say", "Deleting previous output directory...");
-        await rm(dir, { recursive: true, force: true });
-      }
-      await mkdir(dir, { recursive: true });
-      state.outputCreated = true;
-      return "continue";
-    },
-    async cleanup(state, outcome, ctx) {
-      if (outcome === "ok" || state.outputCreated !== true || state.outputDir === undefined) return;
-      ctx.log("say", "Deleting output directory...");
-      await rm(state.outputDir, { recursive: true, force: true });
-      state.outputCreated = false;
-    },
-  };
 }
 
 /** Packer's StepDownload, through the agent's shared source cache. Nothing to clean up: the cache outlives jobs. */

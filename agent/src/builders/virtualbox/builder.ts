@@ -16,11 +16,12 @@ import {
 } from "../../../../core/src/mod.js";
 import { runPipeline, type Step } from "../../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../../plugin_api.js";
+import { outputDirStep } from "../../steps/output_dir.js";
 import { provisionStep } from "../../steps/provision.js";
 import { httpAddr, httpServerStep } from "../../vm/http_server.js";
 import { onPath, outputDirArtifact } from "../desktop/artifact.js";
 import { currentHostRunner } from "../desktop/host_runner.js";
-import { connectStep, downloadStep, floppyStep, hostProblems, outputDirStep, runDirStep, shutdownStep } from "../desktop/steps.js";
+import { connectStep, downloadStep, floppyStep, hostProblems, runDirStep, shutdownStep } from "../desktop/steps.js";
 import { VBOXMANAGE, VBoxManageDriver } from "./driver.js";
 import {
   VBOX_NAT_HOST_IP,
