@@ -6,6 +6,7 @@
  */
 import { COMMUNICATOR_FIELDS, COMMUNICATOR_TYPES } from "./communicator.js";
 import { parseRunCommand } from "./docker_run_args.js";
+import { REGISTRY_LOGIN_FIELDS } from "./post_processor_docker.js";
 import { definePluginSchema, type CompiledConfig } from "./schema.js";
 
 export const DOCKER_BUILDER_ID = "packer.docker";
@@ -56,15 +57,7 @@ export const dockerBuilderSchema = definePluginSchema({
     device: { type: "array", description: "host devices (host[:container[:permissions]])" },
     tmpfs: { type: "array", description: "tmpfs mounts (path[:options])" },
     windows_container: { type: "bool" },
-    login: { type: "bool", description: "log in to login_server before pulling" },
-    login_username: { type: "string" },
-    login_password: { type: "string" },
-    login_server: { type: "string" },
-    ecr_login: { type: "bool", description: "log in to the ECR registry login_server with a token from ECR's GetAuthorizationToken" },
-    aws_access_key: { type: "string", description: "for ecr_login; else the AWS SDK's default credentials" },
-    aws_secret_key: { type: "string", description: "for ecr_login, with aws_access_key" },
-    aws_token: { type: "string", description: "for ecr_login: a session token, with aws_access_key and aws_secret_key" },
-    aws_profile: { type: "string", description: "for ecr_login: the shared config/credentials profile" },
+    ...REGISTRY_LOGIN_FIELDS,
   },
   lateRenderedKeys: ["run_command"],
   check(c) {
