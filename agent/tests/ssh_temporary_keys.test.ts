@@ -1,7 +1,8 @@
+import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
 import { validatePluginConfig, type CommunicatorConfig } from "../../core/src/mod.js";
 import { SshCommunicator } from "../src/communicators/ssh.js";
-import { sshKeyGenStep, sshKeyHookData, type SshKeyState } from "../src/steps/ssh_keygen.js";
+import { generateTemporaryKeyPair, sshKeyGenStep, sshKeyHookData, type SshKeyState } from "../src/steps/ssh_keygen.js";
 import { useSshTestResources } from "./job_harness.js";
 
 const { startSshServer } = useSshTestResources();
@@ -50,6 +51,15 @@ describe("temporary SSH key pairs", () => {
     }
     await step.cleanup?.(state, "ok", { log: () => undefined, heartbeat: () => undefined });
     expect(state.sshKeyPair).toBeUndefined();
+  }, 60_000);
+
+  it("never hands out an ed25519 pair that cannot be parsed (ssh2 mangles about one in 256)", async () => {
+    const malformed: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const pair = await generateTemporaryKeyPair({ type: "ed25519", bits: 0 }, "c");
+      if (ssh2.utils.parseKey(pair.privateKey) instanceof Error || ssh2.utils.parseKey(pair.publicKey) instanceof Error) malformed.push(pair.publicKey);
+    }
+    expect(malformed).toEqual([]);
   }, 60_000);
 
   it("generates nothing when the config already authenticates (password, key file or agent)", async () => {

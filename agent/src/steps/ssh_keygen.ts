@@ -21,8 +21,19 @@ export interface SshKeyState extends PipelineState {
   sshKeyPair?: TemporaryKeyPair;
 }
 
-/** Generates a key pair (off the event loop: a 4096-bit RSA key takes a while). */
-export function generateTemporaryKeyPair(spec: TemporaryKeyPairSpec, comment: string): Promise<TemporaryKeyPair> {
+/**
+ * Generates a key pair (off the event loop: a 4096-bit RSA key takes a while). ssh2 1.17 drops a leading zero
+ * byte from an ed25519 key (about one key in 256), leaving a pair that neither ssh2 nor OpenSSH can parse: such a
+ * pair is regenerated, so a build never fails on the luck of the draw.
+ */
+export async function generateTemporaryKeyPair(spec: TemporaryKeyPairSpec, comment: string): Promise<TemporaryKeyPair> {
+  for (let attempt = 1; ; attempt++) {
+    const pair = await generateOnce(spec, comment);
+    if (isWellFormed(pair) || attempt >= 8) return pair;
+  }
+}
+
+function generateOnce(spec: TemporaryKeyPairSpec, comment: string): Promise<TemporaryKeyPair> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, keys: { public: string; private: string }): void => {
       if (err) reject(err);
@@ -32,6 +43,10 @@ export function generateTemporaryKeyPair(spec: TemporaryKeyPairSpec, comment: st
     else if (spec.type === "ecdsa") ssh2.utils.generateKeyPair("ecdsa", { bits: spec.bits as 256 | 384 | 521, comment }, done);
     else ssh2.utils.generateKeyPair("rsa", { bits: spec.bits, comment }, done);
   });
+}
+
+function isWellFormed(pair: TemporaryKeyPair): boolean {
+  return !(ssh2.utils.parseKey(pair.privateKey) instanceof Error) && !(ssh2.utils.parseKey(pair.publicKey) instanceof Error);
 }
 
 /** The step; `comment` ends up in the guest's authorized_keys (Packer: `packer_<uuid>`). */
