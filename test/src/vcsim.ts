@@ -8,12 +8,15 @@
  * a standalone host `DC0_H0`, datastore `LocalDS_0` (a temp dir on this host), network `VM Network`, and a few
  * powered-on VMs (`DC0_H0_VM0`, `DC0_C0_RP0_VM0`, ...).
  *
+ * kiln adds methods vcsim 0.24 lacks (./vcsim_overlay/) to a copy of the simulator package at build time.
+ *
  * Go is a test-only dependency: when `go` or the govmomi source is missing, {@link Vcsim.start} throws naming the
  * Debian package to install.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -26,6 +29,16 @@ const GOCODE = "/usr/share/gocode";
 const SIMULATOR_DIR = path.join(GOCODE, "src/github.com/vmware/govmomi/simulator");
 /** Bump when MAIN_GO changes, so cached binaries are rebuilt. */
 const VCSIM_MAIN_VERSION = 2;
+/**
+ * kiln's additions to the simulator package (methods vcsim 0.24 lacks, see kiln_overlay.go there): built into a copy
+ * of the package; their content is part of the cache key.
+ */
+const OVERLAY_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), "vcsim_overlay");
+
+async function overlayFiles(): Promise<{ name: string; text: string }[]> {
+  const names = (await readdir(OVERLAY_DIR)).filter((n) => n.endsWith(".go")).sort();
+  return Promise.all(names.map(async (name) => ({ name, text: await readFile(path.join(OVERLAY_DIR, name), "utf8") })));
+}
 
 /**
  * The simulator's `main`: the VPX model on 127.0.0.1:0 with TLS; login restricted to VCSIM_USERNAME/VCSIM_PASSWORD
@@ -91,7 +104,9 @@ export async function vcsimToolchain(env: NodeJS.ProcessEnv = process.env): Prom
     (r) => r.stdout.trim(),
     () => "unknown",
   );
-  return `${goVersion} govmomi ${govmomi} main v${VCSIM_MAIN_VERSION}`;
+  const overlay = createHash("sha256");
+  for (const file of await overlayFiles()) overlay.update(`${file.name}\0${file.text}\0`);
+  return `${goVersion} govmomi ${govmomi} main v${VCSIM_MAIN_VERSION} overlay ${overlay.digest("hex").slice(0, 12)}`;
 }
 
 let building: Promise<string> | undefined;
@@ -133,6 +148,12 @@ async function buildCached(): Promise<string> {
     if (existsSync(binary)) return binary;
     await mkdir(path.join(work, "src/kilnvcsim"), { recursive: true });
     await writeFile(path.join(work, "src/kilnvcsim/main.go"), MAIN_GO);
+    // The first GOPATH entry that has a package's directory wins, so govmomi is copied whole (9 MB; a copy of only
+    // the simulator would leave its parent directory empty there and hide Debian's), then kiln's additions go in.
+    const govmomi = path.join(work, "src/github.com/vmware/govmomi");
+    await cp(path.dirname(SIMULATOR_DIR), govmomi, { recursive: true, filter: (src) => !src.endsWith("_test.go") });
+    const simulator = path.join(govmomi, "simulator");
+    for (const file of await overlayFiles()) await writeFile(path.join(simulator, file.name), file.text);
     const env = {
       ...process.env,
       GOPATH: `${work}:${GOCODE}`,
