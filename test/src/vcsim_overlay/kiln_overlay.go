@@ -5,5 +5,5 @@
 // only in the type's own package). Each addition follows the vSphere API reference (vim25) for the method, keeps
 // vcsim's behaviour otherwise, and is listed here:
 //
-// (none yet)
+//   - vm_export.go: VirtualMachine.ExportVm (an HttpNfcLease over the VM's disks) and OvfManager.CreateDescriptor
 package simulator
