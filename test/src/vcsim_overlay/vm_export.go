@@ -138,9 +138,9 @@ func (w *ovfWriter) line(format string, args ...interface{}) {
 // rasdItem is one CIM_ResourceAllocationSettingData Item, its elements in the schema's alphabetical order.
 type rasdItem struct {
 	Address, AddressOnParent, AllocationUnits, AutomaticAllocation, Connection, Description, ElementName string
-	HostResource, InstanceID, Parent, ResourceSubType, ResourceType, VirtualQuantity                  string
-	required                                                                                          bool
-	config                                                                                            [][2]string
+	HostResource, InstanceID, Parent, ResourceSubType, ResourceType, VirtualQuantity                     string
+	required                                                                                             bool
+	config                                                                                               [][2]string
 }
 
 func (w *ovfWriter) item(it rasdItem) {
