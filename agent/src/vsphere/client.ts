@@ -6,6 +6,7 @@
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import { BuildFailedError, InvalidArgumentError, NotFoundError, TimeoutError } from "../../../core/src/mod.js";
 import { sleep } from "../util/abort.js";
 import { MoRef, SoapConnection, VimFault, child, faultError, list, moref, text, xsiType, type Node, type SoapValue } from "./soap.js";
@@ -249,6 +250,26 @@ export class VsphereClient {
       throw new BuildFailedError(`uploading ${localFile} to [${dsName}] ${remotePath}: HTTP ${put.status}`);
     }
     return true;
+  }
+
+  /**
+   * An NFC device URL as a URL this client can fetch: vCenter writes the host as `*`, meaning "the host you called"
+   * (govmomi's Client.ParseURL does the same substitution).
+   */
+  deviceUrl(raw: string): URL {
+    const endpoint = this.conn.endpoint.url;
+    const u = new URL(raw);
+    if (u.hostname === "*") {
+      // Without a port of its own, "*" means the endpoint's host and port.
+      if (u.port === "") u.port = endpoint.port;
+      u.hostname = endpoint.hostname;
+    }
+    return u;
+  }
+
+  /** Opens a download of an NFC device URL (see {@link SoapConnection.get}). */
+  openDownload(url: URL, signal: AbortSignal): Promise<IncomingMessage> {
+    return this.conn.get(url, signal);
   }
 
   /** Polls `check` until it returns a value; undefined when `timeoutMs` passed. */

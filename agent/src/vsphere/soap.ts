@@ -236,6 +236,39 @@ export class SoapConnection {
     });
   }
 
+  /**
+   * A GET of an absolute URL on the server or one of its hosts (an NFC lease's device URL) with the session cookie
+   * and this connection's TLS settings. Resolves with the open response once its status is 200; the caller consumes
+   * (or destroys) the body, which `signal` also aborts. @throws BuildFailedError for another status
+   */
+  get(target: URL, signal: AbortSignal): Promise<http.IncomingMessage> {
+    const { server } = this.endpoint;
+    const lib = target.protocol === "https:" ? https : http;
+    if (signal.aborted) return Promise.reject(cancellationOf(signal));
+    return new Promise((resolve, reject) => {
+      const req = lib.request(
+        target,
+        {
+          method: "GET",
+          agent: target.protocol === this.endpoint.url.protocol ? this.agent : undefined,
+          rejectUnauthorized: !this.endpoint.insecure,
+          signal,
+          headers: this.cookie !== undefined ? { Cookie: this.cookie } : {},
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new BuildFailedError(`downloading ${target.pathname} from ${server}: HTTP ${res.statusCode ?? 0}`));
+            return;
+          }
+          resolve(res);
+        },
+      );
+      req.on("error", (err) => reject(transportError(server, err, signal)));
+      req.end();
+    });
+  }
+
   private post(body: string, signal: AbortSignal): Promise<{ status: number; text: string; setCookie: string[] }> {
     const { url, server } = this.endpoint;
     const lib = url.protocol === "https:" ? https : http;

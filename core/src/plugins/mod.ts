@@ -52,7 +52,11 @@ export {
   VSPHERE_BUILDER_ID,
   VSPHERE_DEFAULTS,
   ipv4InCidr,
+  vsphereExportSettings,
   type VsphereCommonConfig,
+  type VsphereExportConfig,
+  type VsphereExportManifest,
+  type VsphereExportSettings,
 } from "./vsphere_common.js";
 export {
   vsphereIsoBuilderSchema,

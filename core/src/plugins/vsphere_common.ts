@@ -5,7 +5,7 @@
  * {@link checkVsphereCommon} with a message naming them.
  */
 import { COMMUNICATOR_FIELDS, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
-import type { FieldSpecs } from "./schema.js";
+import type { BlockValue, FieldSpecs } from "./schema.js";
 
 /** Packer's artifact BuilderId for both vSphere builders. */
 export const VSPHERE_BUILDER_ID = "jetbrains.vsphere";
@@ -18,13 +18,44 @@ export const VSPHERE_DEFAULTS = {
 } as const;
 
 const EXPORT_FIELDS = {
-  name: { type: "string" },
-  force: { type: "bool" },
-  images: { type: "bool" },
-  manifest: { type: "string" },
-  output_directory: { type: "string" },
-  options: { type: "array" },
+  name: { type: "string", description: "base name of the .ovf and .mf; default vm_name" },
+  force: { type: "bool", description: "overwrite an existing <name>.ovf" },
+  images: { type: "bool", description: "also export the ISO and floppy images attached to the VM" },
+  manifest: { type: "string", description: "none, sha1, sha256 (default) or sha512" },
+  output_directory: { type: "string", description: "default output-<build name>" },
+  options: { type: "array", description: "OVF export options: mac, uuid, extraconfig, nodevicesubtypes" },
 } as const satisfies FieldSpecs;
+
+/** The `export` block (Packer's ExportConfig), as decoded: defaults are applied by {@link vsphereExportSettings}. */
+export type VsphereExportConfig = BlockValue<typeof EXPORT_FIELDS>;
+
+/** Packer's manifest hashes (`export.manifest`). */
+export const VSPHERE_EXPORT_MANIFESTS = ["none", "sha1", "sha256", "sha512"] as const;
+export type VsphereExportManifest = (typeof VSPHERE_EXPORT_MANIFESTS)[number];
+
+/** The export block with Packer's defaults applied. */
+export interface VsphereExportSettings {
+  readonly name: string;
+  readonly force: boolean;
+  readonly images: boolean;
+  readonly manifest: VsphereExportManifest;
+  /** As written (relative to the job's working directory unless absolute). */
+  readonly outputDirectory: string;
+  readonly options: readonly string[];
+}
+
+/** Packer's ExportConfig.Prepare defaults: name = vm_name, manifest sha256, output_directory `output-<build name>`. */
+export function vsphereExportSettings(e: VsphereExportConfig, vmName: string, buildName: string): VsphereExportSettings {
+  const manifest = (e.manifest ?? "") === "" ? "sha256" : (e.manifest as string);
+  return {
+    name: (e.name ?? "") !== "" ? (e.name as string) : vmName,
+    force: e.force === true,
+    images: e.images === true,
+    manifest: (VSPHERE_EXPORT_MANIFESTS as readonly string[]).includes(manifest) ? (manifest as VsphereExportManifest) : "sha256",
+    outputDirectory: (e.output_directory ?? "") !== "" ? (e.output_directory as string) : `output-${buildName}`,
+    options: e.options ?? [],
+  };
+}
 
 export const VSPHERE_COMMON_FIELDS = {
   ...COMMUNICATOR_FIELDS,
@@ -133,7 +164,7 @@ export interface VsphereCommonConfig extends CommunicatorConfig {
   readonly disable_shutdown?: boolean;
   readonly create_snapshot: boolean;
   readonly convert_to_template: boolean;
-  readonly export?: unknown;
+  readonly export?: VsphereExportConfig;
 }
 
 const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
@@ -197,8 +228,12 @@ export function checkVsphereCommon(c: VsphereCommonConfig): string[] {
   } else if (c.communicator !== "none") {
     problems.push(`communicator "${c.communicator}" is not supported by kiln's vSphere builders: use "ssh" or "none"`);
   }
+  // ExportConfig
+  const manifest = c.export?.manifest ?? "";
+  if (manifest !== "" && !(VSPHERE_EXPORT_MANIFESTS as readonly string[]).includes(manifest)) {
+    problems.push(`unknown hash: ${manifest}. available options include available options being 'none', 'sha1', 'sha256', 'sha512'`);
+  }
   // Not run yet.
-  if (c.export !== undefined) problems.push(notRun("export", " (vcsim, the vCenter simulator kiln is tested against, lacks ExportVm)"));
   if ((c.boot_command ?? []).length > 0) {
     problems.push(notRun("boot_command", " (typing goes through PutUsbScanCodes, which the vCenter simulator kiln is tested against lacks)"));
   }

@@ -3,10 +3,12 @@
 //
 //   - ExportVm (VirtualMachine, template or not) refuses a powered-on VM (InvalidPowerState) and returns a ready
 //     HttpNfcLease whose info lists one deviceUrl per disk and per ISO image attached to a CD-ROM. As vCenter does,
-//     urls name the lease and a generated file name (disk-0.vmdk, file-1.iso) on host "*" (the client substitutes
-//     the host it called), targetId is empty, and a disk's key is /<vm>/<ControllerType><bus>:<unit>. The lease's
-//     files are served by vcsim's own ServeNFC (GET /nfc/<lease>/<file>): the bytes vcsim stores for the device's
-//     backing file on its datastore directory.
+//     urls name the lease and a generated file name (disk-0.vmdk, file-1.iso), targetId is empty, and a disk's key
+//     is /<vm>/<ControllerType><bus>:<unit>. GET of a url returns the bytes vcsim stores for the device's backing
+//     file on its datastore directory, while the lease exists (HttpNfcLeaseComplete and HttpNfcLeaseAbort end it).
+//     vcsim 0.24's own ServeNFC cannot serve a GET (it copies into a nil writer), and the server's mux is out of
+//     reach here, so the urls point at a second HTTPS listener on 127.0.0.1 standing in for the ESXi host's NFC
+//     service (vCenter, too, hands out urls on the host that holds the VM).
 //   - CreateDescriptor returns an OVF 1.0 envelope built from the VM's config: References (the cdp.ovfFiles the
 //     client downloaded, matched to devices by deviceId), DiskSection, NetworkSection, and one VirtualSystem with
 //     its OperatingSystemSection and VirtualHardwareSection (System type vmx-NN, CPUs, memory, controllers, disks,
@@ -17,14 +19,19 @@ package simulator
 import (
 	"encoding/xml"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator/internal"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -50,6 +57,55 @@ func exportDeviceKey(vm *VirtualMachine, devices object.VirtualDeviceList, d *ty
 // vmDatacenter is the datacenter a VM (or template) belongs to.
 func vmDatacenter(vm *VirtualMachine) *Datacenter {
 	return Map.getEntityDatacenter(Map.Get(*vm.Parent).(mo.Entity))
+}
+
+var (
+	exportNfcOnce sync.Once
+	exportNfcHost string
+)
+
+// exportNfcServer starts (once) the HTTPS listener that serves export leases: GET /nfc/<lease>/<file>.
+func exportNfcServer() string {
+	exportNfcOnce.Do(func() {
+		s := internal.NewUnstartedServer(http.HandlerFunc(serveExportNFC), "127.0.0.1:0")
+		s.StartTLS()
+		exportNfcHost = s.Listener.Addr().String()
+	})
+	return exportNfcHost
+}
+
+func serveExportNFC(w http.ResponseWriter, r *http.Request) {
+	p := strings.Split(r.URL.Path, "/")
+	if len(p) < 2 || r.Method != http.MethodGet {
+		http.Error(w, "GET /nfc/<lease>/<file>", http.StatusNotFound)
+		return
+	}
+	id, name := p[len(p)-2], p[len(p)-1]
+	l, ok := nfcLease.Load(types.ManagedObjectReference{Type: "HttpNfcLease", Value: id})
+	if !ok {
+		log.Printf("export nfc: no lease %s", id)
+		http.NotFound(w, r)
+		return
+	}
+	file, ok := l.(*HttpNfcLease).files[name]
+	if !ok {
+		log.Printf("export nfc: lease %s has no file %s", id, name)
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		log.Printf("export nfc: %s", err)
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil {
+		w.Header().Set("Content-Length", fmt.Sprint(st.Size()))
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, f)
 }
 
 func (vm *VirtualMachine) ExportVm(ctx *Context, req *types.ExportVm) soap.HasFault {
@@ -109,7 +165,7 @@ func (vm *VirtualMachine) ExportVm(ctx *Context, req *types.ExportVm) soap.HasFa
 		lease.files[name] = local
 		lease.Info.DeviceUrl = append(lease.Info.DeviceUrl, types.HttpNfcLeaseDeviceUrl{
 			Key:      key,
-			Url:      (&url.URL{Scheme: "https", Host: "*", Path: nfcPrefix + path.Join(ref.Value, name)}).String(),
+			Url:      (&url.URL{Scheme: "https", Host: exportNfcServer(), Path: nfcPrefix + path.Join(ref.Value, name)}).String(),
 			Disk:     types.NewBool(disk),
 			FileSize: size,
 		})

@@ -1,12 +1,16 @@
 /**
  * The `vsphere-iso` and `vsphere-clone` builders (Packer's builder/vsphere, builder id `jetbrains.vsphere`): they
  * drive vCenter (or ESXi) over its SOAP API, so they need no local tool and every agent advertises them. The
- * artifact is the VM (or template) left in the inventory: `Id()` is its name, it has no files, and destroying it
- * deletes the VM. Steps are in ./steps.ts.
+ * artifact is the VM (or template) left in the inventory: `Id()` is its name, and destroying it deletes the VM.
+ * With an `export` block its files are those under the export's output directory (Packer's Artifact.Files walks
+ * it), which destroying also removes. Steps are in ./steps.ts and ./export.ts.
  */
+import { rm } from "node:fs/promises";
+import path from "node:path";
 import {
   BuildFailedError,
   VSPHERE_BUILDER_ID,
+  vsphereExportSettings,
   vsphereCloneBuilderSchema,
   vsphereIsoBuilderSchema,
   type VsphereCommonConfig,
@@ -17,6 +21,8 @@ import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "
 import { provisionStep } from "../../steps/provision.js";
 import { VsphereClient } from "../../vsphere/client.js";
 import { VirtualMachine } from "../../vsphere/vm.js";
+import { listFiles } from "../desktop/artifact.js";
+import { exportPlan, exportPreflightStep, exportStep, type ExportPlan } from "./export.js";
 import {
   addCdromsStep,
   cloneDeviceChanges,
@@ -39,17 +45,20 @@ import {
   type VsphereSetup,
 } from "./steps.js";
 
-/** The VM in vCenter as the build's artifact. */
-function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: string): LocalArtifact {
+/** The VM in vCenter (and the exported files) as the build's artifact. */
+async function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: string, workDir: string, plan: ExportPlan | undefined): Promise<LocalArtifact> {
   const ref = state.vm?.ref;
+  const relative = plan !== undefined && !path.isAbsolute(plan.settings.outputDirectory);
+  const files = plan === undefined ? [] : (await listFiles(plan.dir)).map((f) => (relative ? path.relative(workDir, f) : f));
   return {
     builderId: VSPHERE_BUILDER_ID,
     id: name,
     description: name,
-    files: [],
+    files,
     state: { vcenter_server: c.vcenter_server ?? "", datacenter: state.location?.dcPath ?? "", vm: ref?.value ?? "", template: String(c.convert_to_template) },
     generatedData: { ID: name },
     async destroy() {
+      if (plan !== undefined) await rm(plan.dir, { recursive: true, force: true });
       const signal = AbortSignal.timeout(120_000);
       const client = await VsphereClient.connect(
         { server: c.vcenter_server ?? "", username: c.username ?? "", password: c.password ?? "", insecure: c.insecure_connection },
@@ -73,6 +82,7 @@ function commonTail(
   ctx: BuilderContext,
   state: VsphereBuildState,
   removeCdrom: boolean,
+  plan: ExportPlan | undefined,
 ): Step<VsphereBuildState>[] {
   const c = setup.config;
   const hookData = (): Readonly<Record<string, string>> => ({
@@ -101,6 +111,7 @@ function commonTail(
   steps.push(removeCdrom ? removeCdromsStep() : ejectCdromsStep());
   if (c.create_snapshot) steps.push(snapshotStep());
   if (c.convert_to_template) steps.push(convertToTemplateStep());
+  if (plan !== undefined) steps.push(exportStep(plan));
   return steps;
 }
 
@@ -113,10 +124,19 @@ async function runBuild(
   removeCdrom: boolean,
 ): Promise<LocalArtifact> {
   const state: VsphereBuildState = {};
-  const steps = [...download, connectVcenterStep(setup), locateStep(setup), ...head, ...commonTail(kind, setup, ctx, state, removeCdrom)];
+  const c = setup.config;
+  const plan = c.export === undefined ? undefined : exportPlan(vsphereExportSettings(c.export, setup.vmName, ctx.build.name), ctx.workDir);
+  const steps = [
+    ...(plan !== undefined ? [exportPreflightStep(plan)] : []),
+    ...download,
+    connectVcenterStep(setup),
+    locateStep(setup),
+    ...head,
+    ...commonTail(kind, setup, ctx, state, removeCdrom, plan),
+  ];
   const result = await runPipeline(steps, state, ctx, { onError: ctx.onError });
   if (result.error) throw result.error;
-  return vmArtifact(setup.config, state, setup.vmName);
+  return vmArtifact(c, state, setup.vmName, ctx.workDir, plan);
 }
 
 /** vSphere builders talk to a remote API: nothing to detect on the host. */

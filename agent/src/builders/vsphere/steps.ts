@@ -4,6 +4,7 @@
  *   vsphere-iso:   connect → locate → create VM → configure hardware → add CD-ROMs → power on
  *   vsphere-clone: connect → locate → clone VM  → configure hardware              → power on
  *   then, both:    [wait for IP → SSH] → provision → shut down → [remove CD-ROMs] → [snapshot] → [template]
+ *                  → [export to OVF (./export.ts)]
  *
  * The VM step's cleanup powers off and destroys the VM unless the build succeeded, so a failure or a cancel at any
  * later step leaves nothing in the inventory. Cleanups get a fresh time-limited signal: the job's may have fired.
@@ -29,6 +30,7 @@ import { VsphereClient } from "../../vsphere/client.js";
 import { networkBacking, resolveLocation, type Location } from "../../vsphere/inventory.js";
 import { MoRef, child, moref, text, type SoapObject, type SoapValue } from "../../vsphere/soap.js";
 import { VirtualMachine } from "../../vsphere/vm.js";
+import type { ExportState } from "./export.js";
 
 /** How long a cleanup may take (power off and destroy). */
 const CLEANUP_TIMEOUT_MS = 120_000;
@@ -44,6 +46,8 @@ export interface VsphereBuildState extends PipelineState {
   /** The local ISO (`iso_url`/`iso_urls`), verified, and its datastore path once uploaded. */
   localIso?: string;
   uploadedIso?: string;
+  /** The export step's output (./export.ts). */
+  export?: ExportState;
 }
 
 /** Packer's StepDownload: `iso_url`/`iso_urls` through the agent's checksum-verified source cache. */
