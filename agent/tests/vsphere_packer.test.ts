@@ -8,8 +8,11 @@
  *   does, through the API, when the tool asks), then eject the CD-ROM and snapshot. (Not converted to a template:
  *   Packer 1.6.6 then fails clearing its temporary boot order on vcsim. Not over SSH: Packer 1.6.6 waits for the IP
  *   in `guest.net`, where vcsim's `SET.guest.ipAddress` knob does not put it, so only kiln's own test covers SSH.)
+ * - vsphere-clone with `export` (vcsim extended with kiln's ExportVm/CreateDescriptor overlay): both write the same
+ *   file names, the same manifest format, and the same .ovf once the VM names are swapped (so both passed the same
+ *   CreateDescriptor parameters: file paths, sizes, device ids, name).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VsphereClient } from "../src/vsphere/client.js";
@@ -154,5 +157,32 @@ describe("vsphere builders: kiln build and packer build 1.6.6 against one vcsim"
     expect(packer).toMatchObject({ cpus: "2", cores: "2", memory: "768", notes: "iso", power: "poweredOff", snapshot: "Created by Packer" });
     expect((packer.devices as string[]).filter((d) => d.startsWith("VirtualCdrom "))).toEqual(["VirtualCdrom  VirtualCdromRemotePassthroughBackingInfo  "]);
     expect(await summary(names.kiln)).toEqual(packer);
+  }, 300_000);
+
+  it("vsphere-clone with export writes the same files, manifest format and descriptor", async () => {
+    const out: Record<string, { files: string[]; mf: string; ovf: string }> = {};
+    const names = { kiln: `kiln-${process.pid}-export`, packer: `packer-${process.pid}-export` };
+    const builder = { type: "vsphere-clone", ...connection(), template: "DC0_H0_VM0", host: "DC0_H0", vm_name: "{{user `name`}}", communicator: "none", export: { output_directory: "out" } };
+    for (const tool of ["packer", "kiln"] as const) {
+      const dir = await tempDir();
+      try {
+        await writeFile(path.join(dir.dir, "template.json"), JSON.stringify({ variables: { name: "" }, builders: [builder] }));
+        const args = ["build", "-color=false", `-var=name=${names[tool]}`, "template.json"];
+        const r = tool === "kiln" ? await runKiln(args, { cwd: dir.dir, timeoutMs: 120_000 }) : await runPacker(args, { cwd: dir.dir, timeoutMs: 120_000 });
+        expect(r.code, `${tool}:\n${r.stdout}\n${r.stderr}\n${sim.log.slice(-2000)}`).toBe(0);
+        const swap = (t: string): string => t.split(names[tool]).join("NAME");
+        const outDir = path.join(dir.dir, "out");
+        out[tool] = {
+          files: (await readdir(outDir)).map(swap).sort(),
+          mf: swap(await readFile(path.join(outDir, `${names[tool]}.mf`), "utf8")).replace(/= [0-9a-f]+/g, "= HEX"),
+          ovf: swap(await readFile(path.join(outDir, `${names[tool]}.ovf`), "utf8")),
+        };
+      } finally {
+        await dir.cleanup();
+      }
+    }
+    expect(out.packer?.files).toEqual(["NAME-disk-0.vmdk", "NAME.mf", "NAME.ovf"]);
+    expect(out.packer?.mf).toBe("SHA256(NAME-disk-0.vmdk)= HEX\nSHA256(NAME.ovf)= HEX\n");
+    expect(out.kiln).toEqual(out.packer);
   }, 300_000);
 });

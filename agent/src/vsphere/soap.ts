@@ -118,6 +118,9 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: false,
+  // Character references (`&#xA;`, what Go's encoder, vcsim's and govmomi's, writes for a newline in text) are
+  // decoded only with htmlEntities; without it a descriptor came back with literal "&#xA;" for every line break.
+  htmlEntities: true,
 });
 
 function stripPrefix(obj: Node, local: string): Node {

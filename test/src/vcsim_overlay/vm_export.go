@@ -309,6 +309,16 @@ func (m *OvfManager) CreateDescriptor(ctx *Context, req *types.CreateDescriptor)
 	w.line("  <References>")
 	nref := 0
 	for _, d := range devices {
+		// Only the kinds ExportVm leases (a CD-ROM may share a disk's controller and unit number in vcsim).
+		switch x := d.(type) {
+		case *types.VirtualDisk:
+		case *types.VirtualCdrom:
+			if _, iso := x.Backing.(*types.VirtualCdromIsoBackingInfo); !iso {
+				continue
+			}
+		default:
+			continue
+		}
 		key := exportDeviceKey(vm, devices, d.GetVirtualDevice())
 		f, ok := files[key]
 		if !ok {
