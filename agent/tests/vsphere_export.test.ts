@@ -10,7 +10,7 @@
  * - the lease itself: its device URLs serve the disk until it is aborted, and a powered-on VM cannot be exported.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, truncateSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { XMLParser } from "fast-xml-parser";
@@ -73,7 +73,6 @@ function diskOf(name: string): string {
  */
 function guest(name: string, content: Buffer, extra: (l: { text: string }) => void = () => undefined): (l: { text: string }) => void {
   return (l) => {
-    extra(l);
     if (l.text.startsWith("Please shutdown virtual machine within")) {
       void vmByName(name)
         .then((vm) => client.call("ShutdownGuest", vm, {}, signal))
@@ -81,6 +80,7 @@ function guest(name: string, content: Buffer, extra: (l: { text: string }) => vo
     }
     // Synchronous: the export step's next call is ExportVm.
     if (l.text === "Starting export...") writeFileSync(diskOf(name), content);
+    extra(l);
   };
 }
 
@@ -240,12 +240,14 @@ describe("vsphere export against vcsim", () => {
     expect(forced.lines()).not.toContain("Creating manifest...");
   }, 120_000);
 
-  it("a cancel during the download aborts the lease and leaves no VM and no output", async () => {
+  it("a cancel while the disk is downloading aborts the lease and leaves no VM and no output", async () => {
     const name = `kiln-xcancel-${process.pid}`;
     const dir = await dirs.make();
     const ctx = recordingContext(dir, {
-      onLog: guest(name, randomBytes(8 * 1024 * 1024), (l) => {
-        if (l.text.startsWith("Downloading: ")) ctx.cancel();
+      onLog: guest(name, randomBytes(1024), (l) => {
+        // A 1 GiB sparse disk takes seconds to stream: the cancel lands mid-transfer.
+        if (l.text === "Starting export...") truncateSync(diskOf(name), 1024 ** 3);
+        if (l.text.startsWith("Downloading: ")) setTimeout(() => ctx.cancel(), 150);
       }),
     });
     const outcome = await runJob(planTemplateJob({ builders: [cloneBuilder(name, { export: { output_directory: "out" } })] }, "vsphere-clone"), ctx);

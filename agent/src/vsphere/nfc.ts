@@ -64,10 +64,14 @@ export class ExportLease {
     };
   }
 
-  /** Starts reporting progress against `totalBytes`; stopped by {@link complete} and {@link abort}. */
-  startProgress(totalBytes: number): void {
+  /**
+   * Starts reporting progress against `totalBytes` (and calling `tick`, for the job's heartbeat, as long transfers
+   * go on); stopped by {@link complete} and {@link abort}.
+   */
+  startProgress(totalBytes: number, tick: () => void = () => undefined): void {
     this.total = Math.max(1, totalBytes);
     this.timer = setInterval(() => {
+      tick();
       const percent = Math.min(100, Math.floor((this.transferred * 100) / this.total));
       void this.client.call("HttpNfcLeaseProgress", this.ref, { percent }, AbortSignal.timeout(10_000)).catch(() => undefined);
     }, PROGRESS_INTERVAL_MS);

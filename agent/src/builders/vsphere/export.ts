@@ -97,7 +97,7 @@ export function exportStep(plan: ExportPlan): Step<VsphereBuildState> {
             return { device: d, file };
           })
           .filter((i) => included(settings, i.file));
-        lease.startProgress(items.reduce((sum, i) => sum + (i.device.fileSize > 0 ? i.device.fileSize : info.totalDiskCapacityKB * 1024), 0));
+        lease.startProgress(items.reduce((sum, i) => sum + (i.device.fileSize > 0 ? i.device.fileSize : info.totalDiskCapacityKB * 1024), 0), () => ctx.heartbeat());
         for (const { device, file } of items) {
           ctx.log("message", `Downloading: ${file}`);
           const target = path.join(dir, file);
