@@ -44,8 +44,11 @@ export function exportPreflightStep(plan: ExportPlan): Step<VsphereBuildState> {
   return {
     name: "export-preflight",
     async run() {
-      const target = path.join(plan.dir, `${plan.settings.name}.ovf`);
-      if (!plan.settings.force && existsSync(target)) throw new BuildFailedError(`file already exists: ${target} (set export.force to overwrite it)`);
+      const ovf = `${plan.settings.name}.ovf`;
+      // Packer's message names the path as written (relative to the job's directory unless absolute).
+      if (!plan.settings.force && existsSync(path.join(plan.dir, ovf))) {
+        throw new BuildFailedError(`file already exists: ${path.join(plan.settings.outputDirectory, ovf)} (export.force overwrites it)`);
+      }
       return "continue";
     },
   };
