@@ -5,5 +5,5 @@
 // only in the type's own package). Each addition follows the vSphere API reference (vim25) for the method, keeps
 // vcsim's behaviour otherwise, and is listed here:
 //
-// (none yet)
+// - usb_scancodes.go: VirtualMachine.PutUsbScanCodes (records the key events in extraConfig "kiln.usbScanCodes")
 package simulator

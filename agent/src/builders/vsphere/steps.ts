@@ -22,20 +22,21 @@ import {
   type VsphereIsoBuilderConfig,
 } from "../../../../core/src/mod.js";
 import { SshCommunicator, sshOptionsFromConfig } from "../../communicators/ssh.js";
-import type { PipelineState, Step } from "../../pipeline/mod.js";
+import type { Step } from "../../pipeline/mod.js";
 import { sleep } from "../../util/abort.js";
 import { sharedSourceCache } from "../../vm/source_cache.js";
 import { VsphereClient } from "../../vsphere/client.js";
 import { networkBacking, resolveLocation, type Location } from "../../vsphere/inventory.js";
 import { MoRef, child, moref, text, type SoapObject, type SoapValue } from "../../vsphere/soap.js";
 import { VirtualMachine } from "../../vsphere/vm.js";
+import type { VsphereBootState } from "./boot_command.js";
 
 /** How long a cleanup may take (power off and destroy). */
 const CLEANUP_TIMEOUT_MS = 120_000;
 /** Packer's snapshot name. */
 export const SNAPSHOT_NAME = "Created by Packer";
 
-export interface VsphereBuildState extends PipelineState {
+export interface VsphereBuildState extends VsphereBootState {
   client?: VsphereClient;
   location?: Location;
   vm?: VirtualMachine;
