@@ -41,6 +41,7 @@ import {
   type VsphereSetup,
 } from "./steps.js";
 import { bootCommandStep, httpIpStep, usesBootHttp } from "./boot_command.js";
+import { markOf } from "./reap.js";
 
 /** The VM in vCenter as the build's artifact. */
 function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: string): LocalArtifact {
@@ -151,7 +152,7 @@ export const vsphereIsoBuilder: BuilderDefinition = {
     prepareWithSchema(vsphereIsoBuilderSchema, config, async (compiled) => ({
       instance: {
         async run(ctx: BuilderContext) {
-          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
+          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false, mark: markOf(ctx.build) };
           return runBuild(
             "iso",
             setup,
@@ -174,7 +175,7 @@ export const vsphereCloneBuilder: BuilderDefinition = {
     prepareWithSchema(vsphereCloneBuilderSchema, config, async (compiled) => ({
       instance: {
         async run(ctx: BuilderContext) {
-          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
+          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false, mark: markOf(ctx.build) };
           const extras = { notes: compiled.notes, deviceChanges: (state: VsphereBuildState, signal: AbortSignal) => cloneDeviceChanges(setup, state, signal) };
           return runBuild("clone", setup, ctx, [], [cloneVmStep(setup), configureStep(setup, extras), addCdromsStep(setup)], compiled.remove_cdrom === true);
         },
