@@ -169,6 +169,7 @@ describe("vsphere boot_command against vcsim", () => {
     const url = `linux ks=http://127.0.0.1:${port}/ks.cfg`;
     expect(decode(packer.slice(0, url.length + 2))).toBe(`<esc>${url}<enter>`);
     expect(packer).toContain("0x00e10007/lc=0/ls=1/la=0"); // <leftShiftOn>
+    expect(packer).toHaveLength(url.length + 29); // every key of BOOT_COMMAND arrived, one event each
     expect(await receivedKeys(names.kiln)).toEqual(packer);
   }, 300_000);
 
