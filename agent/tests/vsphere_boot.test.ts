@@ -5,9 +5,11 @@
  *
  * - differential: the same vsphere-iso template built by `packer build` 1.6.6 and by `kiln build` against one vcsim;
  *   the key event sequences the two VMs received must be identical (special keys, held modifiers, waits, the
- *   `{{ .HTTPIP }}:{{ .HTTPPort }}` of the HTTP server), and both HTTP servers serve `http_directory` while the VM runs;
+ *   `{{ .HTTPIP }}:{{ .HTTPPort }}` of the HTTP server, the IP discovered by each tool), and both HTTP servers serve
+ *   `http_directory` while the VM runs;
  * - kiln alone: the typed text decodes back to the rendered command (with `{{ .Name }}`), vsphere-clone types it
- *   before waiting for the IP, and the extension refuses keys for a powered-off VM as vCenter does.
+ *   before waiting for the IP, a cancel while typing leaves no VM and no HTTP server, and the extension refuses keys
+ *   for a powered-off VM as vCenter does.
  *
  * This is a simulator extended per the vSphere API reference, not a real vCenter: what a real guest does with the
  * keys is not covered.
@@ -112,6 +114,7 @@ describe("vsphere boot_command against vcsim", () => {
     const port = await freePort();
     const names = { packer: `packer-boot-${process.pid}`, kiln: `kiln-boot-${process.pid}` };
     const served: Record<string, string> = {};
+    const httpIps: Record<string, string> = {};
     for (const tool of ["packer", "kiln"] as const) {
       const dir = await tempDir();
       try {
@@ -134,7 +137,7 @@ describe("vsphere boot_command against vcsim", () => {
               boot_wait: "20ms",
               boot_keygroup_interval: "1ms",
               http_directory: "http",
-              http_ip: "127.0.0.1",
+              // No http_ip: both tools pick this host's first non-loopback IPv4 address for {{ .HTTPIP }}.
               http_port_min: port,
               http_port_max: port,
               boot_command: BOOT_COMMAND,
@@ -159,14 +162,17 @@ describe("vsphere boot_command against vcsim", () => {
         const r = tool === "kiln" ? await runKiln(args, options) : await runPacker(args, options);
         expect(r.code, `${tool}:\n${r.stdout}\n${r.stderr}`).toBe(0);
         expect(r.stdout).toContain("Typing boot command...");
-        expect(r.stdout).toContain(`HTTP server is working at http://127.0.0.1:${port}/`);
+        httpIps[tool] = new RegExp(`HTTP server is working at http://([0-9.]+):${port}/`).exec(r.stdout)?.[1] ?? "";
       } finally {
         await dir.cleanup();
       }
     }
     expect(served).toEqual({ packer: `200 ${KICKSTART}`, kiln: `200 ${KICKSTART}` });
     const packer = await receivedKeys(names.packer);
-    const url = `linux ks=http://127.0.0.1:${port}/ks.cfg`;
+    expect(httpIps.kiln).not.toBe("");
+    expect(httpIps.kiln).not.toMatch(/^127\./);
+    expect(httpIps.kiln).toBe(httpIps.packer);
+    const url = `linux ks=http://${httpIps.kiln}:${port}/ks.cfg`;
     expect(decode(packer.slice(0, url.length + 2))).toBe(`<esc>${url}<enter>`);
     expect(packer).toContain("0x00e10007/lc=0/ls=1/la=0"); // <leftShiftOn>
     expect(packer).toHaveLength(url.length + 29); // every key of BOOT_COMMAND arrived, one event each
@@ -263,5 +269,41 @@ describe("vsphere boot_command against vcsim", () => {
     const lines = ctx.lines();
     expect(lines.indexOf("Typing boot command...")).toBeGreaterThan(lines.indexOf("Power on VM..."));
     expect(lines.indexOf("Typing boot command...")).toBeLessThan(lines.indexOf("Waiting for IP..."));
+  }, 120_000);
+
+  it("a cancel while typing stops the build, destroys the VM and closes the HTTP server", async () => {
+    const name = `kiln-boot-cancel-${process.pid}`;
+    const dir = await dirs.make();
+    await mkdir(path.join(dir, "www"));
+    let typing = false;
+    const ctx = recordingContext(dir, {
+      onLog: (l) => {
+        if (l.text !== "Typing boot command..." || typing) return;
+        typing = true;
+        setTimeout(() => ctx.cancel(), 300);
+      },
+    });
+    const template = {
+      builders: [
+        {
+          type: "vsphere-iso",
+          ...connection(),
+          vm_name: name,
+          host: "DC0_H0",
+          communicator: "none",
+          boot_wait: "10ms",
+          boot_keygroup_interval: "100ms",
+          http_directory: "www",
+          http_ip: "127.0.0.1",
+          boot_command: ["a long boot command typed slowly<enter>"],
+        },
+      ],
+    };
+    const outcome = await runJob(planTemplateJob(template, "vsphere-iso"), ctx);
+    expect(outcome.state).toBe("cancelled");
+    const port = Number(/HTTP server is working at http:\/\/127\.0\.0\.1:(\d+)\//.exec(ctx.lines().join("\n"))?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(await vmByName(name)).toBeUndefined();
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
   }, 120_000);
 });
