@@ -31,6 +31,7 @@ export interface CompiledJob {
 export interface CompileContext {
   readonly workDir: string;
   readonly templateDir: string;
+  readonly attempt?: number;
 }
 
 /** The engine context of a job: the same statics in every job of a build, so `{{timestamp}}` agrees across agents. */
@@ -220,6 +221,7 @@ export async function compileJob(job: Job__Output, ctx: CompileContext): Promise
       builderType: job.builder_type,
       runUuid: job.statics?.run_uuid || job.build_id,
       jobId: job.job_id,
+      attempt: ctx.attempt,
       force: job.options?.force ?? false,
     },
     engine,

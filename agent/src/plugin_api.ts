@@ -18,6 +18,8 @@ export interface BuildInfo {
   /** `PACKER_RUN_UUID`, the manifest's `packer_run_uuid`. */
   readonly runUuid: string;
   readonly jobId: string;
+  /** Which attempt at the job this is (1 for the first; a retry after a lost agent or an infrastructure failure counts up). */
+  readonly attempt?: number;
   /** `-force`: builders replace an existing output directory instead of failing. */
   readonly force?: boolean;
 }

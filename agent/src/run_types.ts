@@ -15,6 +15,8 @@ export interface JobRunContext {
   readonly workDir: string;
   /** The directory of the template (`{{template_dir}}`), inside workDir's bundle or the user's real directory. */
   readonly templateDir: string;
+  /** Which attempt at the job this is (1 for the first, the default). */
+  readonly attempt?: number;
   /** A line for the user; "say" prints `==> name: text`, "message" prints `    name: text`. */
   log(level: LogLevel, text: string): void;
   /** A pipeline step started or finished. */

@@ -33,8 +33,8 @@ describe("boot_command", () => {
       { type: "down", key: "shift" },
       tap("x"),
       { type: "up", key: "shift" },
-      { type: "down", key: "c" },
-      { type: "up", key: "c" },
+      { type: "down", key: "c", char: "c" },
+      { type: "up", key: "c", char: "c" },
     ]);
   });
 

@@ -189,6 +189,8 @@ export interface VcsimOptions {
   /** Accept only this username/password pair (vcsim otherwise accepts any non-empty pair). */
   readonly username?: string;
   readonly password?: string;
+  /** More environment for the simulator (e.g. DOCKER_HOST for its container-backed VMs). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A running vcsim. `stop()` ends it and waits for it to exit (vcsim removes its datastore dirs on exit). */
@@ -214,7 +216,7 @@ export class Vcsim implements AsyncDisposable {
   /** Builds (once, cached) and starts a simulator. @throws naming the Debian package when Go or govmomi is missing */
   static async start(options: VcsimOptions = {}): Promise<Vcsim> {
     const binary = await vcsimBinary();
-    const env: NodeJS.ProcessEnv = { ...process.env, VCSIM_USERNAME: options.username ?? "", VCSIM_PASSWORD: options.password ?? "" };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, VCSIM_USERNAME: options.username ?? "", VCSIM_PASSWORD: options.password ?? "" };
     const child = spawn(binary, [], { stdio: ["pipe", "pipe", "pipe"], env });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     let stderr = "";

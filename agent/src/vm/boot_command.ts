@@ -24,11 +24,15 @@ import { InvalidTemplateError, DurationSyntaxError, parseGoDuration } from "../.
 /** QEMU's QKeyCode names (QMP `send-key` / `input-send-event` with `{type: "qcode"}`), for the keys kiln types. */
 export type QCode = string;
 
-/** One thing to do at the keyboard. `tap` presses `keys` in order and releases them in reverse (a chord). */
+/**
+ * One thing to do at the keyboard. `tap` presses `keys` in order and releases them in reverse (a chord). A `down` or
+ * `up` from a character toggle (`<aOn>`, `<AOff>`) carries the character: drivers that type characters rather than
+ * keys (Packer's USB driver for vSphere) need it.
+ */
 export type BootAction =
   | { readonly type: "tap"; readonly keys: readonly QCode[] }
-  | { readonly type: "down"; readonly key: QCode }
-  | { readonly type: "up"; readonly key: QCode }
+  | { readonly type: "down"; readonly key: QCode; readonly char?: string }
+  | { readonly type: "up"; readonly key: QCode; readonly char?: string }
   | { readonly type: "wait"; readonly ms: number };
 
 /** Packer's special key names (lower-cased) → QEMU qcodes. */
@@ -196,7 +200,8 @@ function charToggleAction(ch: string, toggle: string | undefined, length: number
   const keys = charKeys(ch);
   const key = keys?.[keys.length - 1];
   if (key === undefined || toggle === undefined) return undefined;
-  return { action: toggled(key, toggle), length };
+  const down = toggle.toLowerCase() === "on";
+  return { action: { type: down ? "down" : "up", key, char: ch }, length };
 }
 
 function toggled(key: QCode, toggle: string | undefined): BootAction {

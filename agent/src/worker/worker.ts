@@ -364,7 +364,7 @@ export class Agent implements AsyncDisposable {
     };
     let outcome: JobOutcome;
     try {
-      const ctx = await this.prepareContext(job, events, abort.signal, heartbeat, span);
+      const ctx = await this.prepareContext(job, attempt, events, abort.signal, heartbeat, span);
       abort.signal.throwIfAborted();
       outcome = await runJob(job, ctx);
       if (outcome.state === "succeeded" && !job.workspace?.local_cwd) {
@@ -517,7 +517,14 @@ export class Agent implements AsyncDisposable {
     }
   }
 
-  private async prepareContext(job: Job__Output, events: EventChannel, signal: AbortSignal, heartbeat: () => void, jobSpan: Span): Promise<JobRunContext> {
+  private async prepareContext(
+    job: Job__Output,
+    attempt: number,
+    events: EventChannel,
+    signal: AbortSignal,
+    heartbeat: () => void,
+    jobSpan: Span,
+  ): Promise<JobRunContext> {
     const ws = job.workspace;
     let workDir: string;
     let templateDir: string;
@@ -546,6 +553,7 @@ export class Agent implements AsyncDisposable {
       signal,
       workDir,
       templateDir,
+      attempt,
       log: (level: LogLevel, text: string) => events.emit({ log: { text, level: LOG_LEVELS[level] } }),
       step: (name, finished, outcome) => {
         events.emit({ step: { step: name, finished, outcome: outcome ?? "" } });

@@ -2,7 +2,8 @@
  * What the `vsphere-iso` and `vsphere-clone` builders share (Packer 1.6.6's builder/vsphere/common): connection,
  * location, hardware, configuration parameters, wait-for-IP, shutdown, snapshot/template, and the communicator.
  * Options Packer accepts that kiln does not run yet are declared (so templates decode) and refused by
- * {@link checkVsphereCommon} with a message naming them.
+ * {@link checkVsphereCommon} with a message naming them. `boot_command` is typed through PutUsbScanCodes
+ * (agent/src/builders/vsphere/boot_command.ts).
  */
 import { COMMUNICATOR_FIELDS, checkSshCommunicator, type CommunicatorConfig } from "./communicator.js";
 import type { BlockValue, FieldSpecs } from "./schema.js";
@@ -234,10 +235,11 @@ export function checkVsphereCommon(c: VsphereCommonConfig): string[] {
     problems.push(`unknown hash: ${manifest}. available options include available options being 'none', 'sha1', 'sha256', 'sha512'`);
   }
   // Not run yet.
-  if ((c.boot_command ?? []).length > 0) {
-    problems.push(notRun("boot_command", " (typing goes through PutUsbScanCodes, which the vCenter simulator kiln is tested against lacks)"));
-  }
-  for (const key of ["boot_order", "vgpu_profile", "http_ip", "http_directory", "http_bind_address"] as const) {
+  // HTTPConfig (Packer's wording).
+  const portMin = c.http_port_min ?? 8000;
+  const portMax = c.http_port_max ?? 9000;
+  if (portMin > portMax) problems.push("http_port_min must be less than http_port_max");
+  for (const key of ["boot_order", "vgpu_profile"] as const) {
     if ((c[key] ?? "") !== "") problems.push(notRun(key));
   }
   if (c.video_ram !== undefined) problems.push(notRun("video_ram"));

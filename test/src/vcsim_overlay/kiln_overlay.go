@@ -6,4 +6,5 @@
 // vcsim's behaviour otherwise, and is listed here:
 //
 //   - vm_export.go: VirtualMachine.ExportVm (an HttpNfcLease over the VM's disks) and OvfManager.CreateDescriptor
+//   - usb_scancodes.go: VirtualMachine.PutUsbScanCodes (records the key events in extraConfig "kiln.usbScanCodes")
 package simulator

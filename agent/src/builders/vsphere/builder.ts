@@ -19,6 +19,7 @@ import type { LocalArtifact } from "../../artifact.js";
 import { runPipeline, type Step } from "../../pipeline/mod.js";
 import { prepareWithSchema, type BuilderContext, type BuilderDefinition } from "../../plugin_api.js";
 import { provisionStep } from "../../steps/provision.js";
+import { httpAddr, httpServerStep } from "../../vm/http_server.js";
 import { VsphereClient } from "../../vsphere/client.js";
 import { VirtualMachine } from "../../vsphere/vm.js";
 import { listFiles } from "../desktop/artifact.js";
@@ -44,6 +45,8 @@ import {
   type VsphereBuildState,
   type VsphereSetup,
 } from "./steps.js";
+import { bootCommandStep, httpIpStep, usesBootHttp } from "./boot_command.js";
+import { markOf } from "./reap.js";
 
 /** The VM in vCenter (and the exported files) as the build's artifact. */
 async function vmArtifact(c: VsphereCommonConfig, state: VsphereBuildState, name: string, workDir: string, plan: ExportPlan | undefined): Promise<LocalArtifact> {
@@ -88,9 +91,10 @@ function commonTail(
   const hookData = (): Readonly<Record<string, string>> => ({
     ID: setup.vmName,
     PackerRunUUID: ctx.build.runUuid,
-    PackerHTTPAddr: "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER",
-    PackerHTTPIP: "ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER",
-    PackerHTTPPort: "ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER",
+    // Packer: the discovered IP and the server's port (0 without http_directory) once StepHTTPIPDiscover ran.
+    PackerHTTPAddr: state.httpIp !== undefined ? httpAddr(state.httpIp, state.httpServer?.port ?? 0) : "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER",
+    PackerHTTPIP: state.httpIp ?? "ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER",
+    PackerHTTPPort: state.httpIp !== undefined ? String(state.httpServer?.port ?? 0) : "ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER",
     ConnType: c.communicator,
     Host: state.ip ?? c.ssh_host ?? "",
     Port: String(c.ssh_port),
@@ -104,7 +108,7 @@ function commonTail(
   // without a communicator, waits for someone else to shut it down.
   const steps: Step<VsphereBuildState>[] = [];
   if (!(kind === "clone" && c.communicator === "none")) {
-    steps.push(powerOnStep());
+    steps.push(...bootHttpSteps(setup, ctx), powerOnStep(), bootCommandStep(c, setup.vmName, (t, d) => ctx.render(t, d)));
     if (c.communicator !== "none") steps.push(waitForIpStep(setup), sshConnectStep(setup));
     steps.push(provisionStep<VsphereBuildState>(ctx.hook, { hookData, communicator: () => state.communicator }), shutdownStep(setup));
   }
@@ -113,6 +117,22 @@ function commonTail(
   if (c.convert_to_template) steps.push(convertToTemplateStep());
   if (plan !== undefined) steps.push(exportStep(plan));
   return steps;
+}
+
+/** Packer's StepHTTPIPDiscover and StepHTTPServer (`http_directory`), before the VM is powered on. */
+function bootHttpSteps(setup: VsphereSetup, ctx: BuilderContext): Step<VsphereBuildState>[] {
+  const c = setup.config;
+  if (!usesBootHttp(c)) return [];
+  const dir = c.http_directory ?? "";
+  return [
+    httpIpStep(c),
+    httpServerStep<VsphereBuildState>({
+      directory: dir !== "" ? path.resolve(ctx.workDir, dir) : undefined,
+      portMin: c.http_port_min,
+      portMax: c.http_port_max,
+      bindAddress: (c.http_bind_address ?? "") !== "" ? c.http_bind_address : undefined,
+    }),
+  ];
 }
 
 async function runBuild(
@@ -151,7 +171,7 @@ export const vsphereIsoBuilder: BuilderDefinition = {
     prepareWithSchema(vsphereIsoBuilderSchema, config, async (compiled) => ({
       instance: {
         async run(ctx: BuilderContext) {
-          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
+          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false, mark: markOf(ctx.build) };
           return runBuild(
             "iso",
             setup,
@@ -174,7 +194,7 @@ export const vsphereCloneBuilder: BuilderDefinition = {
     prepareWithSchema(vsphereCloneBuilderSchema, config, async (compiled) => ({
       instance: {
         async run(ctx: BuilderContext) {
-          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false };
+          const setup = { config: compiled, vmName: compiled.vm_name ?? "", workDir: ctx.workDir, force: ctx.build.force ?? false, mark: markOf(ctx.build) };
           const extras = { notes: compiled.notes, deviceChanges: (state: VsphereBuildState, signal: AbortSignal) => cloneDeviceChanges(setup, state, signal) };
           return runBuild("clone", setup, ctx, [], [cloneVmStep(setup), configureStep(setup, extras), addCdromsStep(setup)], compiled.remove_cdrom === true);
         },

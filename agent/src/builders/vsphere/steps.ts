@@ -23,7 +23,7 @@ import {
   type VsphereIsoBuilderConfig,
 } from "../../../../core/src/mod.js";
 import { SshCommunicator, sshOptionsFromConfig } from "../../communicators/ssh.js";
-import type { PipelineState, Step } from "../../pipeline/mod.js";
+import type { Step } from "../../pipeline/mod.js";
 import { sleep } from "../../util/abort.js";
 import { sharedSourceCache } from "../../vm/source_cache.js";
 import { VsphereClient } from "../../vsphere/client.js";
@@ -31,13 +31,15 @@ import { networkBacking, resolveLocation, type Location } from "../../vsphere/in
 import { MoRef, child, moref, text, type SoapObject, type SoapValue } from "../../vsphere/soap.js";
 import { VirtualMachine } from "../../vsphere/vm.js";
 import type { ExportState } from "./export.js";
+import type { VsphereBootState } from "./boot_command.js";
+import { markExtraConfig, reapEarlierAttempts, type VsphereMark } from "./reap.js";
 
 /** How long a cleanup may take (power off and destroy). */
 const CLEANUP_TIMEOUT_MS = 120_000;
 /** Packer's snapshot name. */
 export const SNAPSHOT_NAME = "Created by Packer";
 
-export interface VsphereBuildState extends PipelineState {
+export interface VsphereBuildState extends VsphereBootState {
   client?: VsphereClient;
   location?: Location;
   vm?: VirtualMachine;
@@ -96,6 +98,8 @@ export interface VsphereSetup<C extends VsphereCommonConfig = VsphereCommonConfi
   readonly workDir: string;
   /** `-force`: an existing VM of the same name is destroyed first. */
   readonly force: boolean;
+  /** The job's mark, put on the VM it creates; VMs of earlier attempts are reaped first (./reap.ts). */
+  readonly mark?: VsphereMark;
 }
 
 /** Logs in. Cleanup: logs out. */
@@ -130,6 +134,7 @@ export function locateStep(setup: VsphereSetup): Step<VsphereBuildState> {
       const client = clientOf(state);
       const location = await resolveLocation(client, setup.config, ctx.signal);
       state.location = location;
+      if (setup.mark !== undefined) await reapEarlierAttempts(client, location.folder, setup.mark, (t) => ctx.log("say", t), ctx.signal);
       const existing = await client.findByInventoryPath(`${location.dcPath}/vm/${folderPath(setup.config)}${setup.vmName}`, ctx.signal);
       if (existing !== undefined) {
         if (!setup.force) {
@@ -240,6 +245,7 @@ export function createVmStep(setup: VsphereSetup<VsphereIsoBuilderConfig>): Step
         annotation: c.notes,
         files: { vmPathName: `[${loc.datastoreName}]` },
         deviceChange,
+        extraConfig: setup.mark !== undefined ? markExtraConfig(setup.mark) : undefined,
       };
       ctx.log("say", "Creating VM...");
       const result = await client.runTask(
@@ -290,6 +296,7 @@ export function cloneVmStep(setup: VsphereSetup<VsphereCloneBuilderConfig>): Ste
               host: loc.host,
             },
             template: false,
+            config: setup.mark !== undefined ? { extraConfig: markExtraConfig(setup.mark) } : undefined,
             powerOn: false,
             snapshot,
           },
