@@ -90,6 +90,23 @@ export class NatsObjectStore implements ArtifactStore {
     if (info && !info.deleted) await this.obj.delete(key);
   }
 
+  /** Chunk subjects no object's meta names, whose last chunk is older than the cut-off, are purged. */
+  async sweepPartials(olderThanMs: number, now = Date.now()): Promise<number> {
+    const jsm = await this.js.jetstreamManager();
+    const subjects = Object.keys((await jsm.streams.info(STREAM, { subjects_filter: `${CHUNK_SUBJECTS}>` })).state.subjects ?? {});
+    // Read after the subjects: an upload that completes in between is already named by its meta.
+    const live = new Set((await this.obj.list()).filter((o) => !o.deleted).map((o) => `${CHUNK_SUBJECTS}${o.nuid}`));
+    let removed = 0;
+    for (const subject of subjects) {
+      if (live.has(subject)) continue;
+      const last = await jsm.streams.getMessage(STREAM, { last_by_subj: subject });
+      if (last && now - last.time.getTime() <= olderThanMs) continue;
+      await jsm.streams.purge(STREAM, { filter: subject });
+      removed++;
+    }
+    return removed;
+  }
+
   async close(): Promise<void> {
     // The connection belongs to the caller.
   }

@@ -206,6 +206,31 @@ export class S3Store implements ArtifactStore {
     }
   }
 
+  /**
+   * Aborts the multipart uploads under the store's prefix last written before the cut-off. An upload resumed by a
+   * later process keeps its first Initiated time, so its newest part decides.
+   */
+  async sweepPartials(olderThanMs: number, now = Date.now()): Promise<number> {
+    await this.ensureBucket();
+    const prefix = this.config.prefix ? `${this.config.prefix.replace(/\/+$/, "")}/` : "";
+    let removed = 0;
+    try {
+      for (const u of await this.listUploads(prefix)) {
+        if (!u.Key || !u.UploadId) continue;
+        const initiated = u.Initiated?.getTime() ?? 0;
+        if (now - initiated <= olderThanMs) continue;
+        const parts = await this.listParts(u.Key, u.UploadId);
+        const lastWrite = parts.reduce((t, p) => Math.max(t, p.LastModified?.getTime() ?? 0), initiated);
+        if (now - lastWrite <= olderThanMs) continue;
+        await this.abortUpload(u.Key, u.UploadId);
+        removed++;
+      }
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+    return removed;
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
   }

@@ -32,6 +32,12 @@ export interface ArtifactStore {
   stat(key: string): Promise<StoredObject | null>;
   /** Idempotent. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes unfinished uploads (what an agent that died mid-file left and no retry of its job resumed) whose last
+   * write is more than `olderThanMs` before `now`; returns how many. Stored objects and younger partials (an upload
+   * in progress, or waiting for its job's retry) are left alone.
+   */
+  sweepPartials(olderThanMs: number, now?: number): Promise<number>;
   close(): Promise<void>;
 }
 
