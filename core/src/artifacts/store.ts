@@ -22,8 +22,9 @@ export interface ArtifactStore {
   /** The backend's name as recorded in the catalog: nats | dir | s3. */
   readonly kind: string;
   /**
-   * Starts (or, where the backend keeps partial uploads across processes, continues) storing an object under `key`.
-   * The object becomes visible only at `complete`: a failed or aborted upload leaves nothing under `key`.
+   * Starts storing an object under `key`, or continues the partial upload an earlier process left under it (a dead
+   * agent's, for its job's retry). The object becomes visible only at `complete`: a failed or aborted upload leaves
+   * nothing under `key`.
    */
   begin(key: string, signal: AbortSignal): Promise<StoreUpload>;
   /** The object's bytes from `offset`, streamed; a NotFoundError when it is missing. */
