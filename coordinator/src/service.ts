@@ -130,7 +130,9 @@ export class CoordinatorService {
           const parts = Object.entries(removed).filter(([, n]) => n > 0);
           if (parts.length > 0) log(`removed abandoned partial uploads: ${parts.map(([kind, n]) => `${n} in ${kind}`).join(", ")}`);
         })
-        .catch((err: unknown) => log(`sweeping abandoned partial uploads: ${String(err)}`))
+        .catch((err: unknown) => {
+          if (this.partialSweeps !== undefined) log(`sweeping abandoned partial uploads: ${String(err)}`);
+        })
         .finally(() => (running = false));
     };
     sweep();
@@ -182,6 +184,7 @@ export class CoordinatorService {
 
   close(): void {
     clearInterval(this.partialSweeps);
+    this.partialSweeps = undefined;
     this.deadlines.clear();
     this.deadLetters?.unsubscribe();
     this.agentWatch?.stop();
