@@ -179,6 +179,38 @@ describe("artifacts - resumable uploads", () => {
     }
   }, 120_000);
 
+  it("JetStream object store: an upload cut off while its key's retry took its chunks over starts over instead of continuing after the other's", async () => {
+    await using nats = await NatsServer.start({ storeDir: path.join(work.dir, "jetstream") });
+    const nc = await connectFarm({ servers: nats.url });
+    try {
+      const store = await NatsObjectStore.open(jetstream(nc));
+      const key = "b1/j0/0/0-disk.img";
+      const chunk = 512 * 1024;
+      const signal = AbortSignal.timeout(60_000);
+      // Attempt 1 stores four chunks, then loses its connection (its agent cut off; the job goes elsewhere).
+      const stale = await store.begin(key);
+      for (let i = 0; i < 4; i++) await stale.write(i, data.subarray(i * chunk, (i + 1) * chunk), signal);
+      await stale.drain(signal);
+      // Attempt 2 keeps them and completes the object.
+      const retry = await uploadResumable(store, file, key, signal);
+      expect(retry).toMatchObject({ keptBytes: 4 * chunk, sha256: sha256(data) });
+      // Attempt 1 reconnects: the subject it wrote to now ends with attempt 2's chunks. Counting them as its own
+      // would put its bytes after another upload's; it starts over under a new subject instead.
+      expect(await stale.recover(4, signal)).toBe(0);
+      const other = Buffer.from(data);
+      other[0] = (other[0] ?? 0) ^ 0xff;
+      for (let i = 0; i < SIZE / chunk; i++) await stale.write(i, other.subarray(i * chunk, (i + 1) * chunk), signal);
+      await stale.drain(signal);
+      await stale.complete(SIZE, sha256(other), signal);
+      // The last writer wins with a whole object of its own; attempt 2's chunks went with the meta it replaced.
+      expect(sha256(await drain(await store.get(key, 0, signal)))).toBe(sha256(other));
+      const jsm = await jetstream(nc).jetstreamManager();
+      expect(Object.values(await chunkSubjects(jsm))).toEqual([SIZE / chunk]);
+    } finally {
+      await nc.close();
+    }
+  }, 120_000);
+
   it("S3 (s3rver): an uploading process dies mid-file; the next upload finds its multipart upload, keeps the parts whose MD5 matches the local file and sends only the rest", async () => {
     await using s3 = await S3Server.start();
     await using proxy = await TcpProxy.start(Number(new URL(s3.endpoint).port));

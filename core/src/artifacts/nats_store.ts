@@ -26,6 +26,12 @@ const STREAM = `OBJ_${ARTIFACT_FILES_STORE}`;
 /** Chunk messages: half NATS's default max_payload (1 MiB); a server configured below 1 MiB is refused at publish. */
 const CHUNK_BYTES = 512 * 1024;
 const CHUNK_HEADER = "Kiln-Chunk";
+/**
+ * Which upload attempt (one per process and upload) wrote a chunk. An agent cut off from NATS whose job went to
+ * another agent may reconnect and publish again onto the subject the retry took over; the attempt tells each side
+ * which chunks are its own, so neither continues after the other's.
+ */
+const ATTEMPT_HEADER = "Kiln-Attempt";
 /** Publishes awaiting their acknowledgement: a round trip per chunk would halve the throughput. */
 const CHUNKS_IN_FLIGHT = 4;
 const CHUNK_SUBJECTS = `$O.${ARTIFACT_FILES_STORE}.C.`;
@@ -119,6 +125,8 @@ class NatsUpload implements StoreUpload {
   private readonly attempt = randomBytes(4).toString("hex");
   /** Stream sequences of the held chunks read back by `holds`, by chunk index. */
   private readonly heldSeqs: number[] = [];
+  /** Held chunks still kept (`truncate` lowers it). */
+  private kept: number;
 
   private constructor(
     private readonly js: JetStreamClient,
@@ -129,7 +137,11 @@ class NatsUpload implements StoreUpload {
     /** Like the object store's nuids: unique per upload (and per restart of one), so attempts never mix. */
     private nuid: string,
     readonly heldChunks: number,
-  ) {}
+    /** The attempt that wrote the held chunks. */
+    private readonly heldFrom: string,
+  ) {
+    this.kept = heldChunks;
+  }
 
   /**
    * Continues the chunks an earlier upload of `name` left (its process died) when they form an unbroken prefix;
@@ -143,19 +155,19 @@ class NatsUpload implements StoreUpload {
     const leftovers = Object.entries(found)
       .filter(([subject]) => subject !== liveSubject)
       .sort(([, a], [, b]) => b - a);
-    let resume: { nuid: string; held: number } | undefined;
+    let resume: { nuid: string; held: number; from: string } | undefined;
     for (const [subject, count] of leftovers) {
       if (!resume && count > 0) {
         // Chunks go out in order on one connection, so a prefix ends with chunk count - 1.
         const last = await jsm.streams.getMessage(STREAM, { last_by_subj: subject });
         if (last && Number(last.header.get(CHUNK_HEADER)) + 1 === count) {
-          resume = { nuid: subject.slice(CHUNK_SUBJECTS.length), held: count };
+          resume = { nuid: subject.slice(CHUNK_SUBJECTS.length), held: count, from: last.header.get(ATTEMPT_HEADER) };
           continue;
         }
       }
       await jsm.streams.purge(STREAM, { filter: subject });
     }
-    return new NatsUpload(js, jsm, obj, name, chunkBytes, resume?.nuid ?? NatsUpload.newNuid(name), resume?.held ?? 0);
+    return new NatsUpload(js, jsm, obj, name, chunkBytes, resume?.nuid ?? NatsUpload.newNuid(name), resume?.held ?? 0, resume?.from ?? "");
   }
 
   private static newNuid(name: string): string {
@@ -178,6 +190,7 @@ class NatsUpload implements StoreUpload {
   /** Deletes the held chunks from `chunks` on (they did not match the local file). */
   async truncate(chunks: number): Promise<void> {
     if (chunks >= this.heldChunks) return;
+    this.kept = Math.min(this.kept, chunks);
     if (chunks === 0) {
       await this.jsm.streams.purge(STREAM, { filter: this.subject });
       return;
@@ -194,6 +207,7 @@ class NatsUpload implements StoreUpload {
   async write(index: number, data: Buffer): Promise<void> {
     const h = headers();
     h.set(CHUNK_HEADER, String(index));
+    h.set(ATTEMPT_HEADER, this.attempt);
     // A copy: the client may still hold the payload after a failed publish (to send it on reconnect), while the
     // driver reuses its buffer. The message id makes the server drop a chunk that arrives twice.
     const ack = this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, msgID: `${this.nuid}.${this.attempt}.${index}` });
@@ -214,12 +228,25 @@ class NatsUpload implements StoreUpload {
     const count = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state.subjects?.[this.subject] ?? 0;
     if (count === 0) return 0;
     const last = await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject });
+    if (last && !this.wrote(last.header.get(ATTEMPT_HEADER), count)) {
+      // Another upload of the key took the subject over (this one's agent was cut off and its job retried
+      // elsewhere): leave it the subject, and start over under a new nuid.
+      this.nuid = NatsUpload.newNuid(this.name);
+      this.kept = 0;
+      return 0;
+    }
     if (last && Number(last.header.get(CHUNK_HEADER)) + 1 === count) return count;
     // A gap (a chunk refused while later ones landed): no telling which are whole, so the object starts over under a
     // new nuid (the old message ids would be dropped as duplicates).
     await this.jsm.streams.purge(STREAM, { filter: this.subject });
+    this.kept = 0;
     this.nuid = NatsUpload.newNuid(this.name);
     return 0;
+  }
+
+  /** Whether the last of `count` chunks on the subject is this upload's (its own, or the last held one it kept). */
+  private wrote(attempt: string, count: number): boolean {
+    return attempt === this.attempt || (this.heldFrom !== "" && attempt === this.heldFrom && count <= this.kept);
   }
 
   async complete(size: number, sha256: string): Promise<void> {
@@ -227,6 +254,10 @@ class NatsUpload implements StoreUpload {
     const state = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state;
     const stored = state.subjects?.[this.subject] ?? 0;
     if (stored !== chunks) throw new ChecksumMismatchError(`object ${this.name}: the object store holds ${stored} chunk(s) of the ${chunks} sent`);
+    const last = chunks > 0 ? await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject }) : null;
+    if (last && !this.wrote(last.header.get(ATTEMPT_HEADER), stored)) {
+      throw new ChecksumMismatchError(`object ${this.name}: another upload of the key wrote into this one's chunks`);
+    }
     const old = await this.obj.info(this.name);
     const info = {
       name: this.name,
