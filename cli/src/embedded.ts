@@ -40,7 +40,8 @@ export class EmbeddedFarm implements AsyncDisposable {
     try {
       const coordinatorNc = await connectFarm({ servers: nats.url, name: "kiln-embedded-coordinator" });
       connections.push(coordinatorNc);
-      const service = await CoordinatorService.open(coordinatorNc);
+      // Its NATS store lives as long as the command: nothing is left to sweep.
+      const service = await CoordinatorService.open(coordinatorNc, { partialUploadMaxAgeMs: 0 });
       const grpc = await CoordinatorGrpcServer.start(service, options.listen ?? "127.0.0.1:0");
       const agentNc = await connectFarm({ servers: nats.url, name: "kiln-embedded-agent" });
       connections.push(agentNc);

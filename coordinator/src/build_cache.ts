@@ -36,10 +36,16 @@ export function sourcePinned(builderConfigJson: string, variables: Readonly<Reco
   return value !== "none" && !/^file:(\/|[a-z][a-z0-9+.-]*:)/.test(value);
 }
 
-/** The jobs with their fingerprints set ("" when the build or the job is not cacheable). */
+/**
+ * The jobs with their fingerprints set ("" when the build or the job is not cacheable). A file the template names
+ * outside its bundle that the CLI could not read (digest "") leaves the whole build uncacheable: its content is
+ * unknown.
+ */
 export async function fingerprintJobs<J extends Job>(req: SubmitBuildRequest__Output, jobs: readonly J[]): Promise<J[]> {
   if (req.bundle.length === 0) return [...jobs];
-  const inputs = { templateJson: req.template_json, variables: req.variables, files: await bundleDigests(req.bundle) };
+  const external = req.external_files ?? {};
+  if (Object.values(external).some((d) => d === "")) return jobs.map((j) => ({ ...j, fingerprint: "" }));
+  const inputs = { templateJson: req.template_json, variables: req.variables, files: await bundleDigests(req.bundle), external };
   return jobs.map((j) => ({ ...j, fingerprint: sourcePinned(j.builder_config_json ?? "", req.variables) ? jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") : "" }));
 }
 

@@ -63,7 +63,19 @@ export interface CoordinatorServiceOptions {
   log?: (line: string) => void;
   /** JetStream replicas of the farm's streams and buckets when this coordinator creates them. @default 1 */
   replicas?: number;
+  /**
+   * Unfinished artifact uploads (an agent died mid-file and no retry of its job resumed) last written longer ago than
+   * this are removed from the stores (S3 multipart uploads aborted, object-store chunks purged, `.partial` files
+   * deleted); 0 turns the sweep off. @default 24 h
+   */
+  partialUploadMaxAgeMs?: number;
+  /** How often the coordinator looks for them. @default 1 h */
+  partialSweepEveryMs?: number;
 }
+
+/** Longer than any job's retries take to come back to an upload, so a partial that could still be resumed stays. */
+export const DEFAULT_PARTIAL_UPLOAD_MAX_AGE_MS = 24 * 3_600_000;
+const DEFAULT_PARTIAL_SWEEP_EVERY_MS = 3_600_000;
 
 export class CoordinatorService {
   private deadLetters: Subscription | undefined;
@@ -74,6 +86,7 @@ export class CoordinatorService {
   private reconnects = 0;
   private readonly deadlines = new BuildDeadlines((buildId) => this.expire(buildId));
   private artifactLayer: Promise<Artifacts> | undefined;
+  private partialSweeps: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -97,7 +110,34 @@ export class CoordinatorService {
       .then((a) => a.store())
       .catch((err: unknown) => log(`artifact store not ready yet: ${String(err)}`));
     await service.scheduleOpenDeadlines();
+    service.sweepPartialsEvery(options.partialUploadMaxAgeMs ?? DEFAULT_PARTIAL_UPLOAD_MAX_AGE_MS, options.partialSweepEveryMs ?? DEFAULT_PARTIAL_SWEEP_EVERY_MS, log);
     return service;
+  }
+
+  /**
+   * Sweeps abandoned partial uploads now and every `everyMs`. Every coordinator does it; removing a partial is
+   * idempotent, so several sweeping at once only repeat each other.
+   */
+  private sweepPartialsEvery(maxAgeMs: number, everyMs: number, log: (line: string) => void): void {
+    if (maxAgeMs <= 0) return;
+    let running = false;
+    const sweep = (): void => {
+      if (running) return;
+      running = true;
+      void this.artifacts()
+        .then((a) => a.sweepPartials(maxAgeMs))
+        .then((removed) => {
+          const parts = Object.entries(removed).filter(([, n]) => n > 0);
+          if (parts.length > 0) log(`removed abandoned partial uploads: ${parts.map(([kind, n]) => `${n} in ${kind}`).join(", ")}`);
+        })
+        .catch((err: unknown) => {
+          if (this.partialSweeps !== undefined) log(`sweeping abandoned partial uploads: ${String(err)}`);
+        })
+        .finally(() => (running = false));
+    };
+    sweep();
+    this.partialSweeps = setInterval(sweep, everyMs);
+    this.partialSweeps.unref();
   }
 
   private async followAgents(): Promise<void> {
@@ -143,6 +183,8 @@ export class CoordinatorService {
   }
 
   close(): void {
+    clearInterval(this.partialSweeps);
+    this.partialSweeps = undefined;
     this.deadlines.clear();
     this.deadLetters?.unsubscribe();
     this.agentWatch?.stop();

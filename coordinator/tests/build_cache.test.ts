@@ -3,11 +3,12 @@
  * `iso_checksum`, or a changed checksum file in the template's directory, makes a different job; identical inputs the
  * same job), and a job whose source image is not pinned gets no fingerprint, so it is never reused.
  */
-import { writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Job, SubmitBuildRequest__Output } from "../../proto/src/mod.js";
 import { packBundle } from "../../cli/src/bundle.js";
+import { externalFileDigests, referencedPaths } from "../../cli/src/external_files.js";
 import { fingerprintJobs, sourcePinned } from "../src/build_cache.js";
 import { tempDir } from "../../test/src/mod.js";
 
@@ -49,6 +50,52 @@ describe("build cache - source image checksums", () => {
       expect(sourcePinned(JSON.stringify({ type: "docker", image: "debian" }))).toBe(true);
     } finally {
       await cleanup();
+    }
+  });
+
+  it("files the template names outside its directory (absolute paths) are hashed by the CLI: a changed one rebuilds, an unreadable one is never cached", async () => {
+    const outside = await tempDir();
+    const { dir, cleanup } = await tempDir();
+    try {
+      const setup = path.join(outside.dir, "setup.sh");
+      const files = path.join(outside.dir, "floppy");
+      await writeFile(setup, "echo one\n");
+      await mkdir(files);
+      await writeFile(path.join(files, "preseed.cfg"), "d-i one\n");
+      await writeFile(path.join(dir, "inside.sh"), "echo inside\n");
+      const builder = { type: "qemu", name: "base", iso_url: "/srv/isos/debian.iso", iso_checksum: "sha256:" + "a".repeat(64), floppy_dirs: [files] };
+      const template = JSON.stringify({
+        variables: { setup: "" },
+        builders: [builder],
+        provisioners: [
+          { type: "shell", scripts: ["{{user `setup`}}", "inside.sh"] },
+          { type: "file", direction: "download", source: "/etc/guest-only.conf", destination: "out/" },
+        ],
+      });
+      const variables = { setup };
+      // The guest path of a download and the source image (pinned by its checksum) are not local inputs.
+      expect(referencedPaths(template, variables)).toEqual([files, "inside.sh", setup].sort());
+      const job: Job = { job_id: "j0", name: "base", builder_type: "qemu", builder_config_json: JSON.stringify(builder) };
+      const fp = async (): Promise<string> => {
+        const external = await externalFileDigests(template, dir, variables);
+        const req = { template_json: template, variables, bundle: Buffer.from(await packBundle(dir)), external_files: external } as unknown as SubmitBuildRequest__Output;
+        return (await fingerprintJobs(req, [job]))[0]?.fingerprint ?? "";
+      };
+      // inside.sh is in the bundle; only the two outside paths are sent.
+      expect(Object.keys(await externalFileDigests(template, dir, variables)).sort()).toEqual([files, setup].sort());
+      const first = await fp();
+      expect(first).toMatch(/^[0-9a-f]{64}$/);
+      expect(await fp()).toBe(first);
+      await writeFile(setup, "echo two\n");
+      const changedScript = await fp();
+      expect(changedScript).not.toBe(first);
+      await writeFile(path.join(files, "preseed.cfg"), "d-i two\n");
+      expect(await fp()).not.toBe(changedScript);
+      await rm(setup);
+      expect(await fp()).toBe("");
+    } finally {
+      await cleanup();
+      await outside.cleanup();
     }
   });
 });

@@ -63,6 +63,7 @@ function localSubmission(templateJson: string, work: string): Parameters<Coordin
     local_template_dir: work,
     datacenter: "",
     trace_context: {},
+    external_files: {},
   };
 }
 

@@ -1,17 +1,17 @@
 /**
  * Resumable, verified uploads into each artifact store against its real server, with real faults: the nats-server is
  * killed and restarted mid-upload, the connection to the S3 server (s3rver) is cut mid-part, a byte is flipped on the
- * wire to S3, and a process uploading into a directory store dies (SIGKILL) mid-file. Each upload completes
- * byte-identical, and a counting proxy (or the store's own files) shows that the bytes stored before the fault were
- * not sent again.
+ * wire to S3, and a process uploading into each store (object store, S3, directory) dies (SIGKILL) mid-file, the next
+ * upload running in this process. Each upload completes byte-identical, and a counting proxy (or the store's own
+ * files) shows that the bytes stored before the fault were not sent again.
  */
 import { createHash } from "node:crypto";
 import { readFile, readdir, writeFile, open } from "node:fs/promises";
 import path from "node:path";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ARTIFACT_FILES_STORE, Artifacts, DIR_CHUNK_BYTES, DirectoryStore, NatsServer, S3Store, connectFarm, uploadResumable } from "../../core/src/mod.js";
+import { ARTIFACT_FILES_STORE, Artifacts, DIR_CHUNK_BYTES, DirectoryStore, NatsObjectStore, NatsServer, S3Store, connectFarm, uploadResumable } from "../../core/src/mod.js";
 import { S3Server, S3_TEST_CREDENTIALS, TcpProxy, runScript, seededRandom, tempDir } from "../src/mod.js";
 
 const MiB = 1024 * 1024;
@@ -127,6 +127,123 @@ describe("artifacts - resumable uploads", () => {
       await store.close();
     }
   }, 180_000);
+
+  /** The chunk subjects of the object store's stream with their message counts. */
+  async function chunkSubjects(jsm: JetStreamManager): Promise<Record<string, number>> {
+    return (await jsm.streams.info(`OBJ_${ARTIFACT_FILES_STORE}`, { subjects_filter: `$O.${ARTIFACT_FILES_STORE}.C.>` })).state.subjects ?? {};
+  }
+
+  /** Flips one byte of the local file: the held chunk there no longer matches and must not be kept. */
+  async function changeLocalByte(at: number): Promise<void> {
+    data[at] = (data[at] ?? 0) ^ 0xff;
+    const fh = await open(file, "r+");
+    await fh.write(data, at, 1, at);
+    await fh.close();
+  }
+
+  it("JetStream object store: an uploading process dies mid-file; the next upload keeps the stored chunks that match the local file and sends only the rest", async () => {
+    await using nats = await NatsServer.start({ storeDir: path.join(work.dir, "jetstream") });
+    await using proxy = await TcpProxy.start(nats.port);
+    const key = "b1/j0/0/0-disk.img";
+    const chunk = 512 * 1024;
+    const died = await runScript("test/src/upload_child.ts", [`nats://127.0.0.1:${nats.port}`, file, key, String(8 * MiB)], { cwd: work.dir, timeoutMs: 60_000 });
+    expect(died.code, died.stderr).toBeNull();
+    const nc = await connectFarm({ servers: `nats://127.0.0.1:${proxy.port}` });
+    try {
+      const jsm = await jetstream(nc).jetstreamManager();
+      const left = Object.values(await chunkSubjects(jsm));
+      expect(left).toHaveLength(1);
+      // At least the chunks acknowledged before the kill (four were in flight); not the whole file.
+      expect((left[0] ?? 0) * chunk).toBeGreaterThanOrEqual(8 * MiB - 4 * chunk);
+      expect((left[0] ?? 0) * chunk).toBeLessThan(SIZE);
+
+      // The local file changed in chunk 10: chunks 0-9 are kept, the stored chunk 10 on are not trusted.
+      await changeLocalByte(10 * chunk + 100);
+      const store = await NatsObjectStore.open(jetstream(nc));
+      const before = proxy.upstreamBytes;
+      const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      const sent = proxy.upstreamBytes - before;
+      expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: 10 * chunk, sentBytes: SIZE - 10 * chunk, retries: 0 });
+      // The rest once, plus protocol (headers, the read-back requests, the deletes of the stale chunks).
+      expect(sent).toBeGreaterThan(SIZE - 10 * chunk);
+      expect(sent).toBeLessThan(SIZE - 10 * chunk + 256 * 1024);
+
+      const obj = await new Objm(jetstream(nc)).open(ARTIFACT_FILES_STORE);
+      const info = await obj.info(key);
+      expect(info?.digest).toBe(`SHA-256=${Buffer.from(sha256(data), "hex").toString("base64url")}=`);
+      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+      // Only the object's own chunks remain: the stale ones were deleted.
+      expect(Object.entries(await chunkSubjects(jsm))).toEqual([[`$O.${ARTIFACT_FILES_STORE}.C.${info?.nuid ?? ""}`, SIZE / chunk]]);
+    } finally {
+      await nc.close();
+    }
+  }, 120_000);
+
+  it("JetStream object store: an upload cut off while its key's retry took its chunks over starts over instead of continuing after the other's", async () => {
+    await using nats = await NatsServer.start({ storeDir: path.join(work.dir, "jetstream") });
+    const nc = await connectFarm({ servers: nats.url });
+    try {
+      const store = await NatsObjectStore.open(jetstream(nc));
+      const key = "b1/j0/0/0-disk.img";
+      const chunk = 512 * 1024;
+      const signal = AbortSignal.timeout(60_000);
+      // Attempt 1 stores four chunks, then loses its connection (its agent cut off; the job goes elsewhere).
+      const stale = await store.begin(key);
+      for (let i = 0; i < 4; i++) await stale.write(i, data.subarray(i * chunk, (i + 1) * chunk), signal);
+      await stale.drain(signal);
+      // Attempt 2 keeps them and completes the object.
+      const retry = await uploadResumable(store, file, key, signal);
+      expect(retry).toMatchObject({ keptBytes: 4 * chunk, sha256: sha256(data) });
+      // Attempt 1 reconnects: the subject it wrote to now ends with attempt 2's chunks. Counting them as its own
+      // would put its bytes after another upload's; it starts over under a new subject instead.
+      expect(await stale.recover(4, signal)).toBe(0);
+      const other = Buffer.from(data);
+      other[0] = (other[0] ?? 0) ^ 0xff;
+      for (let i = 0; i < SIZE / chunk; i++) await stale.write(i, other.subarray(i * chunk, (i + 1) * chunk), signal);
+      await stale.drain(signal);
+      await stale.complete(SIZE, sha256(other), signal);
+      // The last writer wins with a whole object of its own; attempt 2's chunks went with the meta it replaced.
+      expect(sha256(await drain(await store.get(key, 0, signal)))).toBe(sha256(other));
+      const jsm = await jetstream(nc).jetstreamManager();
+      expect(Object.values(await chunkSubjects(jsm))).toEqual([SIZE / chunk]);
+    } finally {
+      await nc.close();
+    }
+  }, 120_000);
+
+  it("S3 (s3rver): an uploading process dies mid-file; the next upload finds its multipart upload, keeps the parts whose MD5 matches the local file and sends only the rest", async () => {
+    await using s3 = await S3Server.start();
+    await using proxy = await TcpProxy.start(Number(new URL(s3.endpoint).port));
+    const partSizeBytes = 5 * MiB;
+    const config = { backend: "s3" as const, bucket: "kiln", prefix: "farm", forcePathStyle: true, partSizeBytes, ...S3_TEST_CREDENTIALS };
+    const key = "b1/j0/0/0-disk.img";
+    const died = await runScript("test/src/upload_child.ts", [JSON.stringify({ ...config, endpoint: s3.endpoint }), file, key, String(3 * partSizeBytes)], { cwd: work.dir, timeoutMs: 60_000 });
+    expect(died.code, died.stderr).toBeNull();
+
+    const store = await S3Store.open({ ...config, endpoint: `http://127.0.0.1:${proxy.port}` });
+    const sdk = await import("@aws-sdk/client-s3");
+    const client = new sdk.S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
+    try {
+      const uploads = (await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? [];
+      expect(uploads.map((u) => u.Key)).toEqual([`farm/${key}`]);
+      const parts = (await client.send(new sdk.ListPartsCommand({ Bucket: "kiln", Key: `farm/${key}`, UploadId: uploads[0]?.UploadId }))).Parts ?? [];
+      expect(parts.length).toBeGreaterThanOrEqual(3);
+
+      // The local file changed in part 3: parts 1 and 2 are kept, part 3 on is sent again.
+      await changeLocalByte(2 * partSizeBytes + 100);
+      const before = proxy.upstreamBytes;
+      const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      const sent = proxy.upstreamBytes - before;
+      expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: 2 * partSizeBytes, sentBytes: SIZE - 2 * partSizeBytes, retries: 0 });
+      expect(sent).toBeGreaterThan(SIZE - 2 * partSizeBytes);
+      expect(sent).toBeLessThan(SIZE - 2 * partSizeBytes + 256 * 1024);
+      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+      expect((await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? []).toEqual([]);
+    } finally {
+      client.destroy();
+      await store.close();
+    }
+  }, 120_000);
 
   it("directory store: an uploading process dies mid-file; the next upload keeps the stored chunks that match and appends the rest", async () => {
     const storeDir = path.join(work.dir, "store");

@@ -4,7 +4,7 @@
  * downloads (verifying), removes and prunes them, corruption is detected, and the build cache reuses identical builds.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ArtifactRecord__Output, BuildStatus__Output, JobEvent__Output } from "../../proto/src/mod.js";
@@ -216,6 +216,27 @@ describe("artifacts - JetStream object store (default backend)", () => {
       `big: reusing artifacts of build ${changedFile.status.build?.id} (identical inputs)`,
       `small: reusing artifacts of build ${changedFile.status.build?.id} (identical inputs)`,
     ]);
+
+    // The big file is named by an absolute path and kept out of the bundle (.kilnignore): the CLI hashes it at
+    // submit, so a changed byte in it rebuilds, and the unchanged file reuses again.
+    const build = ["build", "--coordinator", address, "-var", `big=${p.bigPath}`, path.join(p.dir, "template.json")];
+    const flipByte = async (): Promise<void> => {
+      const fh = await open(p.bigPath, "r+");
+      await fh.write(Buffer.from([(p.big[100] ?? 0) ^ 0xff]), 0, 1, 100);
+      await fh.close();
+    };
+    // notes.txt changed the bundle since the CLI's last build: this one builds and is the base to reuse.
+    const base = await runKiln(build, { cwd: user.dir, timeoutMs: 120_000 });
+    expect(base.code, base.stdout + base.stderr).toBe(0);
+    const baseId = (await client.listBuilds())[0]?.build?.id ?? "";
+    await flipByte();
+    const changedOutside = await runKiln(build, { cwd: user.dir, timeoutMs: 120_000 });
+    await writeFile(p.bigPath, p.big);
+    expect(changedOutside.code, changedOutside.stdout + changedOutside.stderr).toBe(0);
+    expect(changedOutside.stdout).not.toContain("reusing artifacts");
+    const unchangedOutside = await runKiln(build, { cwd: user.dir, timeoutMs: 120_000 });
+    expect(unchangedOutside.code, unchangedOutside.stdout + unchangedOutside.stderr).toBe(0);
+    expect(unchangedOutside.stdout).toContain(`==> big: reusing artifacts of build ${baseId} (identical inputs)`);
   });
 
   it("rm spares objects a reused record still needs; prune keeps the newest N builds per template and name", async () => {

@@ -12,5 +12,7 @@ declare module "s3rver" {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** Koa's middleware list (s3rver is a Koa application); composed when the server starts. */
+    middleware: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   }
 }

@@ -150,11 +150,11 @@ async function rmCommand(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 /** `90s`, `30m`, `36h`, `7d`, or combinations (`1d12h`). */
-export function parseAge(text: string): number {
+export function parseAge(text: string, flag = "--older-than"): number {
   const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
   const parts = [...text.matchAll(/(\d+)([smhd])/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
-    throw new InvalidArgumentError(`--older-than '${text}': expected a duration such as 90s, 30m, 36h or 7d`);
+    throw new InvalidArgumentError(`${flag} '${text}': expected a duration such as 90s, 30m, 36h or 7d`);
   }
   return parts.reduce((ms, p) => ms + Number(p[1]) * (units[p[2] ?? "s"] ?? 0), 0);
 }

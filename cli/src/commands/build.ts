@@ -10,6 +10,7 @@ import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { InvalidArgumentError, assertValid, parseGoDuration, traceCarrier, tracer, validateParsed } from "../../../core/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagLabels, flagList, flagString, parseArgs, type FlagSpecs, type ParsedArgs } from "../args.js";
 import { packBundle } from "../bundle.js";
+import { externalFileDigests } from "../external_files.js";
 import type { CoordinatorConnection } from "../client.js";
 import { PackerUi, type BuildOutcomeForUi } from "../ui/packer_ui.js";
 import { EventRenderer } from "../ui/event_renderer.js";
@@ -143,6 +144,7 @@ export async function buildCommand(argv: readonly string[], io: CliIo): Promise<
     } else {
       request.bundle = await packBundle(inputs.templateDir);
       request.bundle_template_path = path.basename(template);
+      request.external_files = await externalFileDigests(inputs.templateText, inputs.templateDir, inputs.variables);
     }
     const started = Date.now();
     const submitted = await client.submit(request);

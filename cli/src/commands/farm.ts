@@ -13,6 +13,7 @@ import { CoordinatorGrpcServer, CoordinatorService } from "../../../coordinator/
 import { Agent } from "../../../agent/src/mod.js";
 import { flagBool, flagCsv, flagInt, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import { EmbeddedFarm } from "../embedded.js";
+import { parseAge } from "./artifacts.js";
 import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
 import { followBuildEvents } from "../follow.js";
 import { PackerUi } from "../ui/packer_ui.js";
@@ -66,8 +67,11 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
     "artifact-store": { kind: "string", help: "Set the farm's artifact store: nats (default), dir:/shared/path or s3://bucket[/prefix]?endpoint=URL&region=R." },
     "artifact-store-large": { kind: "string", help: "Put artifact files of --large-threshold or more in this store instead (an s3:// or dir: spec; 'off' removes the rule)." },
     "large-threshold": { kind: "string", help: "Size from which files go to --artifact-store-large (default 64MiB)." },
+    "partial-upload-max-age": { kind: "string", help: "Remove unfinished artifact uploads (an agent died mid-file) not written for this long (default 24h; 'off' keeps them)." },
     replicas: REPLICAS_FLAG,
   });
+  const partialAge = flagString(args, "partial-upload-max-age");
+  const partialUploadMaxAgeMs = partialAge === undefined ? undefined : partialAge === "off" ? 0 : parseAge(partialAge, "--partial-upload-max-age");
   const storeSpec = flagString(args, "artifact-store");
   const storeConfig = storeSpec === undefined ? undefined : parseStoreSpec(storeSpec);
   const largeSpec = flagString(args, "artifact-store-large");
@@ -77,7 +81,11 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
   }
   const largeRule = largeSpec === undefined || largeSpec === "off" ? undefined : parseLargeFileRule(largeSpec, threshold);
   const nc = await connectNats(flagString(args, "nats"), `kiln-coordinator-${hostname()}`);
-  const service = await CoordinatorService.open(nc, { log: (l) => io.stderr(`coordinator: ${l}\n`), replicas: replicasFlag(args) });
+  const service = await CoordinatorService.open(nc, {
+    log: (l) => io.stderr(`coordinator: ${l}\n`),
+    replicas: replicasFlag(args),
+    ...(partialUploadMaxAgeMs === undefined ? {} : { partialUploadMaxAgeMs }),
+  });
   if (storeConfig) {
     await (await service.artifacts()).catalog.setStoreConfig(storeConfig);
     io.stdout(`artifact store: ${describeStore(storeConfig)}\n`);

@@ -94,6 +94,21 @@ export class Artifacts {
     return { ...(await uploadResumable(store, file, key, signal, options)), store: store.kind };
   }
 
+  /**
+   * Removes unfinished uploads older than `olderThanMs` (see ArtifactStore.sweepPartials) from every store the farm
+   * writes to: its store, its large-file store, and the object store; returns how many, by store kind.
+   */
+  async sweepPartials(olderThanMs: number, now = Date.now()): Promise<Record<string, number>> {
+    const rule = await this.catalog.largeFileRule();
+    const configs = new Map([await this.catalog.storeConfig(), rule?.store, DEFAULT_STORE_CONFIG].filter((c) => c !== undefined).map((c) => [JSON.stringify(c), c]));
+    const removed: Record<string, number> = {};
+    for (const config of configs.values()) {
+      const store = await this.openConfig(config);
+      removed[store.kind] = (removed[store.kind] ?? 0) + (await store.sweepPartials(olderThanMs, now));
+    }
+    return removed;
+  }
+
   /** A stored file's bytes from `offset` (unverified: pipe through a VerifyingStream). */
   async openFile(record: ArtifactRecord__Output, fileIndex: number, offset: number, signal: AbortSignal): Promise<{ file: StoredFile__Output; stream: Readable }> {
     const file = record.files[fileIndex];

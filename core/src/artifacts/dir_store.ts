@@ -5,7 +5,7 @@
  * from there.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, truncate, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { ChecksumMismatchError, InvalidArgumentError, NotFoundError } from "../errors.js";
@@ -49,6 +49,26 @@ export class DirectoryStore implements ArtifactStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
+  }
+
+  /** `<key>.partial` files not modified since the cut-off are removed. */
+  async sweepPartials(olderThanMs: number, now = Date.now()): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.root, { recursive: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw err;
+    }
+    let removed = 0;
+    for (const name of names.filter((n) => n.endsWith(".partial"))) {
+      const file = path.join(this.root, name);
+      const s = await stat(file).catch(() => undefined);
+      if (!s?.isFile() || now - s.mtimeMs <= olderThanMs) continue;
+      await rm(file, { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   async close(): Promise<void> {}

@@ -6,6 +6,8 @@
  * - the resolved user variables (var files, -var, `env` defaults: all resolved by the CLI before submitting),
  * - the content hash of every file in the template's directory as bundled (scripts, file-provisioner sources, ...:
  *   every file a template can reference by a relative path), by path,
+ * - the content hash of every file the template names outside the bundle (absolute paths: scripts, file-provisioner
+ *   sources, ...), hashed by the CLI at submit (cli/src/external_files.ts), by path,
  * - the build's name and builder type.
  *
  * Deliberately not included: values Packer makes up per run ({{timestamp}}, {{uuid}}, {{isotime}}); they name an
@@ -52,6 +54,8 @@ export interface FingerprintInputs {
   readonly templateJson: string;
   readonly variables: Readonly<Record<string, string>>;
   readonly files: Readonly<Record<string, string>>;
+  /** Files outside the bundle, by path as written (the CLI's digests). */
+  readonly external?: Readonly<Record<string, string>>;
 }
 
 function sortedEntries(record: Readonly<Record<string, string>>): [string, string][] {
@@ -65,6 +69,8 @@ export function jobFingerprint(inputs: FingerprintInputs, buildName: string, bui
     template: inputs.templateJson,
     variables: sortedEntries(inputs.variables),
     files: sortedEntries(inputs.files),
+    // Only when there are any: fingerprints of templates that name no outside file stay what they were.
+    ...(inputs.external && Object.keys(inputs.external).length > 0 ? { external: sortedEntries(inputs.external) } : {}),
     build: buildName,
     type: builderType,
   });

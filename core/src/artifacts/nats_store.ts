@@ -5,11 +5,14 @@
  * one cannot resume, waits for each chunk's acknowledgement before sending the next, and hashes every byte a second
  * time. Four chunks are in flight; each carries its index in a header and a message id (a chunk sent twice is dropped
  * by the server), so after a dropped connection the server tells exactly which chunks it holds (an acknowledgement
- * lost with the connection is not a chunk lost), and the upload continues after the last of them. Downloads read the object's chunk subject through
+ * lost with the connection is not a chunk lost), and the upload continues after the last of them. An object's nuid is
+ * `<key hash>.<random>`, so the chunks of an upload whose process died stay findable by key (under
+ * `$O.<bucket>.C.<key hash>.*`): the next upload of the key (the job's retry, on any agent) reads them back, keeps those
+ * that match its local file byte for byte, and continues after them. Downloads read the object's chunk subject through
  * an ordered pull consumer instead of `ObjectStore.get`, whose push consumer enqueues chunks as fast as the server
  * sends them: a slow reader (a CLI on a thin link) would buffer the whole file.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
@@ -23,8 +26,20 @@ const STREAM = `OBJ_${ARTIFACT_FILES_STORE}`;
 /** Chunk messages: half NATS's default max_payload (1 MiB); a server configured below 1 MiB is refused at publish. */
 const CHUNK_BYTES = 512 * 1024;
 const CHUNK_HEADER = "Kiln-Chunk";
+/**
+ * Which upload attempt (one per process and upload) wrote a chunk. An agent cut off from NATS whose job went to
+ * another agent may reconnect and publish again onto the subject the retry took over; the attempt tells each side
+ * which chunks are its own, so neither continues after the other's.
+ */
+const ATTEMPT_HEADER = "Kiln-Attempt";
 /** Publishes awaiting their acknowledgement: a round trip per chunk would halve the throughput. */
 const CHUNKS_IN_FLIGHT = 4;
+const CHUNK_SUBJECTS = `$O.${ARTIFACT_FILES_STORE}.C.`;
+
+/** The first token of the nuids of `key`'s uploads: a subject token that names the key. */
+function keyToken(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 32).toUpperCase();
+}
 
 export class NatsObjectStore implements ArtifactStore {
   readonly kind = "nats";
@@ -40,7 +55,7 @@ export class NatsObjectStore implements ArtifactStore {
   }
 
   async begin(key: string): Promise<StoreUpload> {
-    return new NatsUpload(this.js, await this.js.jetstreamManager(), this.obj, key, CHUNK_BYTES);
+    return NatsUpload.open(this.js, await this.js.jetstreamManager(), this.obj, key, CHUNK_BYTES);
   }
 
   async get(key: string, offset: number, signal: AbortSignal): Promise<Readable> {
@@ -81,46 +96,121 @@ export class NatsObjectStore implements ArtifactStore {
     if (info && !info.deleted) await this.obj.delete(key);
   }
 
+  /** Chunk subjects no object's meta names, whose last chunk is older than the cut-off, are purged. */
+  async sweepPartials(olderThanMs: number, now = Date.now()): Promise<number> {
+    const jsm = await this.js.jetstreamManager();
+    const subjects = Object.keys((await jsm.streams.info(STREAM, { subjects_filter: `${CHUNK_SUBJECTS}>` })).state.subjects ?? {});
+    // Read after the subjects: an upload that completes in between is already named by its meta.
+    const live = new Set((await this.obj.list()).filter((o) => !o.deleted).map((o) => `${CHUNK_SUBJECTS}${o.nuid}`));
+    let removed = 0;
+    for (const subject of subjects) {
+      if (live.has(subject)) continue;
+      const last = await jsm.streams.getMessage(STREAM, { last_by_subj: subject });
+      if (last && now - last.time.getTime() <= olderThanMs) continue;
+      await jsm.streams.purge(STREAM, { filter: subject });
+      removed++;
+    }
+    return removed;
+  }
+
   async close(): Promise<void> {
     // The connection belongs to the caller.
   }
 }
 
 class NatsUpload implements StoreUpload {
-  readonly heldChunks = 0;
-  /** Like the object store's nuids: unique per upload (and per restart of one), so attempts never mix. */
-  private nuid = NatsUpload.newNuid();
   /** Publishes in flight, oldest first. */
   private inFlight: Promise<unknown>[] = [];
+  /** Message ids are `<nuid>.<attempt>.<index>`: this process's retries dedupe, a later process's chunks do not. */
+  private readonly attempt = randomBytes(4).toString("hex");
+  /** Stream sequences of the held chunks read back by `holds`, by chunk index. */
+  private readonly heldSeqs: number[] = [];
+  /** Held chunks still kept (`truncate` lowers it). */
+  private kept: number;
 
-  constructor(
+  private constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly obj: ObjectStore,
     private readonly name: string,
     readonly chunkBytes: number,
-  ) {}
+    /** Like the object store's nuids: unique per upload (and per restart of one), so attempts never mix. */
+    private nuid: string,
+    readonly heldChunks: number,
+    /** The attempt that wrote the held chunks. */
+    private readonly heldFrom: string,
+  ) {
+    this.kept = heldChunks;
+  }
 
-  private static newNuid(): string {
-    return randomBytes(11).toString("hex").toUpperCase();
+  /**
+   * Continues the chunks an earlier upload of `name` left (its process died) when they form an unbroken prefix;
+   * other leftovers of the key are purged. The stored object of the key, if any, is never touched here.
+   */
+  static async open(js: JetStreamClient, jsm: JetStreamManager, obj: ObjectStore, name: string, chunkBytes: number): Promise<NatsUpload> {
+    const token = keyToken(name);
+    const live = await obj.info(name);
+    const liveSubject = live && !live.deleted ? `${CHUNK_SUBJECTS}${live.nuid}` : "";
+    const found = (await jsm.streams.info(STREAM, { subjects_filter: `${CHUNK_SUBJECTS}${token}.*` })).state.subjects ?? {};
+    const leftovers = Object.entries(found)
+      .filter(([subject]) => subject !== liveSubject)
+      .sort(([, a], [, b]) => b - a);
+    let resume: { nuid: string; held: number; from: string } | undefined;
+    for (const [subject, count] of leftovers) {
+      if (!resume && count > 0) {
+        // Chunks go out in order on one connection, so a prefix ends with chunk count - 1.
+        const last = await jsm.streams.getMessage(STREAM, { last_by_subj: subject });
+        if (last && Number(last.header.get(CHUNK_HEADER)) + 1 === count) {
+          resume = { nuid: subject.slice(CHUNK_SUBJECTS.length), held: count, from: last.header.get(ATTEMPT_HEADER) };
+          continue;
+        }
+      }
+      await jsm.streams.purge(STREAM, { filter: subject });
+    }
+    return new NatsUpload(js, jsm, obj, name, chunkBytes, resume?.nuid ?? NatsUpload.newNuid(name), resume?.held ?? 0, resume?.from ?? "");
+  }
+
+  private static newNuid(name: string): string {
+    return `${keyToken(name)}.${randomBytes(11).toString("hex").toUpperCase()}`;
   }
 
   private get subject(): string {
-    return `$O.${ARTIFACT_FILES_STORE}.C.${this.nuid}`;
+    return `${CHUNK_SUBJECTS}${this.nuid}`;
   }
 
-  holds(): Promise<boolean> {
-    return Promise.resolve(false);
+  /** Reads held chunk `index` back (called in order from 0) and compares it with the local bytes. */
+  async holds(index: number, data: Buffer): Promise<boolean> {
+    const after = index === 0 ? 0 : (this.heldSeqs[index - 1] ?? Number.MAX_SAFE_INTEGER);
+    const stored = await this.jsm.direct.getMessage(STREAM, { next_by_subj: this.subject, seq: after + 1 });
+    if (!stored) return false;
+    this.heldSeqs[index] = stored.seq;
+    return Number(stored.header.get(CHUNK_HEADER)) === index && Buffer.from(stored.data).equals(data);
   }
 
-  async truncate(): Promise<void> {}
+  /** Deletes the held chunks from `chunks` on (they did not match the local file). */
+  async truncate(chunks: number): Promise<void> {
+    if (chunks >= this.heldChunks) return;
+    this.kept = Math.min(this.kept, chunks);
+    if (chunks === 0) {
+      await this.jsm.streams.purge(STREAM, { filter: this.subject });
+      return;
+    }
+    let seq = (this.heldSeqs[chunks - 1] ?? 0) + 1;
+    for (;;) {
+      const stale = await this.jsm.direct.getMessage(STREAM, { next_by_subj: this.subject, seq });
+      if (!stale) return;
+      await this.jsm.streams.deleteMessage(STREAM, stale.seq, false);
+      seq = stale.seq + 1;
+    }
+  }
 
   async write(index: number, data: Buffer): Promise<void> {
     const h = headers();
     h.set(CHUNK_HEADER, String(index));
+    h.set(ATTEMPT_HEADER, this.attempt);
     // A copy: the client may still hold the payload after a failed publish (to send it on reconnect), while the
     // driver reuses its buffer. The message id makes the server drop a chunk that arrives twice.
-    const ack = this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, msgID: `${this.nuid}.${index}` });
+    const ack = this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, msgID: `${this.nuid}.${this.attempt}.${index}` });
     ack.catch(() => undefined);
     this.inFlight.push(ack);
     while (this.inFlight.length >= CHUNKS_IN_FLIGHT) await this.inFlight.shift();
@@ -138,12 +228,25 @@ class NatsUpload implements StoreUpload {
     const count = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state.subjects?.[this.subject] ?? 0;
     if (count === 0) return 0;
     const last = await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject });
+    if (last && !this.wrote(last.header.get(ATTEMPT_HEADER), count)) {
+      // Another upload of the key took the subject over (this one's agent was cut off and its job retried
+      // elsewhere): leave it the subject, and start over under a new nuid.
+      this.nuid = NatsUpload.newNuid(this.name);
+      this.kept = 0;
+      return 0;
+    }
     if (last && Number(last.header.get(CHUNK_HEADER)) + 1 === count) return count;
     // A gap (a chunk refused while later ones landed): no telling which are whole, so the object starts over under a
     // new nuid (the old message ids would be dropped as duplicates).
     await this.jsm.streams.purge(STREAM, { filter: this.subject });
-    this.nuid = NatsUpload.newNuid();
+    this.kept = 0;
+    this.nuid = NatsUpload.newNuid(this.name);
     return 0;
+  }
+
+  /** Whether the last of `count` chunks on the subject is this upload's (its own, or the last held one it kept). */
+  private wrote(attempt: string, count: number): boolean {
+    return attempt === this.attempt || (this.heldFrom !== "" && attempt === this.heldFrom && count <= this.kept);
   }
 
   async complete(size: number, sha256: string): Promise<void> {
@@ -151,6 +254,10 @@ class NatsUpload implements StoreUpload {
     const state = (await this.jsm.streams.info(STREAM, { subjects_filter: this.subject })).state;
     const stored = state.subjects?.[this.subject] ?? 0;
     if (stored !== chunks) throw new ChecksumMismatchError(`object ${this.name}: the object store holds ${stored} chunk(s) of the ${chunks} sent`);
+    const last = chunks > 0 ? await this.jsm.streams.getMessage(STREAM, { last_by_subj: this.subject }) : null;
+    if (last && !this.wrote(last.header.get(ATTEMPT_HEADER), stored)) {
+      throw new ChecksumMismatchError(`object ${this.name}: another upload of the key wrote into this one's chunks`);
+    }
     const old = await this.obj.info(this.name);
     const info = {
       name: this.name,

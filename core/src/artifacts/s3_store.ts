@@ -4,13 +4,16 @@
  * its Content-MD5, which S3 checks on arrival and refuses on a mismatch; servers that do not check it still answer
  * with the MD5 of what they stored as the part's ETag, which is compared too. A refused or mismatched part, or one
  * cut off by a dropped connection, is sent again; the parts before it stay. An aborted or failed upload is aborted on
- * the server too (no orphan parts). Payloads are not signed (UNSIGNED-PAYLOAD): signing would hash every byte with
+ * the server too (no orphan parts). A multipart upload whose process died (the agent killed mid-file) stays on the
+ * server under the object's key: the next upload of the key (the job's retry, on any agent) finds it
+ * (ListMultipartUploads, ListParts), keeps the leading parts whose ETag is the MD5 of the local file's bytes there, and
+ * continues after them; older leftovers of the key are aborted. Payloads are not signed (UNSIGNED-PAYLOAD): signing would hash every byte with
  * sha256 a second time, and the MD5 already proves each part. The SDK is imported on first use: the CLI and farms
  * that do not use S3 never load it.
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
+import type { CompletedPart, MultipartUpload, Part, S3Client } from "@aws-sdk/client-s3";
 import { ChecksumMismatchError, NotFoundError, UnavailableError } from "../errors.js";
 import { DEFAULT_S3_PART_BYTES, type ArtifactStoreConfig } from "./config.js";
 import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
@@ -93,14 +96,77 @@ export class S3Store implements ArtifactStore {
   async begin(key: string, signal: AbortSignal): Promise<StoreUpload> {
     await this.ensureBucket();
     const Key = this.objectKey(key);
+    const partBytes = this.config.partSizeBytes ?? DEFAULT_S3_PART_BYTES;
+    const left = await this.leftover(Key, partBytes, signal);
+    if (left) return new S3Upload(this, this.client, this.sdk, this.config.bucket, Key, left.uploadId, partBytes, left.parts);
     try {
       const created = await this.client.send(new this.sdk.CreateMultipartUploadCommand({ Bucket: this.config.bucket, Key }), { abortSignal: signal });
       if (!created.UploadId) throw new UnavailableError("S3 CreateMultipartUpload returned no UploadId");
-      return new S3Upload(this, this.client, this.sdk, this.config.bucket, Key, created.UploadId, this.config.partSizeBytes ?? DEFAULT_S3_PART_BYTES);
+      return new S3Upload(this, this.client, this.sdk, this.config.bucket, Key, created.UploadId, partBytes, []);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw this.unavailable(err);
     }
+  }
+
+  /** Multipart uploads in progress under `prefix` (every page). */
+  private async listUploads(prefix: string, signal?: AbortSignal): Promise<MultipartUpload[]> {
+    const uploads: MultipartUpload[] = [];
+    let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    for (;;) {
+      const page = await this.client.send(new this.sdk.ListMultipartUploadsCommand({ Bucket: this.config.bucket, Prefix: prefix, ...markers }), { abortSignal: signal });
+      uploads.push(...(page.Uploads ?? []));
+      if (!page.IsTruncated) return uploads;
+      markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+    }
+  }
+
+  /** The parts of a multipart upload, in part-number order (every page). */
+  private async listParts(Key: string, UploadId: string, signal?: AbortSignal): Promise<Part[]> {
+    const parts: Part[] = [];
+    let PartNumberMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(new this.sdk.ListPartsCommand({ Bucket: this.config.bucket, Key, UploadId, ...(PartNumberMarker ? { PartNumberMarker } : {}) }), { abortSignal: signal });
+      parts.push(...(page.Parts ?? []));
+      if (!page.IsTruncated || !page.NextPartNumberMarker) return parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+      PartNumberMarker = page.NextPartNumberMarker;
+    }
+  }
+
+  /**
+   * The newest unfinished multipart upload of `Key` an earlier process left, with its leading whole parts (parts
+   * 1, 2, ... of `partBytes` each: what this upload would send); older ones are aborted. Undefined when there is
+   * none, or the server cannot list them (then the upload starts afresh, as before).
+   */
+  private async leftover(Key: string, partBytes: number, signal: AbortSignal): Promise<{ uploadId: string; parts: Part[] } | undefined> {
+    let uploads: MultipartUpload[];
+    try {
+      uploads = (await this.listUploads(Key, signal)).filter((u) => u.Key === Key && u.UploadId);
+    } catch {
+      if (signal.aborted) throw signal.reason;
+      return undefined;
+    }
+    uploads.sort((a, b) => (b.Initiated?.getTime() ?? 0) - (a.Initiated?.getTime() ?? 0));
+    const [newest, ...older] = uploads;
+    for (const u of older) await this.abortUpload(u.Key ?? Key, u.UploadId ?? "");
+    if (!newest?.UploadId) return undefined;
+    let parts: Part[];
+    try {
+      parts = await this.listParts(Key, newest.UploadId, signal);
+    } catch {
+      if (signal.aborted) throw signal.reason;
+      return undefined;
+    }
+    const held: Part[] = [];
+    for (const part of parts) {
+      if (part.PartNumber !== held.length + 1 || part.Size !== partBytes || !part.ETag) break;
+      held.push(part);
+    }
+    return { uploadId: newest.UploadId, parts: held };
+  }
+
+  private async abortUpload(Key: string, UploadId: string): Promise<void> {
+    await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key, UploadId })).catch(() => undefined);
   }
 
   /** @internal */
@@ -140,13 +206,37 @@ export class S3Store implements ArtifactStore {
     }
   }
 
+  /**
+   * Aborts the multipart uploads under the store's prefix last written before the cut-off. An upload resumed by a
+   * later process keeps its first Initiated time, so its newest part decides.
+   */
+  async sweepPartials(olderThanMs: number, now = Date.now()): Promise<number> {
+    await this.ensureBucket();
+    const prefix = this.config.prefix ? `${this.config.prefix.replace(/\/+$/, "")}/` : "";
+    let removed = 0;
+    try {
+      for (const u of await this.listUploads(prefix)) {
+        if (!u.Key || !u.UploadId) continue;
+        const initiated = u.Initiated?.getTime() ?? 0;
+        if (now - initiated <= olderThanMs) continue;
+        const parts = await this.listParts(u.Key, u.UploadId);
+        const lastWrite = parts.reduce((t, p) => Math.max(t, p.LastModified?.getTime() ?? 0), initiated);
+        if (now - lastWrite <= olderThanMs) continue;
+        await this.abortUpload(u.Key, u.UploadId);
+        removed++;
+      }
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+    return removed;
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
   }
 }
 
 class S3Upload implements StoreUpload {
-  readonly heldChunks = 0;
   private readonly parts: CompletedPart[] = [];
 
   constructor(
@@ -157,13 +247,27 @@ class S3Upload implements StoreUpload {
     private readonly key: string,
     private readonly uploadId: string,
     readonly chunkBytes: number,
+    /** Leading parts an earlier process stored in this multipart upload. */
+    private readonly held: readonly Part[],
   ) {}
 
-  holds(): Promise<boolean> {
-    return Promise.resolve(false);
+  get heldChunks(): number {
+    return this.held.length;
   }
 
-  async truncate(): Promise<void> {}
+  /** A held part is kept when its ETag is the MD5 of the local bytes (S3's ETag of a part not encrypted with KMS). */
+  holds(index: number, data: Buffer): Promise<boolean> {
+    const part = this.held[index];
+    const etag = part?.ETag?.replace(/"/g, "");
+    const same = etag === createHash("md5").update(data).digest("hex");
+    if (same) this.parts[index] = { PartNumber: index + 1, ETag: part?.ETag };
+    return Promise.resolve(same);
+  }
+
+  /** Parts from `chunks` on are not listed at completion (and are replaced when sent again). */
+  async truncate(chunks: number): Promise<void> {
+    this.parts.length = Math.min(this.parts.length, chunks);
+  }
 
   async write(index: number, data: Buffer, signal: AbortSignal): Promise<void> {
     const md5 = createHash("md5").update(data).digest();

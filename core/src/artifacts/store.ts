@@ -22,8 +22,9 @@ export interface ArtifactStore {
   /** The backend's name as recorded in the catalog: nats | dir | s3. */
   readonly kind: string;
   /**
-   * Starts (or, where the backend keeps partial uploads across processes, continues) storing an object under `key`.
-   * The object becomes visible only at `complete`: a failed or aborted upload leaves nothing under `key`.
+   * Starts storing an object under `key`, or continues the partial upload an earlier process left under it (a dead
+   * agent's, for its job's retry). The object becomes visible only at `complete`: a failed or aborted upload leaves
+   * nothing under `key`.
    */
   begin(key: string, signal: AbortSignal): Promise<StoreUpload>;
   /** The object's bytes from `offset`, streamed; a NotFoundError when it is missing. */
@@ -32,6 +33,12 @@ export interface ArtifactStore {
   stat(key: string): Promise<StoredObject | null>;
   /** Idempotent. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes unfinished uploads (what an agent that died mid-file left and no retry of its job resumed) whose last
+   * write is more than `olderThanMs` before `now`; returns how many. Stored objects and younger partials (an upload
+   * in progress, or waiting for its job's retry) are left alone.
+   */
+  sweepPartials(olderThanMs: number, now?: number): Promise<number>;
   close(): Promise<void>;
 }
 

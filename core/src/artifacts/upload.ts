@@ -9,8 +9,8 @@
  * bytes before the cut are not sent again, and the hash carries on from where it was. An upload that makes no
  * progress for `stallMs` fails with the last error.
  *
- * A backend that keeps partial uploads across processes (the directory store's `.partial` file) hands back its held
- * chunks; each is compared with the local file before it is kept, so a stale or corrupted partial never ends up in
+ * Every backend keeps a partial upload across processes (the directory store's `.partial` file, the object store's
+ * chunks under the key's subject, S3's multipart upload) and hands back its held chunks; each is compared with the local file before it is kept, so a stale or corrupted partial never ends up in
  * the object.
  */
 import { open, type FileHandle } from "node:fs/promises";

@@ -15,6 +15,7 @@ export interface SubmitBuildRequest {
   'local_template_dir'?: (string);
   'datacenter'?: (string);
   'trace_context'?: ({[key: string]: string});
+  'external_files'?: ({[key: string]: string});
 }
 
 export interface SubmitBuildRequest__Output {
@@ -30,4 +31,5 @@ export interface SubmitBuildRequest__Output {
   'local_template_dir': (string);
   'datacenter': (string);
   'trace_context': ({[key: string]: string});
+  'external_files': ({[key: string]: string});
 }
