@@ -57,9 +57,12 @@ describe("artifacts - resumable uploads", () => {
       let restarted: Promise<void> | undefined;
       const before = proxy.upstreamBytes;
       proxy.when(before + 12 * MiB, () => {
-        nats.kill();
+        const killed = nats;
+        killed.kill();
         restarted = (async () => {
           await new Promise((r) => setTimeout(r, 1_000));
+          // The killed server's own temp dir (ports file, config) goes; the store is storeDir, kept for the restart.
+          await killed.stop();
           nats = await NatsServer.start({ storeDir, port });
         })();
       });
