@@ -23,6 +23,11 @@ const STREAM = `OBJ_${ARTIFACT_FILES_STORE}`;
 /** Chunk messages: half NATS's default max_payload (1 MiB); a server configured below 1 MiB is refused at publish. */
 const CHUNK_BYTES = 512 * 1024;
 const CHUNK_HEADER = "Kiln-Chunk";
+/**
+ * Chunks a download asks the server for at once (16 MiB): with fewer, the reader waits for each pull's round trip
+ * (8 halved the throughput); the consumer never buffers more, so a slow reader still holds at most this.
+ */
+const PULL_CHUNKS = 32;
 /** Publishes awaiting their acknowledgement: a round trip per chunk would halve the throughput. */
 const CHUNKS_IN_FLIGHT = 4;
 
@@ -51,7 +56,7 @@ export class NatsObjectStore implements ArtifactStore {
     async function* chunks(): AsyncGenerator<Uint8Array> {
       if (size === 0 || offset >= size) return;
       const consumer = await js.consumers.get(`OBJ_${ARTIFACT_FILES_STORE}`, { filter_subjects: `$O.${ARTIFACT_FILES_STORE}.C.${info?.nuid ?? ""}` });
-      const messages = await consumer.consume({ max_messages: 8 });
+      const messages = await consumer.consume({ max_messages: PULL_CHUNKS });
       const stop = (): void => void messages.close();
       signal.addEventListener("abort", stop, { once: true });
       let position = 0;
