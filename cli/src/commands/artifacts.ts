@@ -244,10 +244,12 @@ async function downloadFile(client: CoordinatorConnection, record: ArtifactRecor
     // unread (unreachable, a dropped connection) comes through the coordinator, into the same hash.
     const direct = process.env["KILN_ARTIFACT_DIRECT"] === "0" ? undefined : await client.downloadSource(record.id, index).catch(() => undefined);
     let done = false;
+    let from = "";
     if (direct) {
       try {
         await readDirect(direct, size, verifier.received, add);
         done = verifier.received === size;
+        from = direct.path ? " (read from the store directory directly)" : " (fetched from the store directly)";
       } catch (err) {
         if (hasErrorCode(err, ErrorCode.ChecksumMismatch)) throw err;
         const where = direct.path || new URL(direct.url).host;
@@ -268,7 +270,7 @@ async function downloadFile(client: CoordinatorConnection, record: ArtifactRecor
     verifier.check();
     await out.close();
     await rename(partial, target);
-    progress.finish(`sha256 ok -> ${target}`);
+    progress.finish(`sha256 ok -> ${target}${done && from ? from : ""}`);
   } catch (err) {
     progress.fail();
     await writer.settle();
