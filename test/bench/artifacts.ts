@@ -139,7 +139,7 @@ export async function benchArtifacts(): Promise<void> {
           onSpawn: (c) => (peak = trackPeak(c)),
         });
         if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
-        if (direct && /directly/.test(get.stderr)) throw new Error(`the direct download from ${label} fell back: ${get.stderr}`);
+        if (direct && /cannot read it from/.test(get.stderr)) throw new Error(`the direct download from ${label} fell back: ${get.stderr}`);
         cliPeak = Math.max(cliPeak, peak());
         await rm(dest, { recursive: true, force: true });
         // "out/image.raw: 1.0 GiB in 5.2s (...)"

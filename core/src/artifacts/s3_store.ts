@@ -18,8 +18,10 @@ import { DEFAULT_S3_PART_BYTES, type ArtifactStoreConfig } from "./config.js";
 import type { ArtifactStore, DirectSource, StoredObject, StoreUpload } from "./store.js";
 
 type S3Config = Extract<ArtifactStoreConfig, { backend: "s3" }>;
-/** Parts being uploaded at once; each holds a copy of its part (the driver reuses its buffers). */
+/** At most this many parts are uploaded at once; each holds a copy of its part (the driver reuses its buffers). */
 export const S3_PARTS_IN_FLIGHT = 4;
+/** ... and at most this many bytes of them, so large parts (`part_size_mb=64`) keep the agent's memory bounded. */
+const S3_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 /** How long a presigned download URL is valid: long enough to fetch a large image over a slow link. */
 const PRESIGNED_URL_SECONDS = 3600;
 type Sdk = typeof import("@aws-sdk/client-s3");
@@ -170,6 +172,7 @@ class S3Upload implements StoreUpload {
   private firstFailed: number | undefined;
   /** Part-sized buffers of parts that were stored, reused for the next ones (fresh 8 MiB buffers make RSS creep). */
   private readonly spare: Buffer[] = [];
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly store: S3Store,
@@ -179,7 +182,9 @@ class S3Upload implements StoreUpload {
     private readonly key: string,
     private readonly uploadId: string,
     readonly chunkBytes: number,
-  ) {}
+  ) {
+    this.maxInFlight = Math.max(1, Math.min(S3_PARTS_IN_FLIGHT, Math.floor(S3_BYTES_IN_FLIGHT / chunkBytes)));
+  }
 
   holds(): Promise<boolean> {
     return Promise.resolve(false);
@@ -203,7 +208,7 @@ class S3Upload implements StoreUpload {
     // A failure surfaces when the driver awaits this part (here or in drain); until then it is not unhandled.
     sent.catch(() => undefined);
     this.inFlight.push({ index, sent });
-    while (this.inFlight.length >= S3_PARTS_IN_FLIGHT) await this.inFlight.shift()?.sent;
+    while (this.inFlight.length >= this.maxInFlight) await this.inFlight.shift()?.sent;
   }
 
   private async sendPart(index: number, data: Buffer, signal: AbortSignal): Promise<void> {

@@ -43,12 +43,15 @@ const WRITES_IN_FLIGHT = 4;
 
 /**
  * Writes received bytes to a file at their offsets while a FileVerifier hashes them, without waiting for the disk
- * between chunks: each chunk is hashed as it is added, chunks are gathered into WRITE_BATCH_BYTES batches and written
- * with positional writes, up to WRITES_IN_FLIGHT batches at once (`add` waits when they are all busy, so memory stays
- * bounded whatever the file size). A resumed transfer keeps the writer: the next bytes go at `verifier.received`.
+ * between chunks: each chunk is hashed as it is added and copied into one of WRITES_IN_FLIGHT + 1 reused
+ * WRITE_BATCH_BYTES buffers, and full buffers are written with positional writes, up to WRITES_IN_FLIGHT at once
+ * (`add` waits when they are all busy). The copy costs far less than the hash and keeps memory at a fixed few MiB
+ * whatever the source hands over (holding the sources' own chunks until written left the collector behind, and RSS
+ * crept). A resumed transfer keeps the writer: the next bytes go at `verifier.received`.
  */
 export class VerifiedFileWriter {
-  private batch: Uint8Array[] = [];
+  private readonly free: Buffer[] = [];
+  private batch: Buffer | undefined;
   private batchBytes = 0;
   /** File offset of the batch being gathered. */
   private position: number;
@@ -56,7 +59,7 @@ export class VerifiedFileWriter {
   private failed: unknown;
 
   constructor(
-    private readonly fh: { writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }> },
+    private readonly fh: { write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> },
     readonly verifier: FileVerifier,
   ) {
     this.position = verifier.received;
@@ -66,16 +69,21 @@ export class VerifiedFileWriter {
   async add(chunk: Uint8Array): Promise<void> {
     if (this.failed !== undefined) throw this.failed;
     this.verifier.update(chunk);
-    // Sources hand over fresh buffers (gRPC messages, stream chunks), so they are kept as they are, not copied.
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.send();
+    let at = 0;
+    while (at < chunk.length) {
+      const batch = (this.batch ??= this.free.pop() ?? Buffer.allocUnsafe(WRITE_BATCH_BYTES));
+      const n = Math.min(chunk.length - at, WRITE_BATCH_BYTES - this.batchBytes);
+      batch.set(chunk.subarray(at, at + n), this.batchBytes);
+      this.batchBytes += n;
+      at += n;
+      if (this.batchBytes === WRITE_BATCH_BYTES) await this.send();
+    }
   }
 
   /** Writes everything added so far; throws the first write failure. */
   async flush(): Promise<void> {
     if (this.batchBytes > 0) await this.send();
-    while (this.writing.size > 0) await Promise.race(this.writing);
+    await this.settle();
     if (this.failed !== undefined) throw this.failed;
   }
 
@@ -85,13 +93,18 @@ export class VerifiedFileWriter {
   }
 
   private async send(): Promise<void> {
-    const buffers = this.batch;
+    const buffer = this.batch;
+    const length = this.batchBytes;
+    if (!buffer) return;
     const at = this.position;
-    this.position += this.batchBytes;
-    this.batch = [];
+    this.position += length;
+    this.batch = undefined;
     this.batchBytes = 0;
-    const write = this.writeAll(buffers, at).then(
-      () => void this.writing.delete(write),
+    const write = this.writeAll(buffer, length, at).then(
+      () => {
+        this.writing.delete(write);
+        this.free.push(buffer);
+      },
       (err: unknown) => {
         this.failed ??= err;
         this.writing.delete(write);
@@ -102,22 +115,11 @@ export class VerifiedFileWriter {
     if (this.failed !== undefined) throw this.failed;
   }
 
-  private async writeAll(buffers: Uint8Array[], position: number): Promise<void> {
-    let rest = buffers;
-    let at = position;
-    while (rest.length > 0) {
-      let { bytesWritten } = await this.fh.writev(rest, at);
-      at += bytesWritten;
-      // A short write (rare: a full disk reports ENOSPC instead): continue after the bytes that made it.
-      const left: Uint8Array[] = [];
-      for (const b of rest) {
-        if (bytesWritten >= b.length) bytesWritten -= b.length;
-        else {
-          left.push(b.subarray(bytesWritten));
-          bytesWritten = 0;
-        }
-      }
-      rest = left;
+  private async writeAll(buffer: Buffer, length: number, position: number): Promise<void> {
+    let written = 0;
+    while (written < length) {
+      const { bytesWritten } = await this.fh.write(buffer, written, length - written, position + written);
+      written += bytesWritten;
     }
   }
 }
