@@ -25,11 +25,11 @@ import { ErrorCode, KilnError, UnavailableError, fromFailure } from "../../core/
 const ERROR_CODE_METADATA_KEY = "kiln-error-code";
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /**
- * The HTTP/2 receive window of the connection and of each stream: with the 64 KiB default a download stream stalls on
- * a window update every 64 KiB and tops out far below the disk and the hash. This is also at most what a slow
- * reader buffers.
+ * The HTTP/2 receive window of the connection and of each stream, for download streams: 2 MiB instead of the 64 KiB
+ * default, so a stream does not wait on a window update every 64 KiB when the machine is busy; it is also at most
+ * what a slow reader buffers. (On an idle machine the default did as well; larger windows only raised the RSS.)
  */
-const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
+const FLOW_CONTROL_WINDOW_BYTES = 2 * 1024 * 1024;
 /** How long a first call waits for the coordinator to answer before calling it unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 

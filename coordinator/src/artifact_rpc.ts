@@ -7,10 +7,11 @@ import type { ArtifactRecord__Output, FileSource } from "../../proto/src/mod.js"
 import { InvalidArgumentError, type Artifacts } from "../../core/src/mod.js";
 
 /**
- * Size of the chunks a download is sent in (gRPC messages): at most this, the store's own reads are not gathered
- * (a copy) when smaller. 256 KiB messages spent more time per message than per byte.
+ * Size of the chunks a download is sent in (gRPC messages). Measured on 1 GiB from a directory store: 256 KiB
+ * messages ran at 240-290 MiB/s, 1 MiB ones at 170-200 (the client gathers each message from 16 KiB HTTP/2 frames)
+ * and left the CLI's RSS higher.
  */
-export const DOWNLOAD_CHUNK_BYTES = 1024 * 1024; // 1 MiB
+export const DOWNLOAD_CHUNK_BYTES = 256 * 1024; // 256 KiB
 
 export async function deleteArtifacts(artifacts: Artifacts, ids: readonly string[]): Promise<ArtifactRecord__Output[]> {
   if (ids.length === 0) throw new InvalidArgumentError("kiln artifacts rm: name at least one artifact id");
