@@ -17,12 +17,19 @@ import type {
   ArtifactRecord__Output,
   DeleteArtifactsResponse__Output,
   FileChunk__Output,
+  FileSource__Output,
   ListArtifactsResponse__Output,
 } from "../../proto/src/mod.js";
 import { ErrorCode, KilnError, UnavailableError, fromFailure } from "../../core/src/mod.js";
 
 const ERROR_CODE_METADATA_KEY = "kiln-error-code";
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * The HTTP/2 receive window of the connection and of each stream, for download streams: 2 MiB instead of the 64 KiB
+ * default, so a stream does not wait on a window update every 64 KiB when the machine is busy; it is also at most
+ * what a slow reader buffers. (On an idle machine the default did as well; larger windows only raised the RSS.)
+ */
+const FLOW_CONTROL_WINDOW_BYTES = 2 * 1024 * 1024;
 /** How long a first call waits for the coordinator to answer before calling it unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -59,6 +66,7 @@ export class CoordinatorConnection {
     this.client = new pkg.kiln.v1.Coordinator(address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
     });
   }
 
@@ -151,6 +159,20 @@ export class CoordinatorConnection {
 
   async pruneArtifacts(keepLast: number, olderThanMs: number): Promise<ArtifactRecord__Output[]> {
     return (await this.unary<DeleteArtifactsResponse__Output>("PruneArtifacts", { keep_last: keepLast, older_than_ms: olderThanMs })).deleted;
+  }
+
+  /**
+   * Where the CLI may read one stored file itself (a presigned URL, a directory store's path); undefined when the
+   * coordinator offers none, or predates DownloadSource.
+   */
+  downloadSource(artifactId: string, fileIndex: number): Promise<FileSource__Output | undefined> {
+    return new Promise((resolve, reject) => {
+      this.client.DownloadSource({ artifact_id: artifactId, file_index: fileIndex }, { deadline: new Date(Date.now() + 30_000) }, (err, res) => {
+        if (err?.code === grpc.status.UNIMPLEMENTED) resolve(undefined);
+        else if (err) reject(toKilnError(err, this.address));
+        else resolve(res?.url || res?.path ? res : undefined);
+      });
+    });
   }
 
   /** Streams one stored file's bytes from `offset` (unverified: the caller checks size and sha256). */

@@ -3,16 +3,27 @@
  * from the farm's store to the CLI (which verifies size and sha256 as it writes).
  */
 import type { Readable } from "node:stream";
-import type { ArtifactRecord__Output } from "../../proto/src/mod.js";
+import type { ArtifactRecord__Output, FileSource } from "../../proto/src/mod.js";
 import { InvalidArgumentError, type Artifacts } from "../../core/src/mod.js";
 
-/** Size of the chunks a download is sent in (gRPC messages). */
+/**
+ * Size of the chunks a download is sent in (gRPC messages). Measured on 1 GiB from a directory store: 256 KiB
+ * messages ran at 240-290 MiB/s, 1 MiB ones at 170-200 (the client gathers each message from 16 KiB HTTP/2 frames)
+ * and left the CLI's RSS higher.
+ */
 export const DOWNLOAD_CHUNK_BYTES = 256 * 1024; // 256 KiB
 
 export async function deleteArtifacts(artifacts: Artifacts, ids: readonly string[]): Promise<ArtifactRecord__Output[]> {
   if (ids.length === 0) throw new InvalidArgumentError("kiln artifacts rm: name at least one artifact id");
   const records = await Promise.all(ids.map((id) => artifacts.catalog.resolve(id)));
   return artifacts.remove(records);
+}
+
+/** Where the client may read a file itself (a presigned S3 URL, a directory store's path); empty when nowhere. */
+export async function downloadSource(artifacts: Artifacts, id: string, fileIndex: number): Promise<FileSource> {
+  const record = await artifacts.catalog.resolve(id);
+  const source = await artifacts.directSource(record, fileIndex);
+  return { url: source?.url ?? "", path: source?.path ?? "" };
 }
 
 /** A file's bytes from `offset`, re-cut into chunks of at most DOWNLOAD_CHUNK_BYTES. */

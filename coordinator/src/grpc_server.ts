@@ -21,13 +21,14 @@ import type {
   DeleteArtifactsResponse__Output,
   DownloadFileRequest__Output,
   FileChunk__Output,
+  FileSource,
   ListArtifactsRequest__Output,
   ListArtifactsResponse__Output,
   PruneArtifactsRequest__Output,
 } from "../../proto/src/mod.js";
 import { ErrorCode, ensureKilnError } from "../../core/src/mod.js";
 import type { CoordinatorService } from "./service.js";
-import { deleteArtifacts, downloadChunks } from "./artifact_rpc.js";
+import { deleteArtifacts, downloadChunks, downloadSource } from "./artifact_rpc.js";
 
 export const ERROR_CODE_METADATA_KEY = "kiln-error-code";
 /** Bundles (the template's directory) travel inside SubmitBuild. */
@@ -103,6 +104,7 @@ export class CoordinatorGrpcServer implements AsyncDisposable {
       PruneArtifacts: unary<PruneArtifactsRequest__Output, DeleteArtifactsResponse__Output>(async (req) => ({
         deleted: await (await service.artifacts()).prune({ keepLast: req.keep_last, olderThanMs: Number(req.older_than_ms) }),
       })),
+      DownloadSource: unary<DownloadFileRequest__Output, FileSource>(async (req) => downloadSource(await service.artifacts(), req.artifact_id, req.file_index)),
       DownloadFile: ((call: grpc.ServerWritableStream<DownloadFileRequest__Output, FileChunk__Output>) => {
         const abort = new AbortController();
         call.on("cancelled", () => abort.abort());

@@ -17,6 +17,7 @@ import type { DownloadFileRequest as _kiln_v1_DownloadFileRequest, DownloadFileR
 import type { DrainAgentRequest as _kiln_v1_DrainAgentRequest, DrainAgentRequest__Output as _kiln_v1_DrainAgentRequest__Output } from './kiln/v1/DrainAgentRequest';
 import type { Failure as _kiln_v1_Failure, Failure__Output as _kiln_v1_Failure__Output } from './kiln/v1/Failure';
 import type { FileChunk as _kiln_v1_FileChunk, FileChunk__Output as _kiln_v1_FileChunk__Output } from './kiln/v1/FileChunk';
+import type { FileSource as _kiln_v1_FileSource, FileSource__Output as _kiln_v1_FileSource__Output } from './kiln/v1/FileSource';
 import type { GetArtifactRequest as _kiln_v1_GetArtifactRequest, GetArtifactRequest__Output as _kiln_v1_GetArtifactRequest__Output } from './kiln/v1/GetArtifactRequest';
 import type { GetBuildRequest as _kiln_v1_GetBuildRequest, GetBuildRequest__Output as _kiln_v1_GetBuildRequest__Output } from './kiln/v1/GetBuildRequest';
 import type { Job as _kiln_v1_Job, Job__Output as _kiln_v1_Job__Output } from './kiln/v1/Job';
@@ -70,6 +71,7 @@ export interface ProtoGrpcType {
       ErrorCode: EnumTypeDefinition
       Failure: MessageTypeDefinition<_kiln_v1_Failure, _kiln_v1_Failure__Output>
       FileChunk: MessageTypeDefinition<_kiln_v1_FileChunk, _kiln_v1_FileChunk__Output>
+      FileSource: MessageTypeDefinition<_kiln_v1_FileSource, _kiln_v1_FileSource__Output>
       GetArtifactRequest: MessageTypeDefinition<_kiln_v1_GetArtifactRequest, _kiln_v1_GetArtifactRequest__Output>
       GetBuildRequest: MessageTypeDefinition<_kiln_v1_GetBuildRequest, _kiln_v1_GetBuildRequest__Output>
       Job: MessageTypeDefinition<_kiln_v1_Job, _kiln_v1_Job__Output>

@@ -44,3 +44,4 @@ export type { DeleteArtifactsResponse, DeleteArtifactsResponse__Output } from ".
 export type { PruneArtifactsRequest, PruneArtifactsRequest__Output } from "../generated/kiln/v1/PruneArtifactsRequest.js";
 export type { DownloadFileRequest, DownloadFileRequest__Output } from "../generated/kiln/v1/DownloadFileRequest.js";
 export type { FileChunk, FileChunk__Output } from "../generated/kiln/v1/FileChunk.js";
+export type { FileSource, FileSource__Output } from "../generated/kiln/v1/FileSource.js";

@@ -4,13 +4,17 @@
  *
  * A 1 GiB file (KILN_BENCH_ARTIFACT_MIB to change it) goes up through each backend — the JetStream object store, S3
  * (s3rver on loopback) and a directory — the way an agent uploads it (a process of its own, hashing on the way), and
- * comes back the way a user fetches it (`kiln artifacts get` through a coordinator, verifying on the way). Beside them,
- * two baselines over the same file in the same run: a raw local `cp` and `sha256sum`. Since every transfer hashes
+ * comes back the way a user fetches it (`kiln artifacts get`, verifying on the way): straight from the store where the
+ * CLI reaches it (S3: a presigned URL; dir: the mounted path) and through the coordinator's gRPC stream
+ * (KILN_ARTIFACT_DIRECT=0). Beside them, baselines over the same file in the same run: a raw local `cp` and
+ * `sha256sum`, and the plain AWS SDK against s3rver (multipart up, GetObject down, no kiln, no hashing), which shows
+ * what s3rver itself sustains. s3rver runs in a process of its own, as a real S3 service would. Since every transfer hashes
  * every byte once, `sha256sum` is the bound on this machine; ratios are against its rate (targets: >= 0.6 for the
  * object store, >= 0.8 for S3 and the directory). The agent's and the CLI's peak RSS (VmHWM) are printed too (target
  * < 200 MiB whatever the file size).
  */
 import { spawnSync, type ChildProcess } from "node:child_process";
+import { uptime, loadavg } from "node:os";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,7 +22,7 @@ import path from "node:path";
 import type { ArtifactStoreConfig } from "../../core/src/mod.js";
 import { NatsServer, connectFarm } from "./support.js";
 import { CoordinatorGrpcServer, CoordinatorService } from "../../coordinator/src/mod.js";
-import { S3Server, S3_TEST_CREDENTIALS, runKiln, runScript } from "../src/mod.js";
+import { S3_TEST_CREDENTIALS, runKiln, runScript } from "../src/mod.js";
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env["KILN_BENCH_ARTIFACT_MIB"] ?? 1024) * MiB;
@@ -51,8 +55,21 @@ export async function benchArtifacts(): Promise<void> {
   const nc = await connectFarm({ servers: nats.url });
   const service = await CoordinatorService.open(nc, { log: () => undefined });
   const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0");
-  const s3 = await S3Server.start();
+  let s3rver: ChildProcess | undefined;
+  let endpoint = "";
+  const s3Exit = runScript("test/bench/s3rver_child.ts", [], {
+    cwd: dir,
+    timeoutMs: 3_600_000,
+    onStdout: (out, child) => {
+      s3rver = child;
+      endpoint ||= out.split("\n").find((l) => l.startsWith("http")) ?? "";
+    },
+  });
   try {
+    while (!endpoint) {
+      if (await Promise.race([s3Exit.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))])) throw new Error("s3rver did not start");
+    }
+    const s3 = { endpoint };
     const file = path.join(dir, "image.raw");
     const fh = await open(file, "w");
     for (let done = 0; done < SIZE; done += 8 * MiB) await fh.write(randomBytes(Math.min(8 * MiB, SIZE - done)));
@@ -64,7 +81,20 @@ export async function benchArtifacts(): Promise<void> {
     const shaMs = timed("sha256sum", [file]);
     const shaRate = rate(SIZE, shaMs);
     console.log(`artifact transfer of ${SIZE / MiB} MiB (upload: an agent process; download: kiln artifacts get via a coordinator)`);
+    const raw = await runScript("test/bench/s3_raw_child.ts", [s3.endpoint, file, path.join(dir, "raw.out")], {
+      cwd: dir,
+      timeoutMs: 600_000,
+      env: { AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey },
+    });
+    if (raw.code !== 0) throw new Error(`raw s3rver baseline failed: ${raw.stderr}`);
+    await rm(path.join(dir, "raw.out"));
+    const rawMs = JSON.parse(raw.stdout.trim().split("\n").pop() ?? "{}") as { upMs: number; downMs: number };
+    console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (2 cores; up ${(uptime() / 3600).toFixed(0)}h)`);
     console.log(`  baselines: cp ${rate(SIZE, cpMs).toFixed(0)} MiB/s, sha256sum ${shaRate.toFixed(0)} MiB/s`);
+    console.log(
+      `  s3rver raw (AWS SDK, no kiln, no hashing): upload ${rate(SIZE, rawMs.upMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.upMs) / shaRate).toFixed(2)} of sha256sum), ` +
+        `download ${rate(SIZE, rawMs.downMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.downMs) / shaRate).toFixed(2)})`,
+    );
 
     const artifacts = await service.artifacts();
     const backends: [string, ArtifactStoreConfig, number][] = [
@@ -98,31 +128,42 @@ export async function benchArtifacts(): Promise<void> {
         count: 1,
       });
       const dest = path.join(dir, "fetched");
-      let cliPeak = () => 0;
-      const get = await runKiln(["artifacts", "get", id, "--dest", dest, "--coordinator", server.address], {
-        cwd: dir,
-        timeoutMs: 600_000,
-        onSpawn: (c) => (cliPeak = trackPeak(c)),
-      });
-      if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
-      // The CLI's own timing of the transfer (process start-up excluded): "out/image.raw: 1.0 GiB in 5.2s (...)".
-      const seconds = Number(/out\/image\.raw: .* in ([\d.]+)s/.exec(get.stderr)?.[1]);
+      let cliPeak = 0;
+      /** `kiln artifacts get` of the file; its own timing of the transfer (process start-up excluded). */
+      const download = async (direct: boolean): Promise<number> => {
+        let peak = () => 0;
+        const get = await runKiln(["artifacts", "get", id, "--dest", dest, "--coordinator", server.address], {
+          cwd: dir,
+          timeoutMs: 600_000,
+          env: direct ? {} : { KILN_ARTIFACT_DIRECT: "0" },
+          onSpawn: (c) => (peak = trackPeak(c)),
+        });
+        if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
+        if (direct && /cannot read it from/.test(get.stderr)) throw new Error(`the direct download from ${label} fell back: ${get.stderr}`);
+        cliPeak = Math.max(cliPeak, peak());
+        await rm(dest, { recursive: true, force: true });
+        // "out/image.raw: 1.0 GiB in 5.2s (...)"
+        return rate(SIZE, Number(/out\/image\.raw: .* in ([\d.]+)s/.exec(get.stderr)?.[1]) * 1000);
+      };
       const upRate = rate(SIZE, result.ms);
-      const downRate = rate(SIZE, seconds * 1000);
+      const viaCoordinator = await download(false);
+      const direct = config.backend === "nats" ? undefined : await download(true);
+      const downRate = direct ?? viaCoordinator;
       console.log(
         `  ${label.padEnd(20)} upload ${upRate.toFixed(0).padStart(4)} MiB/s (${(upRate / shaRate).toFixed(2)} of sha256sum)   ` +
-          `download ${downRate.toFixed(0).padStart(4)} MiB/s (${(downRate / shaRate).toFixed(2)})   target >= ${target}   ` +
-          `peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak() / MiB).toFixed(0)} MiB`,
+          `download ${downRate.toFixed(0).padStart(4)} MiB/s (${(downRate / shaRate).toFixed(2)}${direct === undefined ? "" : ", direct"})   ` +
+          (direct === undefined ? "" : `via coordinator ${viaCoordinator.toFixed(0)} MiB/s (${(viaCoordinator / shaRate).toFixed(2)})   `) +
+          `target >= ${target}   peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak / MiB).toFixed(0)} MiB`,
       );
       await artifacts.remove([(await artifacts.catalog.get(id))!]);
-      await rm(dest, { recursive: true, force: true });
     }
   } finally {
     await server.stop(200);
     service.close();
     await nc.close();
     await nats.stop();
-    await s3.stop();
+    s3rver?.kill("SIGTERM");
+    await s3Exit.catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -5,13 +5,14 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, readdir, writeFile } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ArtifactRecord__Output, BuildStatus__Output, JobEvent__Output } from "../../proto/src/mod.js";
+import type { ArtifactRecord__Output, BuildStatus__Output, FileSource__Output, JobEvent__Output } from "../../proto/src/mod.js";
 import type { ArtifactStoreConfig } from "../../core/src/mod.js";
 import { main } from "../../cli/src/main.js";
 import { packBundle } from "../../cli/src/bundle.js";
-import type { CoordinatorConnection } from "../../cli/src/mod.js";
+import { CoordinatorConnection, downloadArtifacts } from "../../cli/src/mod.js";
 import { S3Server, S3_TEST_CREDENTIALS, TestFarm, runKiln, seededRandom, tempDir, watchToEnd } from "../src/mod.js";
 
 const MiB = 1024 * 1024;
@@ -308,6 +309,8 @@ describe("artifacts - directory and S3 backends", () => {
     const ok = await kiln(["artifacts", "get", big.id, "--dest", path.join(user.dir, "ok"), "--coordinator", address]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(sha256(await readFile(path.join(user.dir, "ok", "out", "big.img")))).toBe(sha256(p.big));
+    // The CLI mounts the store where the coordinator does (the same host): it read the file there, not via gRPC.
+    expect(ok.stderr).toMatch(/out\/big\.img: 3\.0 MiB in .*, sha256 ok -> .*big\.img \(read from the store directory directly\)$/m);
 
     // Flip one byte in the middle of the stored object: same size, different content.
     const corrupt = Buffer.from(p.big);
@@ -327,7 +330,7 @@ describe("artifacts - directory and S3 backends", () => {
     expect(rebuilt.status.jobs.find((j) => j.name === "big")?.agent).toBe("a1");
   });
 
-  it("an S3-compatible store (s3rver): multipart upload of a 24 MiB file, byte-identical get, a replaced object is detected", async () => {
+  it("an S3-compatible store (s3rver): multipart upload of a 24 MiB file, byte-identical get straight from S3 (a presigned URL) or, when the CLI cannot reach it, through the coordinator; a replaced object is detected", async () => {
     p = await project(3);
     await using s3 = await S3Server.start();
     await setStore(farm, {
@@ -347,6 +350,35 @@ describe("artifacts - directory and S3 backends", () => {
     const get = await kiln(["artifacts", "get", status.build?.id ?? "", "--dest", dest, "--coordinator", address]);
     expect(get.code, get.stderr).toBe(0);
     expect(sha256(await readFile(path.join(dest, "out", "big.img")))).toBe(sha256(p.big));
+    // Straight from s3rver with the presigned URL the coordinator handed out, not through the coordinator.
+    expect(get.stderr).toMatch(/out\/big\.img: 24\.0 MiB in .*, sha256 ok -> .*big\.img \(fetched from the store directly\)$/m);
+
+    // A CLI that cannot reach the store (the URL's port has nothing listening: S3 behind a firewall, a name only the
+    // farm resolves) gets the same bytes through the coordinator's stream.
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    class FirewalledCli extends CoordinatorConnection {
+      override async downloadSource(id: string, index: number): Promise<FileSource__Output | undefined> {
+        const source = await super.downloadSource(id, index);
+        expect(source?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/kiln-artifacts\/farm1\/.*X-Amz-Signature=/);
+        return source && { ...source, url: source.url.replace(/^http:\/\/127\.0\.0\.1:\d+\//, `http://127.0.0.1:${closedPort}/`) };
+      }
+    }
+    const firewalled = new FirewalledCli(address);
+    let stderr = "";
+    try {
+      const target = path.join(user.dir, "s3-fallback", "big.img");
+      await downloadArtifacts(firewalled, [big], () => target, { stdout: () => undefined, stderr: (t) => (stderr += t) }, false);
+      expect(sha256(await readFile(target))).toBe(sha256(p.big));
+    } finally {
+      firewalled.close();
+    }
+    expect(stderr).toMatch(new RegExp(`^out/big\\.img: cannot read it from 127\\.0\\.0\\.1:${closedPort} directly \\(.*ECONNREFUSED.*\\); through the coordinator from 0 B$`, "m"));
+    expect(stderr).toMatch(/out\/big\.img: 24\.0 MiB in .*, sha256 ok -> .*big\.img$/m);
 
     // Someone overwrites the object in the bucket behind kiln's back.
     const { S3Client, PutObjectCommand, HeadObjectCommand } = await import("@aws-sdk/client-s3");

@@ -14,7 +14,7 @@ import { DEFAULT_STORE_CONFIG, type ArtifactStoreConfig } from "./config.js";
 import { DirectoryStore } from "./dir_store.js";
 import { NatsObjectStore } from "./nats_store.js";
 import { S3Store } from "./s3_store.js";
-import type { ArtifactStore } from "./store.js";
+import type { ArtifactStore, DirectSource } from "./store.js";
 import { uploadResumable, type UploadOptions, type UploadResult } from "./upload.js";
 
 export interface PruneRules {
@@ -116,6 +116,14 @@ export class Artifacts {
     if (!file.object) throw new NotFoundError(`${file.name} of artifact ${record.id} was not a file on the agent; nothing was stored`);
     if (offset > Number(file.size)) throw new InvalidArgumentError(`offset ${offset} is past the end of ${file.name} (${file.size} bytes)`);
     return { file, stream: await (await this.storeOfKind(file.store || record.store)).get(file.object, offset, signal) };
+  }
+
+  /** Where a client may read a stored file itself (see DirectSource); undefined when only `openFile` can. */
+  async directSource(record: ArtifactRecord__Output, fileIndex: number): Promise<DirectSource | undefined> {
+    const file = record.files[fileIndex];
+    if (!file?.object) return undefined;
+    const store = await this.storeOfKind(file.store || record.store);
+    return store.directSource?.(file.object);
   }
 
   /** Records of one build (or all), newest first; only those carrying every one of `labels` when given. */

@@ -9,7 +9,7 @@ import { mkdir, open, readdir, rename, rm, stat, truncate, type FileHandle } fro
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { ChecksumMismatchError, InvalidArgumentError, NotFoundError } from "../errors.js";
-import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
+import type { ArtifactStore, DirectSource, StoredObject, StoreUpload } from "./store.js";
 
 /** Chunk of the directory store's uploads: what a retry after an I/O error writes again. */
 export const DIR_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -34,7 +34,12 @@ export class DirectoryStore implements ArtifactStore {
   async get(key: string, offset: number): Promise<Readable> {
     const file = this.file(key);
     if (!(await this.stat(key))) throw new NotFoundError(`artifact object ${key} is missing from the store directory ${this.root}`);
-    return createReadStream(file, { start: offset, highWaterMark: 256 * 1024 });
+    return createReadStream(file, { start: offset, highWaterMark: 1024 * 1024 });
+  }
+
+  /** The file itself: a client that mounts the store at the same path (the same host, a shared NFS) reads it there. */
+  async directSource(key: string): Promise<DirectSource | undefined> {
+    return (await this.stat(key)) ? { path: this.file(key) } : undefined;
   }
 
   async stat(key: string): Promise<StoredObject | null> {

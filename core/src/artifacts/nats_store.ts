@@ -32,6 +32,11 @@ const CHUNK_HEADER = "Kiln-Chunk";
  * which chunks are its own, so neither continues after the other's.
  */
 const ATTEMPT_HEADER = "Kiln-Attempt";
+/**
+ * Chunks a download asks the server for at once (16 MiB): with fewer, the reader waits for each pull's round trip
+ * (8 halved the throughput); the consumer never buffers more, so a slow reader still holds at most this.
+ */
+const PULL_CHUNKS = 32;
 /** Publishes awaiting their acknowledgement: a round trip per chunk would halve the throughput. */
 const CHUNKS_IN_FLIGHT = 4;
 const CHUNK_SUBJECTS = `$O.${ARTIFACT_FILES_STORE}.C.`;
@@ -66,7 +71,7 @@ export class NatsObjectStore implements ArtifactStore {
     async function* chunks(): AsyncGenerator<Uint8Array> {
       if (size === 0 || offset >= size) return;
       const consumer = await js.consumers.get(`OBJ_${ARTIFACT_FILES_STORE}`, { filter_subjects: `$O.${ARTIFACT_FILES_STORE}.C.${info?.nuid ?? ""}` });
-      const messages = await consumer.consume({ max_messages: 8 });
+      const messages = await consumer.consume({ max_messages: PULL_CHUNKS });
       const stop = (): void => void messages.close();
       signal.addEventListener("abort", stop, { once: true });
       let position = 0;

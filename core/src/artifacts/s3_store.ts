@@ -1,6 +1,8 @@
 /**
  * An S3-compatible service as the artifact store. Uploads are multipart, one part of `partSizeBytes` per chunk of the
- * resumable upload driver (./upload.ts), so memory stays at two parts whatever the file size. Every part is sent with
+ * resumable upload driver (./upload.ts), S3_PARTS_IN_FLIGHT parts sent at once (one part at a time leaves the link idle
+ * for every part's round trip and the server's own hashing), so memory stays at a few parts whatever the file size.
+ * Downloads can skip the coordinator: `directSource` hands out a presigned GET URL the CLI fetches itself. Every part is sent with
  * its Content-MD5, which S3 checks on arrival and refuses on a mismatch; servers that do not check it still answer
  * with the MD5 of what they stored as the part's ETag, which is compared too. A refused or mismatched part, or one
  * cut off by a dropped connection, is sent again; the parts before it stay. An aborted or failed upload is aborted on
@@ -16,9 +18,15 @@ import { Readable } from "node:stream";
 import type { CompletedPart, MultipartUpload, Part, S3Client } from "@aws-sdk/client-s3";
 import { ChecksumMismatchError, NotFoundError, UnavailableError } from "../errors.js";
 import { DEFAULT_S3_PART_BYTES, type ArtifactStoreConfig } from "./config.js";
-import type { ArtifactStore, StoredObject, StoreUpload } from "./store.js";
+import type { ArtifactStore, DirectSource, StoredObject, StoreUpload } from "./store.js";
 
 type S3Config = Extract<ArtifactStoreConfig, { backend: "s3" }>;
+/** At most this many parts are uploaded at once; each holds a copy of its part (the driver reuses its buffers). */
+export const S3_PARTS_IN_FLIGHT = 4;
+/** ... and at most this many bytes of them, so large parts (`part_size_mb=64`) keep the agent's memory bounded. */
+const S3_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/** How long a presigned download URL is valid: long enough to fetch a large image over a slow link. */
+const PRESIGNED_URL_SECONDS = 3600;
 type Sdk = typeof import("@aws-sdk/client-s3");
 
 function isMissing(err: unknown): boolean {
@@ -188,6 +196,13 @@ export class S3Store implements ArtifactStore {
     }
   }
 
+  /** A presigned GET URL of the object (for Range requests from any offset); no request to S3 is made. */
+  async directSource(key: string): Promise<DirectSource> {
+    const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
+    const command = new this.sdk.GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) });
+    return { url: await getSignedUrl(this.client, command, { expiresIn: PRESIGNED_URL_SECONDS }) };
+  }
+
   async stat(key: string): Promise<StoredObject | null> {
     try {
       const head = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
@@ -238,6 +253,16 @@ export class S3Store implements ArtifactStore {
 
 class S3Upload implements StoreUpload {
   private readonly parts: CompletedPart[] = [];
+  /** Parts being sent, oldest first. */
+  private inFlight: { index: number; sent: Promise<void> }[] = [];
+  /**
+   * The first part that failed in flight, until `recover` hands it to the driver (a recover that fails after the
+   * parts settled must not forget it): writes refuse until then, so no part is skipped.
+   */
+  private firstFailed: number | undefined;
+  /** Part-sized buffers of parts that were stored, reused for the next ones (fresh 8 MiB buffers make RSS creep). */
+  private readonly spare: Buffer[] = [];
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly store: S3Store,
@@ -249,7 +274,9 @@ class S3Upload implements StoreUpload {
     readonly chunkBytes: number,
     /** Leading parts an earlier process stored in this multipart upload. */
     private readonly held: readonly Part[],
-  ) {}
+  ) {
+    this.maxInFlight = Math.max(1, Math.min(S3_PARTS_IN_FLIGHT, Math.floor(S3_BYTES_IN_FLIGHT / chunkBytes)));
+  }
 
   get heldChunks(): number {
     return this.held.length;
@@ -270,6 +297,25 @@ class S3Upload implements StoreUpload {
   }
 
   async write(index: number, data: Buffer, signal: AbortSignal): Promise<void> {
+    if (this.firstFailed !== undefined) throw new UnavailableError(`part ${this.firstFailed + 1} of ${this.key} must be sent again first`, { retryable: true });
+    // Sent again after a failure: stored only once this attempt succeeds.
+    delete this.parts[index];
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
+    const part = buffer.subarray(0, data.copy(buffer));
+    const sent = this.sendPart(index, part, signal).then(
+      () => void this.spare.push(buffer),
+      (err: unknown) => {
+        this.firstFailed = Math.min(this.firstFailed ?? index, index);
+        throw err;
+      },
+    );
+    // A failure surfaces when the driver awaits this part (here or in drain); until then it is not unhandled.
+    sent.catch(() => undefined);
+    this.inFlight.push({ index, sent });
+    while (this.inFlight.length >= this.maxInFlight) await this.inFlight.shift()?.sent;
+  }
+
+  private async sendPart(index: number, data: Buffer, signal: AbortSignal): Promise<void> {
     const md5 = createHash("md5").update(data).digest();
     let etag: string | undefined;
     try {
@@ -300,16 +346,26 @@ class S3Upload implements StoreUpload {
     this.parts[index] = { PartNumber: index + 1, ETag: etag };
   }
 
-  async drain(): Promise<void> {}
+  async drain(): Promise<void> {
+    if (this.firstFailed !== undefined) throw new UnavailableError(`part ${this.firstFailed + 1} of ${this.key} must be sent again first`, { retryable: true });
+    while (this.inFlight.length > 0) await this.inFlight.shift()?.sent;
+  }
 
   async recover(next: number, signal: AbortSignal): Promise<number> {
-    // Sending a part number again replaces it, so the part in flight is simply sent again once S3 answers.
+    // Parts still in flight finish (or fail) first; then the upload goes on from the first part that failed (parts
+    // after it that were stored are simply sent again: a part number sent again replaces the part). S3 answering is
+    // checked on the bucket, not on the upload: s3rver drops the connection of a ListParts after parts were cut off.
+    const settling = this.inFlight;
+    this.inFlight = [];
+    await Promise.allSettled(settling.map((p) => p.sent));
     try {
-      await this.client.send(new this.sdk.ListPartsCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MaxParts: 1 }), { abortSignal: signal });
+      await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
     } catch (err) {
       throw this.store.wrap(err);
     }
-    return next;
+    const held = Math.min(next, this.firstFailed ?? next);
+    this.firstFailed = undefined;
+    return held;
   }
 
   async complete(size: number, _sha256: string, signal: AbortSignal): Promise<void> {

@@ -18,6 +18,17 @@ export interface StoredObject {
   readonly size: number;
 }
 
+/**
+ * Where a reader may fetch an object itself instead of through the process that holds the store (the coordinator):
+ * an HTTP(S) URL that honours Range (S3: a presigned GET), or a path in a directory store as this process sees it.
+ * Only a hint: the reader verifies what it reads and falls back to `get` through the coordinator when it cannot
+ * reach it.
+ */
+export interface DirectSource {
+  readonly url?: string;
+  readonly path?: string;
+}
+
 export interface ArtifactStore {
   /** The backend's name as recorded in the catalog: nats | dir | s3. */
   readonly kind: string;
@@ -31,6 +42,8 @@ export interface ArtifactStore {
   get(key: string, offset: number, signal: AbortSignal): Promise<Readable>;
   /** Null when missing. */
   stat(key: string): Promise<StoredObject | null>;
+  /** Where a client may read the object itself; undefined when it cannot (the object store: only NATS clients). */
+  directSource?(key: string): Promise<DirectSource | undefined>;
   /** Idempotent. */
   delete(key: string): Promise<void>;
   /**

@@ -12,6 +12,7 @@ import type { DeleteArtifactsResponse as _kiln_v1_DeleteArtifactsResponse, Delet
 import type { DownloadFileRequest as _kiln_v1_DownloadFileRequest, DownloadFileRequest__Output as _kiln_v1_DownloadFileRequest__Output } from '../../kiln/v1/DownloadFileRequest';
 import type { DrainAgentRequest as _kiln_v1_DrainAgentRequest, DrainAgentRequest__Output as _kiln_v1_DrainAgentRequest__Output } from '../../kiln/v1/DrainAgentRequest';
 import type { FileChunk as _kiln_v1_FileChunk, FileChunk__Output as _kiln_v1_FileChunk__Output } from '../../kiln/v1/FileChunk';
+import type { FileSource as _kiln_v1_FileSource, FileSource__Output as _kiln_v1_FileSource__Output } from '../../kiln/v1/FileSource';
 import type { GetArtifactRequest as _kiln_v1_GetArtifactRequest, GetArtifactRequest__Output as _kiln_v1_GetArtifactRequest__Output } from '../../kiln/v1/GetArtifactRequest';
 import type { GetBuildRequest as _kiln_v1_GetBuildRequest, GetBuildRequest__Output as _kiln_v1_GetBuildRequest__Output } from '../../kiln/v1/GetBuildRequest';
 import type { JobEvent as _kiln_v1_JobEvent, JobEvent__Output as _kiln_v1_JobEvent__Output } from '../../kiln/v1/JobEvent';
@@ -58,6 +59,15 @@ export interface CoordinatorClient extends grpc.Client {
   DownloadFile(argument: _kiln_v1_DownloadFileRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kiln_v1_FileChunk__Output>;
   downloadFile(argument: _kiln_v1_DownloadFileRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kiln_v1_FileChunk__Output>;
   downloadFile(argument: _kiln_v1_DownloadFileRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kiln_v1_FileChunk__Output>;
+  
+  DownloadSource(argument: _kiln_v1_DownloadFileRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  DownloadSource(argument: _kiln_v1_DownloadFileRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  DownloadSource(argument: _kiln_v1_DownloadFileRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  DownloadSource(argument: _kiln_v1_DownloadFileRequest, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  downloadSource(argument: _kiln_v1_DownloadFileRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  downloadSource(argument: _kiln_v1_DownloadFileRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  downloadSource(argument: _kiln_v1_DownloadFileRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
+  downloadSource(argument: _kiln_v1_DownloadFileRequest, callback: grpc.requestCallback<_kiln_v1_FileSource__Output>): grpc.ClientUnaryCall;
   
   DrainAgent(argument: _kiln_v1_DrainAgentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kiln_v1_AgentInfo__Output>): grpc.ClientUnaryCall;
   DrainAgent(argument: _kiln_v1_DrainAgentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kiln_v1_AgentInfo__Output>): grpc.ClientUnaryCall;
@@ -147,6 +157,8 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   
   DownloadFile: grpc.handleServerStreamingCall<_kiln_v1_DownloadFileRequest__Output, _kiln_v1_FileChunk>;
   
+  DownloadSource: grpc.handleUnaryCall<_kiln_v1_DownloadFileRequest__Output, _kiln_v1_FileSource>;
+  
   DrainAgent: grpc.handleUnaryCall<_kiln_v1_DrainAgentRequest__Output, _kiln_v1_AgentInfo>;
   
   GetArtifact: grpc.handleUnaryCall<_kiln_v1_GetArtifactRequest__Output, _kiln_v1_ArtifactRecord>;
@@ -172,6 +184,7 @@ export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   ContinueBuild: MethodDefinition<_kiln_v1_ContinueBuildRequest, _kiln_v1_BuildStatus, _kiln_v1_ContinueBuildRequest__Output, _kiln_v1_BuildStatus__Output>
   DeleteArtifacts: MethodDefinition<_kiln_v1_DeleteArtifactsRequest, _kiln_v1_DeleteArtifactsResponse, _kiln_v1_DeleteArtifactsRequest__Output, _kiln_v1_DeleteArtifactsResponse__Output>
   DownloadFile: MethodDefinition<_kiln_v1_DownloadFileRequest, _kiln_v1_FileChunk, _kiln_v1_DownloadFileRequest__Output, _kiln_v1_FileChunk__Output>
+  DownloadSource: MethodDefinition<_kiln_v1_DownloadFileRequest, _kiln_v1_FileSource, _kiln_v1_DownloadFileRequest__Output, _kiln_v1_FileSource__Output>
   DrainAgent: MethodDefinition<_kiln_v1_DrainAgentRequest, _kiln_v1_AgentInfo, _kiln_v1_DrainAgentRequest__Output, _kiln_v1_AgentInfo__Output>
   GetArtifact: MethodDefinition<_kiln_v1_GetArtifactRequest, _kiln_v1_ArtifactRecord, _kiln_v1_GetArtifactRequest__Output, _kiln_v1_ArtifactRecord__Output>
   GetBuild: MethodDefinition<_kiln_v1_GetBuildRequest, _kiln_v1_BuildStatus, _kiln_v1_GetBuildRequest__Output, _kiln_v1_BuildStatus__Output>

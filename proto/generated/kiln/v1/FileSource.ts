@@ -1,0 +1,12 @@
+// Original file: proto/kiln/v1/kiln.proto
+
+
+export interface FileSource {
+  'url'?: (string);
+  'path'?: (string);
+}
+
+export interface FileSource__Output {
+  'url': (string);
+  'path': (string);
+}
