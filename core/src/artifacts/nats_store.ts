@@ -132,6 +132,8 @@ class NatsUpload implements StoreUpload {
   private readonly heldSeqs: number[] = [];
   /** Held chunks still kept (`truncate` lowers it). */
   private kept: number;
+  /** Acknowledged chunks (acks arrive in order on one connection); `recover` resets it to what the server holds. */
+  storedChunks: number;
 
   private constructor(
     private readonly js: JetStreamClient,
@@ -146,6 +148,7 @@ class NatsUpload implements StoreUpload {
     private readonly heldFrom: string,
   ) {
     this.kept = heldChunks;
+    this.storedChunks = 0;
   }
 
   /**
@@ -216,7 +219,10 @@ class NatsUpload implements StoreUpload {
     // A copy: the client may still hold the payload after a failed publish (to send it on reconnect), while the
     // driver reuses its buffer. The message id makes the server drop a chunk that arrives twice.
     const ack = this.js.publish(this.subject, Uint8Array.prototype.slice.call(data), { headers: h, msgID: `${this.nuid}.${this.attempt}.${index}` });
-    ack.catch(() => undefined);
+    ack.then(
+      () => void (this.storedChunks = Math.max(this.storedChunks, index + 1)),
+      () => undefined,
+    );
     this.inFlight.push(ack);
     while (this.inFlight.length >= CHUNKS_IN_FLIGHT) await this.inFlight.shift();
   }
@@ -226,6 +232,12 @@ class NatsUpload implements StoreUpload {
   }
 
   async recover(): Promise<number> {
+    const held = await this.heldAfterFailure();
+    this.storedChunks = held;
+    return held;
+  }
+
+  private async heldAfterFailure(): Promise<number> {
     const settling = this.inFlight;
     this.inFlight = [];
     await Promise.allSettled(settling);

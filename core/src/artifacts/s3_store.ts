@@ -282,6 +282,13 @@ class S3Upload implements StoreUpload {
     return this.held.length;
   }
 
+  /** Parts in flight complete in any order: the stored prefix ends at the first part not (yet) stored. */
+  get storedChunks(): number {
+    let stored = 0;
+    while (this.parts[stored] !== undefined) stored++;
+    return stored;
+  }
+
   /** A held part is kept when its ETag is the MD5 of the local bytes (S3's ETag of a part not encrypted with KMS). */
   holds(index: number, data: Buffer): Promise<boolean> {
     const part = this.held[index];

@@ -67,6 +67,11 @@ export interface StoreUpload {
    * driver checks each with `holds` against the local file before trusting it.
    */
   readonly heldChunks: number;
+  /**
+   * Chunks the store has acknowledged, counted from the first without a gap, for a backend that keeps writes in
+   * flight (absent: a chunk is stored once `write` resolves). Progress reports this, so "stored" means stored.
+   */
+  readonly storedChunks?: number;
   /** Whether the store's held chunk `index` has exactly these bytes (only called for index < heldChunks). */
   holds(index: number, data: Buffer): Promise<boolean>;
   /** Keeps only the first `chunks` chunks of an earlier attempt (the rest did not match the local file). */

@@ -38,7 +38,7 @@ export interface UploadResult {
 
 export interface UploadOptions {
   readonly stallMs?: number;
-  /** Called after each stored chunk with the bytes stored so far (progress, heartbeats). */
+  /** Called after each chunk written with the bytes the store has acknowledged so far (progress, heartbeats). */
   readonly onProgress?: (storedBytes: number) => void;
 }
 
@@ -168,7 +168,7 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
         });
         next = held === undefined ? index + 1 : Math.min(held, index + 1);
         lastProgress = Date.now();
-        options.onProgress?.(Math.min(next * chunk, size));
+        options.onProgress?.(Math.min((upload.storedChunks ?? next) * chunk, size));
       }
       const held = await attempt(chunks, () => upload.drain(signal));
       if (held === undefined || held >= chunks) break;
