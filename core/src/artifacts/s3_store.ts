@@ -259,7 +259,7 @@ class S3Upload implements StoreUpload {
    * The first part that failed in flight, until `recover` hands it to the driver (a recover that fails after the
    * parts settled must not forget it): writes refuse until then, so no part is skipped.
    */
-  private firstFailed: number | undefined;
+  private firstFailed: { index: number; error: unknown } | undefined;
   /** Part-sized buffers of parts that were stored, reused for the next ones (fresh 8 MiB buffers make RSS creep). */
   private readonly spare: Buffer[] = [];
   private readonly maxInFlight: number;
@@ -304,7 +304,7 @@ class S3Upload implements StoreUpload {
   }
 
   async write(index: number, data: Buffer, signal: AbortSignal): Promise<void> {
-    if (this.firstFailed !== undefined) throw new UnavailableError(`part ${this.firstFailed + 1} of ${this.key} must be sent again first`, { retryable: true });
+    if (this.firstFailed !== undefined) throw this.firstFailed.error;
     // Sent again after a failure: stored only once this attempt succeeds.
     delete this.parts[index];
     const buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
@@ -312,7 +312,8 @@ class S3Upload implements StoreUpload {
     const sent = this.sendPart(index, part, signal).then(
       () => void this.spare.push(buffer),
       (err: unknown) => {
-        this.firstFailed = Math.min(this.firstFailed ?? index, index);
+        // Its own error, whoever meets it first (the driver counts a corrupt part by the error's class).
+        if (this.firstFailed === undefined || index < this.firstFailed.index) this.firstFailed = { index, error: err };
         throw err;
       },
     );
@@ -354,7 +355,7 @@ class S3Upload implements StoreUpload {
   }
 
   async drain(): Promise<void> {
-    if (this.firstFailed !== undefined) throw new UnavailableError(`part ${this.firstFailed + 1} of ${this.key} must be sent again first`, { retryable: true });
+    if (this.firstFailed !== undefined) throw this.firstFailed.error;
     while (this.inFlight.length > 0) await this.inFlight.shift()?.sent;
   }
 
@@ -370,7 +371,7 @@ class S3Upload implements StoreUpload {
     } catch (err) {
       throw this.store.wrap(err);
     }
-    const held = Math.min(next, this.firstFailed ?? next);
+    const held = Math.min(next, this.firstFailed?.index ?? next);
     this.firstFailed = undefined;
     return held;
   }
