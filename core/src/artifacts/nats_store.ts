@@ -59,6 +59,11 @@ export class NatsObjectStore implements ArtifactStore {
     return new NatsObjectStore(js, obj);
   }
 
+  /** The existing store, for a reader (the CLI reading a download directly): creates nothing. */
+  static async bind(js: JetStreamClient): Promise<NatsObjectStore> {
+    return new NatsObjectStore(js, await new Objm(js).open(ARTIFACT_FILES_STORE));
+  }
+
   async begin(key: string): Promise<StoreUpload> {
     return NatsUpload.open(this.js, await this.js.jetstreamManager(), this.obj, key, CHUNK_BYTES);
   }
