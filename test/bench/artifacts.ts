@@ -137,7 +137,8 @@ export async function benchArtifacts(): Promise<void> {
         count: 1,
       });
       const dest = path.join(dir, "fetched");
-      let cliPeak = 0;
+      /** The CLI's peak RSS: direct, via the coordinator. */
+      const cliPeak = { direct: 0, coordinator: 0 };
       /** `kiln artifacts get` of the file; its own timing of the transfer (process start-up excluded). */
       const download = async (direct: boolean): Promise<number> => {
         let peak = () => 0;
@@ -149,7 +150,7 @@ export async function benchArtifacts(): Promise<void> {
         });
         if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
         if (direct && /cannot read it from/.test(get.stderr)) throw new Error(`the direct download from ${label} fell back: ${get.stderr}`);
-        cliPeak = Math.max(cliPeak, peak());
+        cliPeak[direct ? "direct" : "coordinator"] = peak();
         await rm(dest, { recursive: true, force: true });
         // "out/image.raw: 1.0 GiB in 5.2s (...)"
         return rate(SIZE, Number(/out\/image\.raw: .* in ([\d.]+)s/.exec(get.stderr)?.[1]) * 1000);
@@ -161,7 +162,7 @@ export async function benchArtifacts(): Promise<void> {
         `  ${label.padEnd(20)} upload ${upRate.toFixed(0).padStart(4)} MiB/s (${(upRate / shaRate).toFixed(2)} of sha256sum)   ` +
           `download ${direct.toFixed(0).padStart(4)} MiB/s (${(direct / shaRate).toFixed(2)}, direct)   ` +
           `via coordinator ${viaCoordinator.toFixed(0)} MiB/s (${(viaCoordinator / shaRate).toFixed(2)})   ` +
-          `target >= ${target}   peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak / MiB).toFixed(0)} MiB`,
+          `target >= ${target}   peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak.direct / MiB).toFixed(0)} MiB direct, ${(cliPeak.coordinator / MiB).toFixed(0)} MiB via coordinator`,
       );
       await artifacts.remove([(await artifacts.catalog.get(id))!]);
     }
