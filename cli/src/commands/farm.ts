@@ -98,7 +98,11 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
     await (await service.artifacts()).catalog.setLargeFileRule(largeRule ?? null);
     io.stdout(largeRule ? `large files (${formatBytes(largeRule.thresholdBytes)} and up): ${describeStore(largeRule.store)}\n` : "large files: in the artifact store like the rest\n");
   }
-  const natsUrls = (flagString(args, "nats") ?? process.env["KILN_NATS"] ?? "").split(",").filter((u) => u);
+  // Credentials in a URL (nats://user:pass@host) stay with the coordinator.
+  const natsUrls = (flagString(args, "nats") ?? process.env["KILN_NATS"] ?? "")
+    .split(",")
+    .filter((u) => u)
+    .map((u) => u.replace(/^([a-z]+:\/\/)?[^@/]*@/i, "$1"));
   const server = await CoordinatorGrpcServer.start(service, flagString(args, "listen") ?? "127.0.0.1:7420", {
     advertiseNats: flagBool(args, "advertise-nats") ? natsUrls : [],
   });
