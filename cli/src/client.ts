@@ -162,15 +162,15 @@ export class CoordinatorConnection {
   }
 
   /**
-   * Where the CLI may read one stored file itself (a presigned URL, a directory store's path); undefined when the
-   * coordinator offers none, or predates DownloadSource.
+   * Where the CLI may read one stored file itself (a presigned URL, a directory store's path, the object store's NATS
+   * servers); undefined when the coordinator offers none, or predates DownloadSource.
    */
   downloadSource(artifactId: string, fileIndex: number): Promise<FileSource__Output | undefined> {
     return new Promise((resolve, reject) => {
       this.client.DownloadSource({ artifact_id: artifactId, file_index: fileIndex }, { deadline: new Date(Date.now() + 30_000) }, (err, res) => {
         if (err?.code === grpc.status.UNIMPLEMENTED) resolve(undefined);
         else if (err) reject(toKilnError(err, this.address));
-        else resolve(res?.url || res?.path ? res : undefined);
+        else resolve(res?.url || res?.path || res?.nats_servers.length ? res : undefined);
       });
     });
   }

@@ -42,7 +42,8 @@ export class EmbeddedFarm implements AsyncDisposable {
       connections.push(coordinatorNc);
       // Its NATS store lives as long as the command: nothing is left to sweep.
       const service = await CoordinatorService.open(coordinatorNc, { partialUploadMaxAgeMs: 0 });
-      const grpc = await CoordinatorGrpcServer.start(service, options.listen ?? "127.0.0.1:0");
+      // Its server is on this host: the CLI reads object-store downloads from it itself.
+      const grpc = await CoordinatorGrpcServer.start(service, options.listen ?? "127.0.0.1:0", { advertiseNats: [nats.url] });
       const agentNc = await connectFarm({ servers: nats.url, name: "kiln-embedded-agent" });
       connections.push(agentNc);
       const agent = await Agent.start(agentNc, {

@@ -19,11 +19,18 @@ export async function deleteArtifacts(artifacts: Artifacts, ids: readonly string
   return artifacts.remove(records);
 }
 
-/** Where the client may read a file itself (a presigned S3 URL, a directory store's path); empty when nowhere. */
-export async function downloadSource(artifacts: Artifacts, id: string, fileIndex: number): Promise<FileSource> {
+/**
+ * Where the client may read a file itself: a presigned S3 URL, a directory store's path, or for the object store the
+ * NATS servers in `advertiseNats` (none: the coordinator does not advertise them); empty when nowhere.
+ */
+export async function downloadSource(artifacts: Artifacts, id: string, fileIndex: number, advertiseNats: readonly string[] = []): Promise<FileSource> {
   const record = await artifacts.catalog.resolve(id);
+  const file = record.files[fileIndex];
+  if (file?.object && advertiseNats.length > 0 && (await artifacts.storeOfKind(file.store || record.store)).kind === "nats") {
+    return { url: "", path: "", nats_servers: [...advertiseNats], nats_object: file.object };
+  }
   const source = await artifacts.directSource(record, fileIndex);
-  return { url: source?.url ?? "", path: source?.path ?? "" };
+  return { url: source?.url ?? "", path: source?.path ?? "", nats_servers: [], nats_object: "" };
 }
 
 /** A file's bytes from `offset`, re-cut into chunks of at most DOWNLOAD_CHUNK_BYTES. */

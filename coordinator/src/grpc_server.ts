@@ -80,8 +80,11 @@ export class CoordinatorGrpcServer implements AsyncDisposable {
     readonly address: string,
   ) {}
 
-  /** Binds on `listen` (host:port; port 0 picks a free one). */
-  static async start(service: CoordinatorService, listen: string): Promise<CoordinatorGrpcServer> {
+  /**
+   * Binds on `listen` (host:port; port 0 picks a free one). `advertiseNats`: NATS server URLs handed to clients so
+   * they read object-store downloads themselves (only where they reach the farm's NATS; they fall back to the stream).
+   */
+  static async start(service: CoordinatorService, listen: string, options: { advertiseNats?: readonly string[] } = {}): Promise<CoordinatorGrpcServer> {
     const server = new grpc.Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES, "grpc.max_send_message_length": MAX_MESSAGE_BYTES });
     const handlers: grpc.UntypedServiceImplementation = {
       SubmitBuild: unary<SubmitBuildRequest__Output, SubmitBuildResponse__Output>(async (req) => {
@@ -104,7 +107,7 @@ export class CoordinatorGrpcServer implements AsyncDisposable {
       PruneArtifacts: unary<PruneArtifactsRequest__Output, DeleteArtifactsResponse__Output>(async (req) => ({
         deleted: await (await service.artifacts()).prune({ keepLast: req.keep_last, olderThanMs: Number(req.older_than_ms) }),
       })),
-      DownloadSource: unary<DownloadFileRequest__Output, FileSource>(async (req) => downloadSource(await service.artifacts(), req.artifact_id, req.file_index)),
+      DownloadSource: unary<DownloadFileRequest__Output, FileSource>(async (req) => downloadSource(await service.artifacts(), req.artifact_id, req.file_index, options.advertiseNats)),
       DownloadFile: ((call: grpc.ServerWritableStream<DownloadFileRequest__Output, FileChunk__Output>) => {
         const abort = new AbortController();
         call.on("cancelled", () => abort.abort());

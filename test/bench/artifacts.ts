@@ -5,7 +5,7 @@
  * A 1 GiB file (KILN_BENCH_ARTIFACT_MIB to change it) goes up through each backend — the JetStream object store, S3
  * (s3rver on loopback) and a directory — the way an agent uploads it (a process of its own, hashing on the way), and
  * comes back the way a user fetches it (`kiln artifacts get`, verifying on the way): straight from the store where the
- * CLI reaches it (S3: a presigned URL; dir: the mounted path) and through the coordinator's gRPC stream
+ * CLI reaches it (object store: NATS itself; S3: a presigned URL; dir: the mounted path) and through the coordinator's gRPC stream
  * (KILN_ARTIFACT_DIRECT=0). Beside them, baselines over the same file in the same run: a raw local `cp` and
  * `sha256sum`, and the plain AWS SDK against s3rver (multipart up, GetObject down, no kiln, no hashing), which shows
  * what s3rver itself sustains. s3rver runs in a process of its own, as a real S3 service would. Since every transfer hashes
@@ -26,6 +26,8 @@ import { S3_TEST_CREDENTIALS, runKiln, runScript } from "../src/mod.js";
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env["KILN_BENCH_ARTIFACT_MIB"] ?? 1024) * MiB;
+/** KILN_BENCH_ARTIFACT_STORES=nats,dir runs only those backends (and the s3rver baseline only with s3). */
+const STORES = (process.env["KILN_BENCH_ARTIFACT_STORES"] ?? "nats,s3,dir").split(",");
 
 function timed(cmd: string, args: string[]): number {
   const started = performance.now();
@@ -54,7 +56,8 @@ export async function benchArtifacts(): Promise<void> {
   const nats = await NatsServer.start();
   const nc = await connectFarm({ servers: nats.url });
   const service = await CoordinatorService.open(nc, { log: () => undefined });
-  const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0");
+  // The CLI runs on this host: it reads object-store downloads from NATS itself, as with the embedded farm.
+  const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0", { advertiseNats: [nats.url] });
   let s3rver: ChildProcess | undefined;
   let endpoint = "";
   const s3Exit = runScript("test/bench/s3rver_child.ts", [], {
@@ -81,20 +84,25 @@ export async function benchArtifacts(): Promise<void> {
     const shaMs = timed("sha256sum", [file]);
     const shaRate = rate(SIZE, shaMs);
     console.log(`artifact transfer of ${SIZE / MiB} MiB (upload: an agent process; download: kiln artifacts get via a coordinator)`);
-    const raw = await runScript("test/bench/s3_raw_child.ts", [s3.endpoint, file, path.join(dir, "raw.out")], {
-      cwd: dir,
-      timeoutMs: 600_000,
-      env: { AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey },
-    });
-    if (raw.code !== 0) throw new Error(`raw s3rver baseline failed: ${raw.stderr}`);
-    await rm(path.join(dir, "raw.out"));
-    const rawMs = JSON.parse(raw.stdout.trim().split("\n").pop() ?? "{}") as { upMs: number; downMs: number };
+    let rawMs: { upMs: number; downMs: number } | undefined;
+    if (STORES.includes("s3")) {
+      const raw = await runScript("test/bench/s3_raw_child.ts", [s3.endpoint, file, path.join(dir, "raw.out")], {
+        cwd: dir,
+        timeoutMs: 600_000,
+        env: { AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey },
+      });
+      if (raw.code !== 0) throw new Error(`raw s3rver baseline failed: ${raw.stderr}`);
+      await rm(path.join(dir, "raw.out"));
+      rawMs = JSON.parse(raw.stdout.trim().split("\n").pop() ?? "{}") as { upMs: number; downMs: number };
+    }
     console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (2 cores; up ${(uptime() / 3600).toFixed(0)}h)`);
     console.log(`  baselines: cp ${rate(SIZE, cpMs).toFixed(0)} MiB/s, sha256sum ${shaRate.toFixed(0)} MiB/s`);
-    console.log(
-      `  s3rver raw (AWS SDK, no kiln, no hashing): upload ${rate(SIZE, rawMs.upMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.upMs) / shaRate).toFixed(2)} of sha256sum), ` +
-        `download ${rate(SIZE, rawMs.downMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.downMs) / shaRate).toFixed(2)})`,
-    );
+    if (rawMs) {
+      console.log(
+        `  s3rver raw (AWS SDK, no kiln, no hashing): upload ${rate(SIZE, rawMs.upMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.upMs) / shaRate).toFixed(2)} of sha256sum), ` +
+          `download ${rate(SIZE, rawMs.downMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.downMs) / shaRate).toFixed(2)})`,
+      );
+    }
 
     const artifacts = await service.artifacts();
     const backends: [string, ArtifactStoreConfig, number][] = [
@@ -103,6 +111,7 @@ export async function benchArtifacts(): Promise<void> {
       ["dir", { backend: "dir", path: path.join(dir, "store") }, 0.8],
     ];
     for (const [label, config, target] of backends) {
+      if (!STORES.includes(config.backend)) continue;
       if (config.backend === "dir") await mkdir(config.path, { recursive: true });
       await artifacts.catalog.setStoreConfig(config);
       const key = `bench/${config.backend}/image.raw`;
@@ -128,7 +137,8 @@ export async function benchArtifacts(): Promise<void> {
         count: 1,
       });
       const dest = path.join(dir, "fetched");
-      let cliPeak = 0;
+      /** The CLI's peak RSS: direct, via the coordinator. */
+      const cliPeak = { direct: 0, coordinator: 0 };
       /** `kiln artifacts get` of the file; its own timing of the transfer (process start-up excluded). */
       const download = async (direct: boolean): Promise<number> => {
         let peak = () => 0;
@@ -140,20 +150,19 @@ export async function benchArtifacts(): Promise<void> {
         });
         if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
         if (direct && /cannot read it from/.test(get.stderr)) throw new Error(`the direct download from ${label} fell back: ${get.stderr}`);
-        cliPeak = Math.max(cliPeak, peak());
+        cliPeak[direct ? "direct" : "coordinator"] = peak();
         await rm(dest, { recursive: true, force: true });
         // "out/image.raw: 1.0 GiB in 5.2s (...)"
         return rate(SIZE, Number(/out\/image\.raw: .* in ([\d.]+)s/.exec(get.stderr)?.[1]) * 1000);
       };
       const upRate = rate(SIZE, result.ms);
       const viaCoordinator = await download(false);
-      const direct = config.backend === "nats" ? undefined : await download(true);
-      const downRate = direct ?? viaCoordinator;
+      const direct = await download(true);
       console.log(
         `  ${label.padEnd(20)} upload ${upRate.toFixed(0).padStart(4)} MiB/s (${(upRate / shaRate).toFixed(2)} of sha256sum)   ` +
-          `download ${downRate.toFixed(0).padStart(4)} MiB/s (${(downRate / shaRate).toFixed(2)}${direct === undefined ? "" : ", direct"})   ` +
-          (direct === undefined ? "" : `via coordinator ${viaCoordinator.toFixed(0)} MiB/s (${(viaCoordinator / shaRate).toFixed(2)})   `) +
-          `target >= ${target}   peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak / MiB).toFixed(0)} MiB`,
+          `download ${direct.toFixed(0).padStart(4)} MiB/s (${(direct / shaRate).toFixed(2)}, direct)   ` +
+          `via coordinator ${viaCoordinator.toFixed(0)} MiB/s (${(viaCoordinator / shaRate).toFixed(2)})   ` +
+          `target >= ${target}   peak RSS agent ${(Math.max(result.peakRss, agentPeak()) / MiB).toFixed(0)} MiB, CLI ${(cliPeak.direct / MiB).toFixed(0)} MiB direct, ${(cliPeak.coordinator / MiB).toFixed(0)} MiB via coordinator`,
       );
       await artifacts.remove([(await artifacts.catalog.get(id))!]);
     }

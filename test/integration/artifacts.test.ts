@@ -4,7 +4,7 @@
  * downloads (verifying), removes and prunes them, corruption is detected, and the build cache reuses identical builds.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import type { ArtifactStoreConfig } from "../../core/src/mod.js";
 import { main } from "../../cli/src/main.js";
 import { packBundle } from "../../cli/src/bundle.js";
 import { CoordinatorConnection, downloadArtifacts } from "../../cli/src/mod.js";
-import { S3Server, S3_TEST_CREDENTIALS, TestFarm, runKiln, seededRandom, tempDir, watchToEnd } from "../src/mod.js";
+import { S3Server, S3_TEST_CREDENTIALS, TcpProxy, TestFarm, runKiln, seededRandom, tempDir, watchToEnd } from "../src/mod.js";
 
 const MiB = 1024 * 1024;
 /** Larger than a NATS message, an object-store chunk, a gRPC download chunk and several S3 parts. */
@@ -178,6 +178,75 @@ describe("artifacts - JetStream object store (default backend)", () => {
     expect(sha256(await readFile(path.join(dest, "out", "big.img")))).toBe(sha256(p.big));
     // Not a TTY: plain progress lines, one per quarter, then the verified summary.
     expect(get.stderr).toMatch(/out\/big\.img: 25% \(6\.0 MiB of 24\.0 MiB\)\nout\/big\.img: 50%/);
+  });
+
+  it("a coordinator that advertises its NATS servers: the CLI reads object-store files from NATS itself, and through the coordinator where it cannot", async () => {
+    await farm.addCoordinator({ advertiseNats: true });
+    const advertising = farm.coordinators[1]?.server.address ?? "";
+    const big = (await client.listArtifacts(first.build?.id ?? "")).find((r) => r.build_name === "big") as ArtifactRecord__Output;
+    // The coordinator that does not advertise them offers no source for the object store.
+    expect(await client.downloadSource(big.id, 0)).toBeUndefined();
+    const get = await kiln(["artifacts", "get", big.id, "--dest", path.join(user.dir, "nats-direct"), "--coordinator", advertising]);
+    expect(get.code, get.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(user.dir, "nats-direct", "out", "big.img")))).toBe(sha256(p.big));
+    expect(get.stderr).toMatch(/out\/big\.img: 24\.0 MiB in .*, sha256 ok -> .*big\.img \(read from the object store directly\)$/m);
+
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    /** The CLI reaches NATS through `proxy` (refused where none is given). */
+    const viaCli = (proxyPort: number): CoordinatorConnection =>
+      new (class extends CoordinatorConnection {
+        override async downloadSource(id: string, index: number): Promise<FileSource__Output | undefined> {
+          const source = await super.downloadSource(id, index);
+          expect(source).toMatchObject({ url: "", path: "", nats_servers: [farm.nats.url], nats_object: big.files[0]?.object });
+          return source && { ...source, nats_servers: [`nats://127.0.0.1:${proxyPort}`] };
+        }
+      })(advertising);
+    const fetch = async (cli: CoordinatorConnection, target: string, during?: () => void): Promise<string> => {
+      let stderr = "";
+      try {
+        const done = downloadArtifacts(cli, [big], () => target, { stdout: () => undefined, stderr: (t) => (stderr += t) }, false);
+        during?.();
+        await done;
+        expect(sha256(await readFile(target))).toBe(sha256(p.big));
+      } finally {
+        cli.close();
+      }
+      return stderr;
+    };
+    const refused = await fetch(viaCli(closedPort), path.join(user.dir, "nats-refused", "big.img"));
+    expect(refused).toMatch(new RegExp(`^out/big\\.img: cannot read it from nats://127\\.0\\.0\\.1:${closedPort} directly \\(.*\\); through the coordinator from 0 B$`, "m"));
+    expect(refused).toMatch(/out\/big\.img: 24\.0 MiB in .*, sha256 ok -> .*big\.img$/m);
+
+    // The connection drops mid-file: the coordinator's stream continues from the byte the direct read reached.
+    const proxy = await TcpProxy.start(Number(new URL(farm.nats.url).port));
+    const target = path.join(user.dir, "nats-cut", "big.img");
+    let poll: NodeJS.Timeout | undefined;
+    try {
+      const cut = await fetch(viaCli(proxy.port), target, () => {
+        poll = setInterval(() => {
+          void stat(`${target}.kiln-partial`).then(
+            (s) => {
+              if (s.size > 0 && poll) {
+                clearInterval(poll);
+                proxy.cut(60_000);
+              }
+            },
+            () => undefined,
+          );
+        }, 1);
+      });
+      const resumed = new RegExp(`^out/big\\.img: cannot read it from nats://127\\.0\\.0\\.1:${proxy.port} directly \\(.*\\); through the coordinator from ([0-9.]+ [KM]?i?B)$`, "m").exec(cut);
+      expect(resumed?.[1], cut).toBeDefined();
+      expect(resumed?.[1]).not.toBe("0 B");
+    } finally {
+      clearInterval(poll);
+      await proxy.stop();
+    }
   });
 
   it("build cache: identical inputs reuse the artifacts; a changed variable or file, or -force, rebuilds", async () => {

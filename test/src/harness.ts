@@ -41,10 +41,11 @@ export class TestFarm implements AsyncDisposable {
     return farm;
   }
 
-  async addCoordinator(): Promise<CoordinatorConnection> {
+  /** `advertiseNats`: hand clients the farm's NATS URL for direct object-store downloads. */
+  async addCoordinator(options: { advertiseNats?: boolean } = {}): Promise<CoordinatorConnection> {
     const nc = await connectFarm({ servers: this.nats.url, name: `test-coordinator-${this.coordinators.length}` });
     const service = await CoordinatorService.open(nc, { log: (l) => this.logs.push(`coordinator: ${l}`) });
-    const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0");
+    const server = await CoordinatorGrpcServer.start(service, "127.0.0.1:0", { advertiseNats: options.advertiseNats ? [this.nats.url] : [] });
     this.coordinators.push({ service, server, nc });
     return this.client(server.address);
   }

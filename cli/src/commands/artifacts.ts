@@ -14,7 +14,18 @@ import { get as httpsGet } from "node:https";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ArtifactRecord__Output, FileSource__Output } from "../../../proto/src/mod.js";
-import { ErrorCode, FileVerifier, InvalidArgumentError, NotFoundError, UnavailableError, VerifiedFileWriter, hasErrorCode } from "../../../core/src/mod.js";
+import { jetstream } from "@nats-io/jetstream";
+import {
+  ErrorCode,
+  FileVerifier,
+  InvalidArgumentError,
+  NatsObjectStore,
+  NotFoundError,
+  UnavailableError,
+  VerifiedFileWriter,
+  connectFarm,
+  hasErrorCode,
+} from "../../../core/src/mod.js";
 import { flagBool, flagInt, flagLabels, flagString, parseArgs, type FlagSpecs } from "../args.js";
 import type { CoordinatorConnection } from "../client.js";
 import { withRemoteCoordinator, type CliIo } from "../farm_access.js";
@@ -249,10 +260,10 @@ async function downloadFile(client: CoordinatorConnection, record: ArtifactRecor
       try {
         await readDirect(direct, size, verifier.received, add);
         done = verifier.received === size;
-        from = direct.path ? " (read from the store directory directly)" : " (fetched from the store directly)";
+        from = direct.path ? " (read from the store directory directly)" : direct.url ? " (fetched from the store directly)" : " (read from the object store directly)";
       } catch (err) {
         if (hasErrorCode(err, ErrorCode.ChecksumMismatch)) throw err;
-        const where = direct.path || new URL(direct.url).host;
+        const where = direct.path || (direct.url ? new URL(direct.url).host : direct.nats_servers.join(","));
         io.stderr(`${file.name}: cannot read it from ${where} directly (${err instanceof Error ? err.message : String(err)}); through the coordinator from ${formatBytes(verifier.received)}\n`);
       }
     }
@@ -286,13 +297,32 @@ const DIRECT_READ_BYTES = 1024 * 1024;
 /**
  * Reads a file's bytes from `offset` straight from where the coordinator said the store keeps it, handing each chunk
  * to `add`. An UnavailableError when this host cannot reach it: the path is not mounted here (or holds another
- * size), the URL does not answer with exactly the bytes asked for.
+ * size), the URL does not answer with exactly the bytes asked for; the NATS servers' own errors when they do not
+ * answer. A read the object store ends early (the connection dropped) returns short: the caller continues it.
  */
 async function readDirect(source: FileSource__Output, size: number, offset: number, add: (chunk: Uint8Array) => Promise<void>): Promise<void> {
   if (source.path) {
     const found = await stat(source.path).catch(() => undefined);
     if (!found?.isFile() || found.size !== size) throw new UnavailableError(`${source.path} is not mounted on this host`);
     for await (const chunk of createReadStream(source.path, { start: offset, highWaterMark: DIRECT_READ_BYTES })) await add(chunk as Buffer);
+    return;
+  }
+  if (source.nats_servers.length > 0) {
+    // No reconnects: a dropped connection ends the read here, and the coordinator's stream continues it.
+    const nc = await connectFarm({ servers: source.nats_servers, name: "kiln-cli-download", timeout: CONNECT_TIMEOUT_MS, reconnect: false });
+    const abort = new AbortController();
+    try {
+      const store = await NatsObjectStore.bind(jetstream(nc));
+      let read = offset;
+      for await (const chunk of await store.get(source.nats_object, offset, abort.signal)) {
+        await add(chunk as Buffer);
+        read += (chunk as Buffer).length;
+      }
+      if (read !== size) throw new UnavailableError(`the object store ended the read at ${formatBytes(read)} of ${formatBytes(size)}`);
+    } finally {
+      abort.abort();
+      await nc.close();
+    }
     return;
   }
   const response = await new Promise<IncomingMessage>((resolve, reject) => {

@@ -68,6 +68,10 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
     "artifact-store-large": { kind: "string", help: "Put artifact files of --large-threshold or more in this store instead (an s3:// or dir: spec; 'off' removes the rule)." },
     "large-threshold": { kind: "string", help: "Size from which files go to --artifact-store-large (default 64MiB)." },
     "partial-upload-max-age": { kind: "string", help: "Remove unfinished artifact uploads (an agent died mid-file) not written for this long (default 24h; 'off' keeps them)." },
+    "advertise-nats": {
+      kind: "bool",
+      help: "Hand `kiln artifacts get` the --nats URL(s) so it reads object-store files from NATS itself (no credentials are sent; where the CLI cannot reach them it uses the coordinator's stream).",
+    },
     replicas: REPLICAS_FLAG,
   });
   const partialAge = flagString(args, "partial-upload-max-age");
@@ -94,7 +98,14 @@ export async function coordinatorCommand(argv: readonly string[], io: CliIo): Pr
     await (await service.artifacts()).catalog.setLargeFileRule(largeRule ?? null);
     io.stdout(largeRule ? `large files (${formatBytes(largeRule.thresholdBytes)} and up): ${describeStore(largeRule.store)}\n` : "large files: in the artifact store like the rest\n");
   }
-  const server = await CoordinatorGrpcServer.start(service, flagString(args, "listen") ?? "127.0.0.1:7420");
+  // Credentials in a URL (nats://user:pass@host) stay with the coordinator.
+  const natsUrls = (flagString(args, "nats") ?? process.env["KILN_NATS"] ?? "")
+    .split(",")
+    .filter((u) => u)
+    .map((u) => u.replace(/^([a-z]+:\/\/)?[^@/]*@/i, "$1"));
+  const server = await CoordinatorGrpcServer.start(service, flagString(args, "listen") ?? "127.0.0.1:7420", {
+    advertiseNats: flagBool(args, "advertise-nats") ? natsUrls : [],
+  });
   io.stdout(`kiln coordinator listening on ${server.address} (NATS ${nc.getServer()})\n`);
   await untilSignal();
   await server.stop();
