@@ -247,6 +247,37 @@ describe("artifacts - JetStream object store (default backend)", () => {
       clearInterval(poll);
       await proxy.stop();
     }
+
+    // The server stops sending without dropping the connection: after the stall timeout the coordinator takes over.
+    const hanging = await TcpProxy.start(Number(new URL(farm.nats.url).port));
+    const stalledTarget = path.join(user.dir, "nats-stalled", "big.img");
+    let stallPoll: NodeJS.Timeout | undefined;
+    try {
+      const cli = viaCli(hanging.port);
+      let stderr = "";
+      try {
+        const done = downloadArtifacts(cli, [big], () => stalledTarget, { stdout: () => undefined, stderr: (t) => (stderr += t) }, false, { directStallMs: 1_500 });
+        stallPoll = setInterval(() => {
+          void stat(`${stalledTarget}.kiln-partial`).then(
+            (st) => {
+              if (st.size > 0 && stallPoll) {
+                clearInterval(stallPoll);
+                hanging.stall();
+              }
+            },
+            () => undefined,
+          );
+        }, 1);
+        await done;
+      } finally {
+        cli.close();
+      }
+      expect(sha256(await readFile(stalledTarget))).toBe(sha256(p.big));
+      expect(stderr).toMatch(/^out\/big\.img: cannot read it from nats:\/\/127\.0\.0\.1:\d+ directly \(nothing arrived from the object store for 1\.5s\); through the coordinator from [0-9.]+ [KM]i?B$/m);
+    } finally {
+      clearInterval(stallPoll);
+      await hanging.stop();
+    }
   });
 
   it("build cache: identical inputs reuse the artifacts; a changed variable or file, or -force, rebuilds", async () => {

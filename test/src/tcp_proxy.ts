@@ -1,7 +1,8 @@
 /**
  * A TCP proxy on an ephemeral loopback port for fault injection: it forwards every connection to a target, counts
- * the bytes sent upstream (client → target), and can cut every connection at once, refuse new ones for a while, or
- * flip one byte of the upstream traffic in passing (a corrupted chunk on the wire).
+ * the bytes sent upstream (client → target), and can cut every connection at once, refuse new ones for a while, stall
+ * every connection (nothing forwarded, nothing closed), or flip one byte of the upstream traffic in passing (a
+ * corrupted chunk on the wire).
  */
 import net from "node:net";
 
@@ -10,6 +11,7 @@ export class TcpProxy implements AsyncDisposable {
   upstreamBytes = 0;
   private readonly sockets = new Set<net.Socket>();
   private refusing = false;
+  private stalled = false;
   private triggers: { at: number; fire: () => void }[] = [];
   private corruptAt: number | undefined;
   /** Whether a planned corruption happened. */
@@ -61,11 +63,15 @@ export class TcpProxy implements AsyncDisposable {
       this.triggers = this.triggers.filter((t) => t.at > this.upstreamBytes);
       for (const t of due) t.fire();
     });
-    upstream.on("drain", () => client.resume());
+    upstream.on("drain", () => {
+      if (!this.stalled) client.resume();
+    });
     upstream.on("data", (data: Buffer) => {
       if (!client.write(data)) upstream.pause();
     });
-    client.on("drain", () => upstream.resume());
+    client.on("drain", () => {
+      if (!this.stalled) upstream.resume();
+    });
   }
 
   /** Runs `fire` once the upstream byte count reaches `bytes`. */
@@ -84,6 +90,12 @@ export class TcpProxy implements AsyncDisposable {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     setTimeout(() => (this.refusing = false), refuseMs).unref();
+  }
+
+  /** Stops forwarding in both directions on every open connection, without closing any: a peer that hangs. */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.pause();
   }
 
   async stop(): Promise<void> {

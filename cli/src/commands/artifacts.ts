@@ -223,20 +223,34 @@ export async function downloadArtifacts(
   targetOf: (name: string) => string,
   io: CliIo,
   tty = process.stderr.isTTY === true,
+  options: DownloadOptions = {},
 ): Promise<string[]> {
   const written: string[] = [];
   for (const r of records) {
     for (const [index, file] of r.files.entries()) {
       if (!file.object) continue;
       const target = targetOf(file.name);
-      await downloadFile(client, r, index, target, io, tty);
+      await downloadFile(client, r, index, target, io, tty, options);
       written.push(target);
     }
   }
   return written;
 }
 
-async function downloadFile(client: CoordinatorConnection, record: ArtifactRecord__Output, index: number, target: string, io: CliIo, tty: boolean): Promise<void> {
+export interface DownloadOptions {
+  /** How long a direct read from the object store may receive nothing before the coordinator takes over. */
+  readonly directStallMs?: number;
+}
+
+async function downloadFile(
+  client: CoordinatorConnection,
+  record: ArtifactRecord__Output,
+  index: number,
+  target: string,
+  io: CliIo,
+  tty: boolean,
+  options: DownloadOptions,
+): Promise<void> {
   const file = record.files[index];
   if (!file) return;
   const size = Number(file.size);
@@ -258,7 +272,7 @@ async function downloadFile(client: CoordinatorConnection, record: ArtifactRecor
     let from = "";
     if (direct) {
       try {
-        await readDirect(direct, size, verifier.received, add);
+        await readDirect(direct, size, verifier.received, add, options.directStallMs ?? DIRECT_STALL_MS);
         done = verifier.received === size;
         from = direct.path ? " (read from the store directory directly)" : direct.url ? " (fetched from the store directly)" : " (read from the object store directly)";
       } catch (err) {
@@ -291,6 +305,9 @@ async function downloadFile(client: CoordinatorConnection, record: ArtifactRecor
   }
 }
 
+/** How long a direct read from the object store may receive nothing before the coordinator's stream takes over. */
+const DIRECT_STALL_MS = 30_000;
+
 /** Read buffer of a direct download from a directory store. */
 const DIRECT_READ_BYTES = 1024 * 1024;
 
@@ -300,7 +317,7 @@ const DIRECT_READ_BYTES = 1024 * 1024;
  * size), the URL does not answer with exactly the bytes asked for; the NATS servers' own errors when they do not
  * answer. A read the object store ends early (the connection dropped) returns short: the caller continues it.
  */
-async function readDirect(source: FileSource__Output, size: number, offset: number, add: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+async function readDirect(source: FileSource__Output, size: number, offset: number, add: (chunk: Uint8Array) => Promise<void>, stallMs: number): Promise<void> {
   if (source.path) {
     const found = await stat(source.path).catch(() => undefined);
     if (!found?.isFile() || found.size !== size) throw new UnavailableError(`${source.path} is not mounted on this host`);
@@ -311,15 +328,29 @@ async function readDirect(source: FileSource__Output, size: number, offset: numb
     // No reconnects: a dropped connection ends the read here, and the coordinator's stream continues it.
     const nc = await connectFarm({ servers: source.nats_servers, name: "kiln-cli-download", timeout: CONNECT_TIMEOUT_MS, reconnect: false });
     const abort = new AbortController();
+    // A server that stops sending without dropping the connection: the read ends (short) and the coordinator goes on.
+    let stalled = false;
+    const watchdog = setTimeout(() => {
+      stalled = true;
+      abort.abort();
+      void nc.close();
+    }, stallMs);
     try {
       const store = await NatsObjectStore.bind(jetstream(nc));
       let read = offset;
       for await (const chunk of await store.get(source.nats_object, offset, abort.signal)) {
+        watchdog.refresh();
         await add(chunk as Buffer);
         read += (chunk as Buffer).length;
       }
-      if (read !== size) throw new UnavailableError(`the object store ended the read at ${formatBytes(read)} of ${formatBytes(size)}`);
+      if (read !== size) {
+        throw new UnavailableError(`the object store ended the read at ${formatBytes(read)} of ${formatBytes(size)}${stalled ? ` (nothing arrived for ${stallMs / 1000}s)` : ""}`);
+      }
+    } catch (err) {
+      if (stalled && !hasErrorCode(err, ErrorCode.ChecksumMismatch)) throw new UnavailableError(`nothing arrived from the object store for ${stallMs / 1000}s`, { cause: err });
+      throw err;
     } finally {
+      clearTimeout(watchdog);
       abort.abort();
       await nc.close();
     }
