@@ -16,50 +16,36 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { validatePluginConfig } from "../../core/src/mod.js";
 import { SshServer, TEST_PASSWORD, TEST_USER, freePort, runKiln, runPacker, tempDir } from "../../test/src/mod.js";
-import { Vcsim } from "../../test/src/vcsim.js";
 import { usbKeyEvents } from "../src/builders/vsphere/boot_command.js";
 import { runJob } from "../src/runner.js";
 import { parseBootCommand } from "../src/vm/boot_command.js";
-import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
+import type { MoRef } from "../src/vsphere/client.js";
 import { child, list, text } from "../src/vsphere/soap.js";
+import { useVcsim } from "./vsphere_harness.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
-const USERNAME = "kiln";
 const PASSWORD = "kiln-boot-pw";
 const KICKSTART = "install\nreboot\n";
 
-let sim: Vcsim;
-let client: VsphereClient;
 const dirs = new TempDirs();
 const signal = new AbortController().signal;
 
-beforeAll(async () => {
-  sim = await Vcsim.start({ username: USERNAME, password: PASSWORD });
-  client = await VsphereClient.connect({ server: sim.server, username: USERNAME, password: PASSWORD, insecure: true }, signal);
-}, 300_000);
+const vc = useVcsim({ password: PASSWORD });
 
 afterAll(async () => {
-  await client?.close();
-  await sim?.stop();
   await dirs.cleanup();
 }, 60_000);
 
-function connection(): Record<string, unknown> {
-  return { vcenter_server: sim.server, username: USERNAME, password: PASSWORD, insecure_connection: "true" };
-}
-
-async function vmByName(name: string): Promise<MoRef | undefined> {
-  return (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name)?.ref;
-}
+const vmByName = (name: string): Promise<MoRef | undefined> => vc.findVm(name);
 
 /** The key events the VM received, as the vcsim extension recorded them. */
 async function receivedKeys(name: string): Promise<string[]> {
   const vm = await vmByName(name);
   if (vm === undefined) throw new Error(`no VM ${name}`);
-  const extra = list(child((await client.props(vm, ["config.extraConfig"], signal)).get("config.extraConfig"), "OptionValue"));
+  const extra = list(child((await vc.client.props(vm, ["config.extraConfig"], signal)).get("config.extraConfig"), "OptionValue"));
   const entry = extra.find((o) => text(child(o, "key")) === "kiln.usbScanCodes");
   return text(child(entry, "value")).split(" ").filter((e) => e !== "");
 }
@@ -124,7 +110,7 @@ describe("vsphere boot_command against vcsim", () => {
           builders: [
             {
               type: "vsphere-iso",
-              ...connection(),
+              ...vc.connection(),
               vm_name: names[tool],
               cluster: "DC0_C0",
               datastore: "LocalDS_0",
@@ -154,7 +140,7 @@ describe("vsphere boot_command against vcsim", () => {
             .then(async (r) => (served[tool] = `${r.status} ${await r.text()}`))
             .catch((err: unknown) => (served[tool] = String(err)))
             .then(() => vmByName(names[tool]))
-            .then((vm) => (vm === undefined ? undefined : client.call("ShutdownGuest", vm, {}, signal)))
+            .then((vm) => (vm === undefined ? undefined : vc.client.call("ShutdownGuest", vm, {}, signal)))
             .catch(() => undefined);
         };
         const args = ["build", "-color=false", "template.json"];
@@ -194,7 +180,7 @@ describe("vsphere boot_command against vcsim", () => {
           .then((t) => (served = t))
           .catch(() => undefined)
           .then(() => vmByName(name))
-          .then((vm) => (vm === undefined ? undefined : client.call("ShutdownGuest", vm, {}, signal)))
+          .then((vm) => (vm === undefined ? undefined : vc.client.call("ShutdownGuest", vm, {}, signal)))
           .catch(() => undefined);
       },
     });
@@ -202,7 +188,7 @@ describe("vsphere boot_command against vcsim", () => {
       builders: [
         {
           type: "vsphere-iso",
-          ...connection(),
+          ...vc.connection(),
           vm_name: name,
           host: "DC0_H0",
           communicator: "none",
@@ -223,7 +209,7 @@ describe("vsphere boot_command against vcsim", () => {
     expect(ctx.lines()).toEqual(expect.arrayContaining(["Waiting 10ms for boot...", "Typing boot command..."]));
     // The VM is off now: the simulator refuses keys, as vCenter does.
     const vm = (await vmByName(name)) as MoRef;
-    const put = client.call("PutUsbScanCodes", vm, { spec: { keyEvents: [{ usbHidCode: (0x28 << 16) | 7 }] } }, signal);
+    const put = vc.client.call("PutUsbScanCodes", vm, { spec: { keyEvents: [{ usbHidCode: (0x28 << 16) | 7 }] } }, signal);
     await expect(put).rejects.toThrow(/InvalidPowerState|power/i);
   }, 120_000);
 
@@ -235,7 +221,7 @@ describe("vsphere boot_command against vcsim", () => {
       builders: [
         {
           type: "vsphere-clone",
-          ...connection(),
+          ...vc.connection(),
           vm_name: name,
           template: "DC0_H0_VM0",
           host: "DC0_H0",
@@ -260,7 +246,7 @@ describe("vsphere boot_command against vcsim", () => {
       ctx.log(level, t);
       if (t !== "Executing shutdown command...") return;
       void vmByName(name)
-        .then((vm) => (vm === undefined ? undefined : client.call("PowerOffVM_Task", vm, {}, signal)))
+        .then((vm) => (vm === undefined ? undefined : vc.client.call("PowerOffVM_Task", vm, {}, signal)))
         .catch(() => undefined);
     };
     const result = await runJob(planTemplateJob(template, "vsphere-clone"), { ...ctx, log });
@@ -287,7 +273,7 @@ describe("vsphere boot_command against vcsim", () => {
       builders: [
         {
           type: "vsphere-iso",
-          ...connection(),
+          ...vc.connection(),
           vm_name: name,
           host: "DC0_H0",
           communicator: "none",

@@ -16,33 +16,27 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
-import { SshServer, TEST_PASSWORD, TEST_USER, freePort } from "../../test/src/mod.js";
-import { Vcsim, vcsimToolchain } from "../../test/src/vcsim.js";
+import { TEST_PASSWORD, TEST_USER, freePort } from "../../test/src/mod.js";
+import { vcsimToolchain } from "../../test/src/vcsim.js";
 import { runJob } from "../src/runner.js";
-import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
+import type { MoRef } from "../src/vsphere/client.js";
 import { child, list, moref, text, xsiType } from "../src/vsphere/soap.js";
+import { VCSIM_USERNAME, useVcsim } from "./vsphere_harness.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
-const USERNAME = "kiln";
 const PASSWORD = "kiln-vcsim-password";
 
-let sim: Vcsim;
-let sshd: SshServer;
-let client: VsphereClient;
 const dirs = new TempDirs();
 const signal = new AbortController().signal;
 let isoPath: string;
 /** The simulator's LocalDS_0 datastore directory on this host. */
 let datastoreDir: string;
 
+const vc = useVcsim({ password: PASSWORD, sshd: true });
+
 beforeAll(async () => {
-  sim = await Vcsim.start({ username: USERNAME, password: PASSWORD });
-  sshd = await SshServer.start();
-  client = await VsphereClient.connect({ server: sim.server, username: USERNAME, password: PASSWORD, insecure: true }, signal);
   // An ISO on the simulator's datastore (a directory on this host), for iso_paths.
-  const ds = (await client.descendants(client.content.rootFolder, "Datastore", signal)).find((d) => d.name === "LocalDS_0") as { ref: MoRef };
-  const url = text((await client.props(ds.ref, ["info.url"], signal)).get("info.url"));
-  const dir = url.replace(/^ds:\/\//, "");
+  const dir = await vc.datastoreDir();
   datastoreDir = dir;
   await mkdir(`${dir}/iso`, { recursive: true });
   await writeFile(`${dir}/iso/installer.iso`, Buffer.alloc(64 * 1024));
@@ -50,22 +44,11 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await client?.close();
-  await sshd?.stop();
-  await sim?.stop();
   await dirs.cleanup();
 }, 60_000);
 
-/** The names of every VM and template in the simulator. */
-async function vmNames(): Promise<string[]> {
-  return (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).map((v) => v.name).sort();
-}
-
-async function vmByName(name: string): Promise<MoRef> {
-  const found = (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name);
-  if (found === undefined) throw new Error(`no VM ${name}`);
-  return found.ref;
-}
+const vmNames = (): Promise<string[]> => vc.vmNames();
+const vmByName = (name: string): Promise<MoRef> => vc.vmByName(name);
 
 /**
  * What a user does for a vsphere-iso build without a communicator (Packer 1.6.6 waits for it): shut the VM down when
@@ -75,27 +58,23 @@ function shutdownWhenAsked(name: string): (l: { text: string }) => void {
   return (l) => {
     if (!l.text.startsWith("Please shutdown virtual machine within")) return;
     void vmByName(name)
-      .then((vm) => client.call("ShutdownGuest", vm, {}, signal))
+      .then((vm) => vc.client.call("ShutdownGuest", vm, {}, signal))
       .catch(() => undefined);
   };
 }
 
 /** The CD-ROMs of a VM: backing type and file. */
 async function cdroms(name: string): Promise<{ backing: string; file: string; connected: string }[]> {
-  const devices = list(child((await client.props(await vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+  const devices = list(child((await vc.client.props(await vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
   return devices
     .filter((d) => xsiType(d) === "VirtualCdrom")
     .map((d) => ({ backing: xsiType(child(d, "backing")), file: text(child(child(d, "backing"), "fileName")), connected: text(child(child(d, "connectable"), "startConnected")) }));
 }
 
-function connection(): Record<string, unknown> {
-  return { vcenter_server: sim.server, username: USERNAME, password: PASSWORD, insecure_connection: "true" };
-}
-
 function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     type: "vsphere-iso",
-    ...connection(),
+    ...vc.connection(),
     vm_name: name,
     datacenter: "DC0",
     cluster: "DC0_C0",
@@ -117,7 +96,7 @@ function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<s
 function sshToGuest(): Record<string, unknown> {
   return {
     communicator: "ssh",
-    ssh_port: sshd.port,
+    ssh_port: vc.sshd.port,
     ssh_username: TEST_USER,
     ssh_password: TEST_PASSWORD,
     ssh_timeout: "60s",
@@ -158,7 +137,7 @@ describe("vsphere builders: configuration", () => {
     expect(r.problems).toContain("unknown hash: md5. available options include available options being 'none', 'sha1', 'sha256', 'sha512'");
     expect(r.problems).toContain('A checksum must be specified: iso_checksum ("none" to skip the check)');
     expect(r.problems).toContain("floppy_files is not supported by kiln's vSphere builders yet: remove it or build with Packer");
-    const clone = validatePluginConfig("builder", "vsphere-clone", { ...connection(), vm_name: "x", host: "h", communicator: "none" });
+    const clone = validatePluginConfig("builder", "vsphere-clone", { ...vc.connection(), vm_name: "x", host: "h", communicator: "none" });
     expect(clone.problems).toEqual(["'template' is required"]);
   });
 });
@@ -186,7 +165,7 @@ describe("vsphere builders against vcsim", () => {
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
 
     const vm = await vmByName(name);
-    const props = await client.props(
+    const props = await vc.client.props(
       vm,
       ["config.hardware.numCPU", "config.hardware.numCoresPerSocket", "config.hardware.memoryMB", "config.template", "config.guestId", "config.annotation", "config.extraConfig", "runtime.powerState", "snapshot"],
       signal,
@@ -200,7 +179,7 @@ describe("vsphere builders against vcsim", () => {
     expect(text(props.get("runtime.powerState"))).toBe("poweredOff");
     expect(text(child(child(props.get("snapshot"), "rootSnapshotList"), "name"))).toBe("Created by Packer");
 
-    const devices = list(child((await client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    const devices = list(child((await vc.client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     const ofType = (t: string): unknown[] => devices.filter((d) => xsiType(d) === t);
     const [controller] = ofType("ParaVirtualSCSIController");
     expect(controller).toBeDefined();
@@ -262,7 +241,7 @@ describe("vsphere builders against vcsim", () => {
     expect(made.failure?.message).toBeUndefined();
     expect(madeCtx.lines()).toContain("Deleting CD-ROM drives...");
     expect(madeCtx.lines()).toContain("Please shutdown virtual machine within 5m0s.");
-    const baseDevices = list(child((await client.props(await vmByName(base), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    const baseDevices = list(child((await vc.client.props(await vmByName(base), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     expect(baseDevices.filter((d) => xsiType(d) === "VirtualCdrom")).toEqual([]);
 
     const name = `kiln-clone-${process.pid}`;
@@ -271,7 +250,7 @@ describe("vsphere builders against vcsim", () => {
       builders: [
         {
           type: "vsphere-clone",
-          ...connection(),
+          ...vc.connection(),
           template: base,
           vm_name: name,
           host: "DC0_C0_H1",
@@ -287,9 +266,9 @@ describe("vsphere builders against vcsim", () => {
       ],
     };
     const outcome = await runJob(planTemplateJob(template, "vsphere-clone"), ctx);
-    expect(outcome.failure?.message, sim.log).toBeUndefined();
+    expect(outcome.failure?.message, vc.sim.log).toBeUndefined();
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
-    const clone = await client.props(
+    const clone = await vc.client.props(
       await vmByName(name),
       ["config.hardware.numCPU", "config.hardware.memoryMB", "config.template", "config.hardware.device", "config.annotation", "runtime.host"],
       signal,
@@ -300,7 +279,7 @@ describe("vsphere builders against vcsim", () => {
     // The first NIC moved to the distributed port group, with the fixed MAC.
     const nic = list(child(clone.get("config.hardware.device"), "VirtualDevice")).find((d) => xsiType(d) === "VirtualVmxnet3");
     expect(xsiType(child(nic, "backing"))).toBe("VirtualEthernetCardDistributedVirtualPortBackingInfo");
-    const portgroup = (await client.descendants(client.content.rootFolder, "DistributedVirtualPortgroup", signal)).find((p) => p.name === "DC0_DVPG0");
+    const portgroup = (await vc.client.descendants(vc.client.content.rootFolder, "DistributedVirtualPortgroup", signal)).find((p) => p.name === "DC0_DVPG0");
     expect(text(child(child(child(nic, "backing"), "port"), "portgroupKey"))).toBe(portgroup?.ref.value);
     expect(text(child(nic, "macAddress"))).toBe("00:50:56:12:34:56");
     expect(text(clone.get("config.hardware.numCPU"))).toBe("4");
@@ -310,11 +289,11 @@ describe("vsphere builders against vcsim", () => {
     expect(text(child(disk, "capacityInKB"))).toBe(String(4096 * 1024));
     const host = moref(clone.get("runtime.host"));
     expect(host?.type).toBe("HostSystem");
-    const hostName = text((await client.props(host as MoRef, ["name"], signal)).get("name"));
+    const hostName = text((await vc.client.props(host as MoRef, ["name"], signal)).get("name"));
     // vcsim 0.24 ignores a clone's location.host and picks any host of the pool's cluster.
     expect(hostName).toMatch(/^DC0_C0_H\d$/);
 
-    const original = await client.props(await vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
+    const original = await vc.client.props(await vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
     expect(text(original.get("config.hardware.numCPU"))).toBe("2");
     expect(text(original.get("config.template"))).toBe("true");
 
@@ -325,7 +304,7 @@ describe("vsphere builders against vcsim", () => {
     await writeFile(`${dir}/out.txt`, "x");
     const linkedCtx = recordingContext(dir);
     const linkedTemplate = {
-      builders: [{ type: "vsphere-clone", ...connection(), template: base, vm_name: linked, cluster: "DC0_C0", linked_clone: true, communicator: "none" }],
+      builders: [{ type: "vsphere-clone", ...vc.connection(), template: base, vm_name: linked, cluster: "DC0_C0", linked_clone: true, communicator: "none" }],
       "post-processors": [{ type: "artifice", files: ["out.txt"], keep_input_artifact: false }],
     };
     const linkedOutcome = await runJob(planTemplateJob(linkedTemplate, "vsphere-clone"), linkedCtx);
@@ -336,7 +315,7 @@ describe("vsphere builders against vcsim", () => {
 
     // linked_clone needs a snapshot: the clone just made has none.
     const noSnapshot = await runJob(
-      planTemplateJob({ builders: [{ type: "vsphere-clone", ...connection(), template: name, vm_name: `${linked}-2`, host: "DC0_H0", linked_clone: true, communicator: "none" }] }, "vsphere-clone"),
+      planTemplateJob({ builders: [{ type: "vsphere-clone", ...vc.connection(), template: name, vm_name: `${linked}-2`, host: "DC0_H0", linked_clone: true, communicator: "none" }] }, "vsphere-clone"),
       recordingContext(await dirs.make()),
     );
     expect(noSnapshot.failure?.code).toBe(ErrorCode.InvalidArgument);
@@ -394,7 +373,7 @@ describe("vsphere builders against vcsim", () => {
 
     const badLogin = await run(isoBuilder("kiln-bad-login", { password: "wrong" }));
     expect(badLogin.failure?.code).toBe(ErrorCode.InvalidArgument);
-    expect(badLogin.failure?.message).toBe(`cannot log in to vCenter ${sim.server} as '${USERNAME}': incorrect user name or password (check username and password)`);
+    expect(badLogin.failure?.message).toBe(`cannot log in to vCenter ${vc.sim.server} as '${VCSIM_USERNAME}': incorrect user name or password (check username and password)`);
 
     const missing = await run(isoBuilder("kiln-missing", { datastore: "NoSuchDS", folder: "no/such/folder" }));
     expect(missing.failure?.code).toBe(ErrorCode.NotFound);

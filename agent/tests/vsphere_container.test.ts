@@ -17,19 +17,15 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerDaemon } from "../../test/src/dockerd.js";
 import { freePort } from "../../test/src/mod.js";
-import { Vcsim } from "../../test/src/vcsim.js";
 import { runJob } from "../src/runner.js";
-import { VsphereClient } from "../src/vsphere/client.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { useVcsim } from "./vsphere_harness.js";
 
 const run = promisify(execFile);
 const IMAGE = "kiln-vcsim-guest:latest";
-const USERNAME = "kiln";
 const PASSWORD = "kiln-container-pw";
 
 let docker: DockerDaemon;
-let sim: Vcsim;
-let client: VsphereClient;
 let keys: string;
 const dirs = new TempDirs();
 const signal = new AbortController().signal;
@@ -45,14 +41,9 @@ beforeAll(async () => {
   await mkdir(path.join(keys, "ssh"), { mode: 0o700 });
   await run("cp", [path.join(keys, "id_ed25519.pub"), path.join(keys, "ssh", "authorized_keys")]);
   await chmod(path.join(keys, "ssh", "authorized_keys"), 0o600);
-  // vcsim runs `docker` (the CLI) against the engine named in its environment, and its DMI helper image.
-  sim = await Vcsim.start({ username: USERNAME, password: PASSWORD, env: { DOCKER_HOST: docker.host, VCSIM_BUSYBOX: IMAGE } });
-  client = await VsphereClient.connect({ server: sim.server, username: USERNAME, password: PASSWORD, insecure: true }, signal);
 }, 300_000);
 
 afterAll(async () => {
-  await client?.close();
-  await sim?.stop();
   // dockerd bind-mounts the host network namespace under its exec root for --network=host containers and leaves it
   // there on exit, which would keep its directory from being removed.
   if (docker !== undefined) await run("umount", ["--lazy", path.join(docker.dir, "exec", "netns", "default")]).catch(() => undefined);
@@ -60,6 +51,10 @@ afterAll(async () => {
   if (keys !== undefined) await rm(keys, { recursive: true, force: true });
   await dirs.cleanup();
 }, 120_000);
+
+// vcsim runs `docker` (the CLI) against the engine named in its environment, and its DMI helper image. Registered
+// after the dockerd setup above, so vcsim starts after dockerd and stops before it.
+const vc = useVcsim({ password: PASSWORD, env: () => ({ DOCKER_HOST: docker.host, VCSIM_BUSYBOX: IMAGE }) });
 
 /** `docker run` arguments after vcsim's own (`-d --name ... -v <dmi volume>`): joined with spaces into a shell line. */
 function guestContainer(port: number): string[] {
@@ -97,10 +92,7 @@ describe("vsphere-iso provisions a vcsim container-backed VM", () => {
       builders: [
         {
           type: "vsphere-iso",
-          vcenter_server: sim.server,
-          username: USERNAME,
-          password: PASSWORD,
-          insecure_connection: true,
+          ...vc.connection(),
           vm_name: name,
           host: "DC0_H0",
           communicator: "ssh",
@@ -116,7 +108,7 @@ describe("vsphere-iso provisions a vcsim container-backed VM", () => {
       provisioners: [{ type: "shell", inline: ["echo provisioned > /root/proof", "cat /root/proof", "test -d /usr/share/doc && echo host file system || echo guest file system"] }],
     };
     const outcome = await runJob(planTemplateJob(template, "vsphere-iso"), ctx);
-    expect(outcome.state, `${outcome.failure?.message}\n${sim.log}`).toBe("succeeded");
+    expect(outcome.state, `${outcome.failure?.message}\n${vc.sim.log}`).toBe("succeeded");
     expect(ctx.lines()).toEqual(expect.arrayContaining(["provisioned", "guest file system"]));
     expect(existsSync("/root/proof")).toBe(false); // written in the container, not on this host
 
@@ -130,9 +122,9 @@ describe("vsphere-iso provisions a vcsim container-backed VM", () => {
     expect(Buffer.concat(chunks).toString("latin1")).toContain("provisioned\n");
 
     // Destroying the artifact (the VM) removes the container.
-    const vm = (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name);
+    const vm = (await vc.client.descendants(vc.client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name);
     expect(vm).toBeDefined();
-    await client.runTask("Destroy_Task", vm?.ref as NonNullable<typeof vm>["ref"], {}, "destroying", signal);
+    await vc.client.runTask("Destroy_Task", vm?.ref as NonNullable<typeof vm>["ref"], {}, "destroying", signal);
     expect((await docker.docker.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith(`/vcsim-${name}-`)))).toEqual([]);
   }, 240_000);
 });

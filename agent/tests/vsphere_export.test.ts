@@ -16,18 +16,15 @@ import path from "node:path";
 import { XMLParser } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validatePluginConfig } from "../../core/src/mod.js";
-import { Vcsim } from "../../test/src/vcsim.js";
 import { runJob } from "../src/runner.js";
-import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
+import type { MoRef } from "../src/vsphere/client.js";
 import { ExportLease } from "../src/vsphere/nfc.js";
 import { child, list, moref, text, xsiType } from "../src/vsphere/soap.js";
+import { useVcsim } from "./vsphere_harness.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
-const USERNAME = "kiln";
 const PASSWORD = "kiln-vcsim-password";
 
-let sim: Vcsim;
-let client: VsphereClient;
 const dirs = new TempDirs();
 const signal = new AbortController().signal;
 /** The simulator's LocalDS_0 datastore directory on this host. */
@@ -35,32 +32,18 @@ let datastoreDir: string;
 /** A template made by vsphere-iso with export, cloned by the later tests. */
 const base = `kiln-xbase-${process.pid}`;
 
+const vc = useVcsim({ password: PASSWORD });
+
 beforeAll(async () => {
-  sim = await Vcsim.start({ username: USERNAME, password: PASSWORD });
-  client = await VsphereClient.connect({ server: sim.server, username: USERNAME, password: PASSWORD, insecure: true }, signal);
-  const ds = (await client.descendants(client.content.rootFolder, "Datastore", signal)).find((d) => d.name === "LocalDS_0") as { ref: MoRef };
-  datastoreDir = text((await client.props(ds.ref, ["info.url"], signal)).get("info.url")).replace(/^ds:\/\//, "");
+  datastoreDir = await vc.datastoreDir();
 }, 300_000);
 
 afterAll(async () => {
-  await client?.close();
-  await sim?.stop();
   await dirs.cleanup();
 }, 60_000);
 
-async function vmNames(): Promise<string[]> {
-  return (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).map((v) => v.name).sort();
-}
-
-async function vmByName(name: string): Promise<MoRef> {
-  const found = (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name);
-  if (found === undefined) throw new Error(`no VM ${name}`);
-  return found.ref;
-}
-
-function connection(): Record<string, unknown> {
-  return { vcenter_server: sim.server, username: USERNAME, password: PASSWORD, insecure_connection: "true" };
-}
+const vmNames = (): Promise<string[]> => vc.vmNames();
+const vmByName = (name: string): Promise<MoRef> => vc.vmByName(name);
 
 /** The disk vcsim stores for a VM made by CreateVM/CloneVM: `[LocalDS_0] <name>/<name>.vmdk`. */
 function diskOf(name: string): string {
@@ -75,7 +58,7 @@ function guest(name: string, content: Buffer, extra: (l: { text: string }) => vo
   return (l) => {
     if (l.text.startsWith("Please shutdown virtual machine within")) {
       void vmByName(name)
-        .then((vm) => client.call("ShutdownGuest", vm, {}, signal))
+        .then((vm) => vc.client.call("ShutdownGuest", vm, {}, signal))
         .catch(() => undefined);
     }
     // Synchronous: the export step's next call is ExportVm.
@@ -87,7 +70,7 @@ function guest(name: string, content: Buffer, extra: (l: { text: string }) => vo
 function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     type: "vsphere-iso",
-    ...connection(),
+    ...vc.connection(),
     vm_name: name,
     datacenter: "DC0",
     cluster: "DC0_C0",
@@ -105,7 +88,7 @@ function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<s
 }
 
 function cloneBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: "vsphere-clone", ...connection(), template: base, vm_name: name, host: "DC0_C0_H1", cluster: "DC0_C0", CPUs: 4, RAM: 2048, communicator: "none", ...extra };
+  return { type: "vsphere-clone", ...vc.connection(), template: base, vm_name: name, host: "DC0_C0_H1", cluster: "DC0_C0", CPUs: 4, RAM: 2048, communicator: "none", ...extra };
 }
 
 const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", removeNSPrefix: true, parseTagValue: false, isArray: (n) => ["Item", "File", "Disk", "Network"].includes(n) });
@@ -140,7 +123,7 @@ function digest(algo: string, data: Buffer | string): string {
 
 describe("vsphere export: configuration", () => {
   it("accepts Packer's export block and refuses an unknown manifest hash with Packer's message", () => {
-    const ok = validatePluginConfig("builder", "vsphere-clone", { ...connection(), template: "t", vm_name: "x", host: "h", communicator: "none", export: { force: true, options: ["mac"] } });
+    const ok = validatePluginConfig("builder", "vsphere-clone", { ...vc.connection(), template: "t", vm_name: "x", host: "h", communicator: "none", export: { force: true, options: ["mac"] } });
     expect(ok.problems).toEqual([]);
     const bad = validatePluginConfig("builder", "vsphere-iso", { ...isoBuilder("x"), export: { manifest: "md5" } });
     expect(bad.problems).toContain("unknown hash: md5. available options include available options being 'none', 'sha1', 'sha256', 'sha512'");
@@ -154,7 +137,7 @@ describe("vsphere export against vcsim", () => {
     const ctx = recordingContext(dir, { onLog: guest(base, disk) });
     const builder = isoBuilder(base, { convert_to_template: true, export: { output_directory: "out-iso", options: ["mac"] } });
     const outcome = await runJob(planTemplateJob({ builders: [builder] }, "vsphere-iso"), ctx);
-    expect(outcome.failure?.message, sim.log).toBeUndefined();
+    expect(outcome.failure?.message, vc.sim.log).toBeUndefined();
 
     const out = path.join(dir, "out-iso");
     expect((await readdir(out)).sort()).toEqual([`${base}-disk-0.vmdk`, `${base}.mf`, `${base}.ovf`]);
@@ -190,7 +173,7 @@ describe("vsphere export against vcsim", () => {
     }
     // vcsim's OvfManager lists no export options: Packer reports them and passes them on anyway.
     expect(lines).toContain("unknown export options mac");
-    expect(text((await client.props(await vmByName(base), ["config.template"], signal)).get("config.template"))).toBe("true");
+    expect(text((await vc.client.props(await vmByName(base), ["config.template"], signal)).get("config.template"))).toBe("true");
   }, 180_000);
 
   it("vsphere-clone: export name and a sha512 manifest, into an absolute output_directory", async () => {
@@ -199,7 +182,7 @@ describe("vsphere export against vcsim", () => {
     const disk = randomBytes(300 * 1024);
     const ctx = recordingContext(await dirs.make(), { onLog: guest(name, disk) });
     const outcome = await runJob(planTemplateJob({ builders: [cloneBuilder(name, { export: { name: "appliance", manifest: "sha512", output_directory: out } })] }, "vsphere-clone"), ctx);
-    expect(outcome.failure?.message, sim.log).toBeUndefined();
+    expect(outcome.failure?.message, vc.sim.log).toBeUndefined();
     expect((await readdir(out)).sort()).toEqual(["appliance-disk-0.vmdk", "appliance.mf", "appliance.ovf"]);
     expect(ctx.artifacts[0]?.files?.map((f) => f.name)).toEqual(["appliance-disk-0.vmdk", "appliance.mf", "appliance.ovf"].map((f) => path.join(out, f)));
     expect((await readFile(path.join(out, "appliance-disk-0.vmdk"))).equals(disk)).toBe(true);
@@ -232,7 +215,7 @@ describe("vsphere export against vcsim", () => {
     const disk = randomBytes(4096);
     const forced = recordingContext(dir, { onLog: guest(name, disk) });
     const second = await runJob(planTemplateJob({ builders: [cloneBuilder(name, { export: { output_directory: "out", force: true, manifest: "none" } })] }, "vsphere-clone"), forced);
-    expect(second.failure?.message, sim.log).toBeUndefined();
+    expect(second.failure?.message, vc.sim.log).toBeUndefined();
     expect((await readdir(out)).sort()).toEqual([`${name}-disk-0.vmdk`, `${name}.ovf`, "notes.txt"]);
     expect(await readFile(path.join(out, `${name}.ovf`), "utf8")).toMatch(/^<\?xml/);
     expect(await readFile(path.join(out, "notes.txt"), "utf8")).toBe("keep me");
@@ -262,20 +245,20 @@ describe("vsphere export against vcsim", () => {
     // One of vcsim's own VMs (a template's devices are shared with its clones in vcsim 0.24: CloneVM_Task rewrites
     // the template's disk backing to the clone's file).
     const vm = await vmByName("DC0_H0_VM1");
-    await client.runTask("PowerOffVM_Task", vm, {}, "powering off", signal);
-    const devs = list(child((await client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    await vc.client.runTask("PowerOffVM_Task", vm, {}, "powering off", signal);
+    const devs = list(child((await vc.client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     const backing = text(child(child(devs.find((d) => xsiType(d) === "VirtualDisk"), "backing"), "fileName"));
     const stored = path.join(datastoreDir, backing.replace(/^\[LocalDS_0\] /, ""));
     await writeFile(stored, randomBytes(70_000));
 
-    const leaseRef = moref(await client.call("ExportVm", vm, {}, signal));
+    const leaseRef = moref(await vc.client.call("ExportVm", vm, {}, signal));
     expect(leaseRef?.type).toBe("HttpNfcLease");
-    const lease = new ExportLease(client, leaseRef as MoRef);
+    const lease = new ExportLease(vc.client, leaseRef as MoRef);
     const { devices } = await lease.waitReady("test", 10_000, signal);
     expect(devices.map((d) => [path.posix.basename(d.url.pathname), d.disk])).toEqual([["disk-0.vmdk", true]]);
     // The overlay's stand-in for the host's NFC service; a "*" host (vCenter's own URLs) is the host the client called.
     expect(devices[0]?.url.hostname).toBe("127.0.0.1");
-    expect(client.deviceUrl("https://*/nfc/52a1/disk-0.vmdk").href).toBe(`https://${sim.server}/nfc/52a1/disk-0.vmdk`);
+    expect(vc.client.deviceUrl("https://*/nfc/52a1/disk-0.vmdk").href).toBe(`https://${vc.sim.server}/nfc/52a1/disk-0.vmdk`);
     const device = devices[0] as (typeof devices)[number];
     const file = path.join(await dirs.make(), "disk.vmdk");
     expect(await lease.download(device, file, signal)).toBe(70_000);
@@ -283,6 +266,6 @@ describe("vsphere export against vcsim", () => {
     await lease.abort();
     await expect(lease.download(device, file, signal)).rejects.toThrow(/HTTP 404/);
 
-    await expect(client.call("ExportVm", await vmByName("DC0_H0_VM0"), {}, signal, "exporting")).rejects.toThrow(/InvalidPowerState/);
+    await expect(vc.client.call("ExportVm", await vmByName("DC0_H0_VM0"), {}, signal, "exporting")).rejects.toThrow(/InvalidPowerState/);
   }, 60_000);
 });

@@ -7,48 +7,33 @@
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SshServer, TEST_PASSWORD, TEST_USER, runScript } from "../../test/src/mod.js";
-import { Vcsim } from "../../test/src/vcsim.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { TEST_PASSWORD, TEST_USER, runScript } from "../../test/src/mod.js";
 import { parseMark } from "../src/builders/vsphere/reap.js";
 import { runJob } from "../src/runner.js";
-import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
+import type { MoRef } from "../src/vsphere/client.js";
 import { text } from "../src/vsphere/soap.js";
+import { useVcsim } from "./vsphere_harness.js";
 import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
 
-const USERNAME = "kiln";
 const PASSWORD = "kiln-reap-pw";
 /** The job whose attempts the test plays; other jobs have other run UUIDs. */
 const RUN = "0a0a0a0a-0000-4000-8000-00000000reap";
 const OTHER_RUN = "0b0b0b0b-0000-4000-8000-0000000other";
 
-let sim: Vcsim;
-let sshd: SshServer;
-let client: VsphereClient;
 const dirs = new TempDirs();
 const signal = new AbortController().signal;
 
-beforeAll(async () => {
-  sim = await Vcsim.start({ username: USERNAME, password: PASSWORD });
-  sshd = await SshServer.start();
-  client = await VsphereClient.connect({ server: sim.server, username: USERNAME, password: PASSWORD, insecure: true }, signal);
-}, 300_000);
+const vc = useVcsim({ password: PASSWORD, sshd: true });
 
 afterAll(async () => {
-  await client?.close();
-  await sshd?.stop();
-  await sim?.stop();
   await dirs.cleanup();
 }, 60_000);
 
-function connection(): Record<string, unknown> {
-  return { vcenter_server: sim.server, username: USERNAME, password: PASSWORD, insecure_connection: "true" };
-}
-
 /** Every VM of the simulator by name, with its power state and kiln's mark. */
 async function vms(): Promise<Map<string, { ref: MoRef; power: string; mark?: { job: string; attempt: number } }>> {
-  const all = await client.descendants(client.content.rootFolder, "VirtualMachine", signal);
-  const props = await client.retrieve("VirtualMachine", all.map((v) => v.ref), ["runtime.powerState", "config.extraConfig"], signal);
+  const all = await vc.client.descendants(vc.client.content.rootFolder, "VirtualMachine", signal);
+  const props = await vc.client.retrieve("VirtualMachine", all.map((v) => v.ref), ["runtime.powerState", "config.extraConfig"], signal);
   return new Map(
     all.map((v) => {
       const p = props.get(v.ref.value);
@@ -63,12 +48,12 @@ function isoTemplate(name: string): Record<string, unknown> {
     builders: [
       {
         type: "vsphere-iso",
-        ...connection(),
+        ...vc.connection(),
         vm_name: name,
         host: "DC0_H0",
         guest_os_type: "otherLinux64Guest",
         communicator: "ssh",
-        ssh_port: sshd.port,
+        ssh_port: vc.sshd.port,
         ssh_username: TEST_USER,
         ssh_password: TEST_PASSWORD,
         ssh_timeout: "60s",
@@ -82,7 +67,7 @@ function isoTemplate(name: string): Record<string, unknown> {
 
 /** A quick vsphere-clone build without a communicator (the VM is left powered off). */
 function cloneTemplate(name: string): Record<string, unknown> {
-  return { builders: [{ type: "vsphere-clone", ...connection(), vm_name: name, template: "DC0_H0_VM0", host: "DC0_H0", communicator: "none" }] };
+  return { builders: [{ type: "vsphere-clone", ...vc.connection(), vm_name: name, template: "DC0_H0_VM0", host: "DC0_H0", communicator: "none" }] };
 }
 
 async function build(template: Record<string, unknown>, runUuid: string, attempt: number): Promise<ReturnType<typeof recordingContext> & { state: string; failure?: string }> {
