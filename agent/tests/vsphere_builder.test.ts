@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
-import { TEST_PASSWORD, TEST_USER, freePort } from "../../test/src/mod.js";
+import { TEST_USER, freePort } from "../../test/src/mod.js";
 import { vcsimToolchain } from "../../test/src/vcsim.js";
 import { runJob } from "../src/runner.js";
 import type { MoRef } from "../src/vsphere/client.js";
@@ -72,38 +72,11 @@ async function cdroms(name: string): Promise<{ backing: string; file: string; co
 }
 
 function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    type: "vsphere-iso",
-    ...vc.connection(),
-    vm_name: name,
-    datacenter: "DC0",
-    cluster: "DC0_C0",
-    datastore: "LocalDS_0",
-    guest_os_type: "otherLinux64Guest",
-    CPUs: 2,
-    cpu_cores: 1,
-    RAM: 1024,
-    disk_controller_type: ["pvscsi"],
-    storage: [{ disk_size: 2048, disk_thin_provisioned: true }],
-    network_adapters: [{ network: "VM Network", network_card: "vmxnet3" }],
-    iso_paths: [isoPath],
-    communicator: "none",
-    ...extra,
-  };
+  return vc.isoBuilder(name, { iso_paths: [isoPath], ...extra });
 }
 
 /** SSH to the harness's sshd at the address vcsim reports as the guest's. */
-function sshToGuest(): Record<string, unknown> {
-  return {
-    communicator: "ssh",
-    ssh_port: vc.sshd.port,
-    ssh_username: TEST_USER,
-    ssh_password: TEST_PASSWORD,
-    ssh_timeout: "60s",
-    configuration_parameters: { "SET.guest.ipAddress": "127.0.0.1" },
-    ip_settle_timeout: "500ms",
-  };
-}
+const sshToGuest = (): Record<string, unknown> => vc.sshToGuest();
 
 describe("vsphere builders: the vcsim harness", () => {
   it("names the Debian package when Go is missing", async () => {

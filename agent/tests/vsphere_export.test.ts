@@ -67,25 +67,7 @@ function guest(name: string, content: Buffer, extra: (l: { text: string }) => vo
   };
 }
 
-function isoBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    type: "vsphere-iso",
-    ...vc.connection(),
-    vm_name: name,
-    datacenter: "DC0",
-    cluster: "DC0_C0",
-    datastore: "LocalDS_0",
-    guest_os_type: "otherLinux64Guest",
-    CPUs: 2,
-    cpu_cores: 1,
-    RAM: 1024,
-    disk_controller_type: ["pvscsi"],
-    storage: [{ disk_size: 2048, disk_thin_provisioned: true }],
-    network_adapters: [{ network: "VM Network", network_card: "vmxnet3" }],
-    communicator: "none",
-    ...extra,
-  };
-}
+const isoBuilder = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => vc.isoBuilder(name, extra);
 
 function cloneBuilder(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { type: "vsphere-clone", ...vc.connection(), template: base, vm_name: name, host: "DC0_C0_H1", cluster: "DC0_C0", CPUs: 4, RAM: 2048, communicator: "none", ...extra };

@@ -5,7 +5,7 @@
  * afterAll hooks in reverse), so it can use the simulator; setup registered before runs first (a dockerd vcsim needs).
  */
 import { afterAll, beforeAll } from "vitest";
-import { SshServer } from "../../test/src/mod.js";
+import { SshServer, TEST_PASSWORD, TEST_USER } from "../../test/src/mod.js";
 import { Vcsim } from "../../test/src/vcsim.js";
 import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
 import { text } from "../src/vsphere/soap.js";
@@ -19,8 +19,15 @@ export interface VcsimFixture {
   readonly sshd: SshServer;
   /** The connection settings of a vSphere builder for this simulator. */
   connection(): Record<string, unknown>;
+  /** A vsphere-iso builder of VM `name` in cluster DC0_C0 (2 CPUs, 1 GiB, a thin 2 GiB pvscsi disk, vmxnet3), no communicator. */
+  isoBuilder(name: string, extra?: Record<string, unknown>): Record<string, unknown>;
   /** The names of every VM and template in the simulator, sorted. */
   vmNames(): Promise<string[]>;
+  /**
+   * SSH settings that reach the harness's sshd (`sshd: true`) as the guest: vcsim invents no guest, so its
+   * `SET.guest.ipAddress` knob reports 127.0.0.1, where the sshd listens.
+   */
+  sshToGuest(): Record<string, unknown>;
   /** The VM or template of that name, or undefined. */
   findVm(name: string): Promise<MoRef | undefined>;
   /** The VM or template of that name. @throws when there is none */
@@ -69,6 +76,32 @@ export function useVcsim(options: VcsimFixtureOptions): VcsimFixture {
       return started(sshd, "the harness's sshd (useVcsim({ sshd: true }))");
     },
     connection: () => ({ vcenter_server: fixture.sim.server, username: VCSIM_USERNAME, password: options.password, insecure_connection: "true" }),
+    isoBuilder: (name, extra = {}) => ({
+      type: "vsphere-iso",
+      ...fixture.connection(),
+      vm_name: name,
+      datacenter: "DC0",
+      cluster: "DC0_C0",
+      datastore: "LocalDS_0",
+      guest_os_type: "otherLinux64Guest",
+      CPUs: 2,
+      cpu_cores: 1,
+      RAM: 1024,
+      disk_controller_type: ["pvscsi"],
+      storage: [{ disk_size: 2048, disk_thin_provisioned: true }],
+      network_adapters: [{ network: "VM Network", network_card: "vmxnet3" }],
+      communicator: "none",
+      ...extra,
+    }),
+    sshToGuest: () => ({
+      communicator: "ssh",
+      ssh_port: fixture.sshd.port,
+      ssh_username: TEST_USER,
+      ssh_password: TEST_PASSWORD,
+      ssh_timeout: "60s",
+      configuration_parameters: { "SET.guest.ipAddress": "127.0.0.1" },
+      ip_settle_timeout: "500ms",
+    }),
     async vmNames() {
       const c = fixture.client;
       return (await c.descendants(c.content.rootFolder, "VirtualMachine", signal)).map((v) => v.name).sort();

@@ -8,7 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TEST_PASSWORD, TEST_USER, runScript } from "../../test/src/mod.js";
+import { runScript } from "../../test/src/mod.js";
 import { parseMark } from "../src/builders/vsphere/reap.js";
 import { runJob } from "../src/runner.js";
 import type { MoRef } from "../src/vsphere/client.js";
@@ -52,12 +52,7 @@ function isoTemplate(name: string): Record<string, unknown> {
         vm_name: name,
         host: "DC0_H0",
         guest_os_type: "otherLinux64Guest",
-        communicator: "ssh",
-        ssh_port: vc.sshd.port,
-        ssh_username: TEST_USER,
-        ssh_password: TEST_PASSWORD,
-        ssh_timeout: "60s",
-        configuration_parameters: { "SET.guest.ipAddress": "127.0.0.1" },
+        ...vc.sshToGuest(),
         ip_settle_timeout: "100ms",
       },
     ],

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { sendUnsignedPayloads } from "../../core/src/mod.js";
 
 const [endpoint, file, out] = process.argv.slice(2);
 if (!endpoint || !file || !out) throw new Error("usage: s3_raw_child.ts ENDPOINT FILE OUT");
@@ -20,14 +21,7 @@ const client = new S3Client({
   responseChecksumValidation: "WHEN_REQUIRED",
 });
 // As kiln's store does: payloads unsigned, so the client does not hash every byte (the server is what is measured).
-client.middlewareStack.add(
-  (next) => async (args) => {
-    const request = args.request as { headers?: Record<string, string> };
-    if (request.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
-    return next(args);
-  },
-  { step: "build", name: "unsignedPayload" },
-);
+sendUnsignedPayloads(client);
 await client.send(new CreateBucketCommand({ Bucket: "raw" })).catch(() => undefined);
 let started = performance.now();
 await new Upload({ client, params: { Bucket: "raw", Key: "image.raw", Body: createReadStream(file, { highWaterMark: 1024 * 1024 }) }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();

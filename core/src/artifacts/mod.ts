@@ -7,5 +7,5 @@ export * from "./store.js";
 export * from "./transfer.js";
 export { ARTIFACT_FILES_STORE, NatsObjectStore } from "./nats_store.js";
 export { DirectoryStore, DIR_CHUNK_BYTES } from "./dir_store.js";
-export { S3Store, S3_PARTS_IN_FLIGHT } from "./s3_store.js";
+export { S3Store, S3_PARTS_IN_FLIGHT, sendUnsignedPayloads } from "./s3_store.js";
 export * from "./upload.js";

@@ -25,6 +25,22 @@ type S3Config = Extract<ArtifactStoreConfig, { backend: "s3" }>;
 export const S3_PARTS_IN_FLIGHT = 4;
 /** ... and at most this many bytes of them, so large parts (`part_size_mb=64`) keep the agent's memory bounded. */
 const S3_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+
+/**
+ * Signs requests without hashing their bodies (`UNSIGNED-PAYLOAD`): the SDK would otherwise read every byte once more
+ * for SigV4; kiln checks each part's MD5 and the file's sha256 itself.
+ */
+export function sendUnsignedPayloads(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      return next(args);
+    },
+    { step: "build", name: "kilnUnsignedPayload" },
+  );
+}
+
 /** How long a presigned download URL is valid: long enough to fetch a large image over a slow link. */
 const PRESIGNED_URL_SECONDS = 3600;
 type Sdk = typeof import("@aws-sdk/client-s3");
@@ -58,14 +74,7 @@ export class S3Store implements ArtifactStore {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        const request = args.request as { headers?: Record<string, string> };
-        if (request.headers) request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
-        return next(args);
-      },
-      { step: "build", name: "kilnUnsignedPayload" },
-    );
+    sendUnsignedPayloads(client);
     return new S3Store(config, client, sdk);
   }
 
