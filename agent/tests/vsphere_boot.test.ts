@@ -16,7 +16,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { validatePluginConfig } from "../../core/src/mod.js";
 import { SshServer, TEST_PASSWORD, TEST_USER, freePort, runKiln, runPacker, tempDir } from "../../test/src/mod.js";
 import { usbKeyEvents } from "../src/builders/vsphere/boot_command.js";
@@ -25,25 +25,18 @@ import { parseBootCommand } from "../src/vm/boot_command.js";
 import type { MoRef } from "../src/vsphere/client.js";
 import { child, list, text } from "../src/vsphere/soap.js";
 import { useVcsim } from "./vsphere_harness.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext } from "./job_harness.js";
 
 const PASSWORD = "kiln-boot-pw";
 const KICKSTART = "install\nreboot\n";
 
-const dirs = new TempDirs();
 const signal = new AbortController().signal;
 
 const vc = useVcsim({ password: PASSWORD });
 
-afterAll(async () => {
-  await dirs.cleanup();
-}, 60_000);
-
-const vmByName = (name: string): Promise<MoRef | undefined> => vc.findVm(name);
-
 /** The key events the VM received, as the vcsim extension recorded them. */
 async function receivedKeys(name: string): Promise<string[]> {
-  const vm = await vmByName(name);
+  const vm = await vc.findVm(name);
   if (vm === undefined) throw new Error(`no VM ${name}`);
   const extra = list(child((await vc.client.props(vm, ["config.extraConfig"], signal)).get("config.extraConfig"), "OptionValue"));
   const entry = extra.find((o) => text(child(o, "key")) === "kiln.usbScanCodes");
@@ -139,7 +132,7 @@ describe("vsphere boot_command against vcsim", () => {
           void fetch(`http://127.0.0.1:${port}/ks.cfg`)
             .then(async (r) => (served[tool] = `${r.status} ${await r.text()}`))
             .catch((err: unknown) => (served[tool] = String(err)))
-            .then(() => vmByName(names[tool]))
+            .then(() => vc.findVm(names[tool]))
             .then((vm) => (vm === undefined ? undefined : vc.client.call("ShutdownGuest", vm, {}, signal)))
             .catch(() => undefined);
         };
@@ -167,7 +160,7 @@ describe("vsphere boot_command against vcsim", () => {
 
   it("vsphere-iso: the typed text is the rendered command, {{ .Name }} included; keys need a powered-on VM", async () => {
     const name = `kiln-boot-name-${process.pid}`;
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     await mkdir(path.join(dir, "www"));
     await writeFile(path.join(dir, "www", "preseed.cfg"), KICKSTART);
     let served = "";
@@ -179,7 +172,7 @@ describe("vsphere boot_command against vcsim", () => {
           .then((r) => r.text())
           .then((t) => (served = t))
           .catch(() => undefined)
-          .then(() => vmByName(name))
+          .then(() => vc.findVm(name))
           .then((vm) => (vm === undefined ? undefined : vc.client.call("ShutdownGuest", vm, {}, signal)))
           .catch(() => undefined);
       },
@@ -208,7 +201,7 @@ describe("vsphere boot_command against vcsim", () => {
     expect(served).toBe(KICKSTART);
     expect(ctx.lines()).toEqual(expect.arrayContaining(["Waiting 10ms for boot...", "Typing boot command..."]));
     // The VM is off now: the simulator refuses keys, as vCenter does.
-    const vm = (await vmByName(name)) as MoRef;
+    const vm = (await vc.findVm(name)) as MoRef;
     const put = vc.client.call("PutUsbScanCodes", vm, { spec: { keyEvents: [{ usbHidCode: (0x28 << 16) | 7 }] } }, signal);
     await expect(put).rejects.toThrow(/InvalidPowerState|power/i);
   }, 120_000);
@@ -216,7 +209,7 @@ describe("vsphere boot_command against vcsim", () => {
   it("vsphere-clone: types the boot command after power-on, before waiting for the IP", async () => {
     await using sshd = await SshServer.start();
     const name = `kiln-boot-clone-${process.pid}`;
-    const ctx = recordingContext(await dirs.make());
+    const ctx = recordingContext(await vc.dirs.make());
     const template = {
       builders: [
         {
@@ -245,7 +238,7 @@ describe("vsphere boot_command against vcsim", () => {
     const log: typeof ctx.log = (level, t) => {
       ctx.log(level, t);
       if (t !== "Executing shutdown command...") return;
-      void vmByName(name)
+      void vc.findVm(name)
         .then((vm) => (vm === undefined ? undefined : vc.client.call("PowerOffVM_Task", vm, {}, signal)))
         .catch(() => undefined);
     };
@@ -259,7 +252,7 @@ describe("vsphere boot_command against vcsim", () => {
 
   it("a cancel while typing stops the build, destroys the VM and closes the HTTP server", async () => {
     const name = `kiln-boot-cancel-${process.pid}`;
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     await mkdir(path.join(dir, "www"));
     let typing = false;
     const ctx = recordingContext(dir, {
@@ -289,7 +282,7 @@ describe("vsphere boot_command against vcsim", () => {
     expect(outcome.state).toBe("cancelled");
     const port = Number(/HTTP server is working at http:\/\/127\.0\.0\.1:(\d+)\//.exec(ctx.lines().join("\n"))?.[1]);
     expect(port).toBeGreaterThan(0);
-    expect(await vmByName(name)).toBeUndefined();
+    expect(await vc.findVm(name)).toBeUndefined();
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
   }, 120_000);
 });

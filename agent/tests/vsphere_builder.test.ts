@@ -14,7 +14,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, validatePluginConfig } from "../../core/src/mod.js";
 import { TEST_USER, freePort } from "../../test/src/mod.js";
 import { vcsimToolchain } from "../../test/src/vcsim.js";
@@ -22,11 +22,10 @@ import { runJob } from "../src/runner.js";
 import type { MoRef } from "../src/vsphere/client.js";
 import { child, list, moref, text, xsiType } from "../src/vsphere/soap.js";
 import { VCSIM_USERNAME, useVcsim } from "./vsphere_harness.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext } from "./job_harness.js";
 
 const PASSWORD = "kiln-vcsim-password";
 
-const dirs = new TempDirs();
 const signal = new AbortController().signal;
 let isoPath: string;
 /** The simulator's LocalDS_0 datastore directory on this host. */
@@ -43,13 +42,6 @@ beforeAll(async () => {
   isoPath = "[LocalDS_0] iso/installer.iso";
 }, 300_000);
 
-afterAll(async () => {
-  await dirs.cleanup();
-}, 60_000);
-
-const vmNames = (): Promise<string[]> => vc.vmNames();
-const vmByName = (name: string): Promise<MoRef> => vc.vmByName(name);
-
 /**
  * What a user does for a vsphere-iso build without a communicator (Packer 1.6.6 waits for it): shut the VM down when
  * the build asks. Returns a recordingContext `onLog` handler.
@@ -57,7 +49,7 @@ const vmByName = (name: string): Promise<MoRef> => vc.vmByName(name);
 function shutdownWhenAsked(name: string): (l: { text: string }) => void {
   return (l) => {
     if (!l.text.startsWith("Please shutdown virtual machine within")) return;
-    void vmByName(name)
+    void vc.vmByName(name)
       .then((vm) => vc.client.call("ShutdownGuest", vm, {}, signal))
       .catch(() => undefined);
   };
@@ -65,7 +57,7 @@ function shutdownWhenAsked(name: string): (l: { text: string }) => void {
 
 /** The CD-ROMs of a VM: backing type and file. */
 async function cdroms(name: string): Promise<{ backing: string; file: string; connected: string }[]> {
-  const devices = list(child((await vc.client.props(await vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+  const devices = list(child((await vc.client.props(await vc.vmByName(name), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
   return devices
     .filter((d) => xsiType(d) === "VirtualCdrom")
     .map((d) => ({ backing: xsiType(child(d, "backing")), file: text(child(child(d, "backing"), "fileName")), connected: text(child(child(d, "connectable"), "startConnected")) }));
@@ -120,7 +112,7 @@ describe("vsphere builders against vcsim", () => {
     const name = `kiln-iso-${process.pid}`;
     // While the guest is up, its CD-ROM holds the ISO; after shutdown the build ejects it, as Packer does.
     let mounted: Promise<unknown> = Promise.resolve(undefined);
-    const ctx = recordingContext(await dirs.make(), {
+    const ctx = recordingContext(await vc.dirs.make(), {
       onLog: (l) => {
         if (l.text === "Connected to SSH!") mounted = cdroms(name);
       },
@@ -137,7 +129,7 @@ describe("vsphere builders against vcsim", () => {
     expect(ctx.lines()).toContain(`provisioned-${TEST_USER} ${name}`);
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
 
-    const vm = await vmByName(name);
+    const vm = await vc.vmByName(name);
     const props = await vc.client.props(
       vm,
       ["config.hardware.numCPU", "config.hardware.numCoresPerSocket", "config.hardware.memoryMB", "config.template", "config.guestId", "config.annotation", "config.extraConfig", "runtime.powerState", "snapshot"],
@@ -172,7 +164,7 @@ describe("vsphere builders against vcsim", () => {
   }, 180_000);
 
   it("vsphere-iso: iso_url is verified against iso_checksum, uploaded to the datastore once, and mounted after iso_paths", async () => {
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     const iso = randomBytes(200 * 1024);
     const isoName = `kiln-upload-${process.pid}.iso`;
     await writeFile(`${dir}/${isoName}`, iso);
@@ -203,22 +195,22 @@ describe("vsphere builders against vcsim", () => {
     const second = recordingContext(dir, { onLog: shutdownWhenAsked(`${name}-again`) });
     expect((await runJob(planTemplateJob({ builders: [builds[1]] }, "vsphere-iso"), second)).failure?.message).toBeUndefined();
     expect(second.lines()).toContain("File already uploaded; continuing");
-    expect(await vmNames()).not.toContain(`${name}-bad`);
+    expect(await vc.vmNames()).not.toContain(`${name}-bad`);
   }, 120_000);
 
   it("vsphere-clone: clones a template into the cluster and resizes CPU, RAM and disk; the template is untouched", async () => {
     const base = `kiln-base-${process.pid}`;
-    const madeCtx = recordingContext(await dirs.make(), { onLog: shutdownWhenAsked(base) });
+    const madeCtx = recordingContext(await vc.dirs.make(), { onLog: shutdownWhenAsked(base) });
     const baseBuilder = isoBuilder(base, { convert_to_template: true, create_snapshot: true, remove_cdrom: true });
     const made = await runJob(planTemplateJob({ builders: [baseBuilder] }, "vsphere-iso"), madeCtx);
     expect(made.failure?.message).toBeUndefined();
     expect(madeCtx.lines()).toContain("Deleting CD-ROM drives...");
     expect(madeCtx.lines()).toContain("Please shutdown virtual machine within 5m0s.");
-    const baseDevices = list(child((await vc.client.props(await vmByName(base), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
+    const baseDevices = list(child((await vc.client.props(await vc.vmByName(base), ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     expect(baseDevices.filter((d) => xsiType(d) === "VirtualCdrom")).toEqual([]);
 
     const name = `kiln-clone-${process.pid}`;
-    const ctx = recordingContext(await dirs.make());
+    const ctx = recordingContext(await vc.dirs.make());
     const template = {
       builders: [
         {
@@ -242,7 +234,7 @@ describe("vsphere builders against vcsim", () => {
     expect(outcome.failure?.message, vc.sim.log).toBeUndefined();
     expect(ctx.artifacts[0]).toMatchObject({ builder_id: "jetbrains.vsphere", id: name });
     const clone = await vc.client.props(
-      await vmByName(name),
+      await vc.vmByName(name),
       ["config.hardware.numCPU", "config.hardware.memoryMB", "config.template", "config.hardware.device", "config.annotation", "runtime.host"],
       signal,
     );
@@ -266,14 +258,14 @@ describe("vsphere builders against vcsim", () => {
     // vcsim 0.24 ignores a clone's location.host and picks any host of the pool's cluster.
     expect(hostName).toMatch(/^DC0_C0_H\d$/);
 
-    const original = await vc.client.props(await vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
+    const original = await vc.client.props(await vc.vmByName(base), ["config.hardware.numCPU", "config.template"], signal);
     expect(text(original.get("config.hardware.numCPU"))).toBe("2");
     expect(text(original.get("config.template"))).toBe("true");
 
     // A linked clone of the template's snapshot; artifice with keep_input_artifact false destroys the builder's
     // artifact, the VM, through the artifact's Destroy().
     const linked = `kiln-linked-${process.pid}`;
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     await writeFile(`${dir}/out.txt`, "x");
     const linkedCtx = recordingContext(dir);
     const linkedTemplate = {
@@ -283,13 +275,13 @@ describe("vsphere builders against vcsim", () => {
     const linkedOutcome = await runJob(planTemplateJob(linkedTemplate, "vsphere-clone"), linkedCtx);
     expect(linkedOutcome.failure?.message).toBeUndefined();
     expect(linkedCtx.lines()).toContain("Cloning VM...");
-    expect(await vmNames()).not.toContain(linked);
-    expect(await vmNames()).toContain(base);
+    expect(await vc.vmNames()).not.toContain(linked);
+    expect(await vc.vmNames()).toContain(base);
 
     // linked_clone needs a snapshot: the clone just made has none.
     const noSnapshot = await runJob(
       planTemplateJob({ builders: [{ type: "vsphere-clone", ...vc.connection(), template: name, vm_name: `${linked}-2`, host: "DC0_H0", linked_clone: true, communicator: "none" }] }, "vsphere-clone"),
-      recordingContext(await dirs.make()),
+      recordingContext(await vc.dirs.make()),
     );
     expect(noSnapshot.failure?.code).toBe(ErrorCode.InvalidArgument);
     expect(noSnapshot.failure?.message).toBe(`template '${name}' has no snapshot: linked_clone needs one (create_snapshot on the build that made it)`);
@@ -297,7 +289,7 @@ describe("vsphere builders against vcsim", () => {
 
   it("a cancel while waiting for the guest IP leaves no VM behind", async () => {
     const name = `kiln-cancel-${process.pid}`;
-    const ctx = recordingContext(await dirs.make(), {
+    const ctx = recordingContext(await vc.dirs.make(), {
       onLog: (l) => {
         if (l.text === "Waiting for IP...") setTimeout(() => ctx.cancel(), 300);
       },
@@ -306,43 +298,43 @@ describe("vsphere builders against vcsim", () => {
     const outcome = await runJob(planTemplateJob({ builders: [isoBuilder(name, noIp)] }, "vsphere-iso"), ctx);
     expect(outcome.state).toBe("cancelled");
     expect(ctx.lines()).toContain(`Destroying VM ${name}...`);
-    expect(await vmNames()).not.toContain(name);
+    expect(await vc.vmNames()).not.toContain(name);
 
     // A cancel while CreateVM_Task is in flight: whether or not vCenter made the VM, none is left.
     for (const delay of [0, 2, 5]) {
-      const early = recordingContext(await dirs.make(), {
+      const early = recordingContext(await vc.dirs.make(), {
         onLog: (l) => {
           if (l.text === "Creating VM...") setTimeout(() => early.cancel(), delay);
         },
       });
       const cancelled = await runJob(planTemplateJob({ builders: [isoBuilder(`${name}-${delay}`, noIp)] }, "vsphere-iso"), early);
       expect(cancelled.state).toBe("cancelled");
-      expect(await vmNames()).not.toContain(`${name}-${delay}`);
+      expect(await vc.vmNames()).not.toContain(`${name}-${delay}`);
     }
   }, 120_000);
 
   it("a failing provisioner and an IP wait that times out leave no VM behind", async () => {
     const name = `kiln-fail-${process.pid}`;
-    const ctx = recordingContext(await dirs.make());
+    const ctx = recordingContext(await vc.dirs.make());
     const template = { builders: [isoBuilder(name, sshToGuest())], provisioners: [{ type: "shell", inline: ["exit 3"] }] };
     const outcome = await runJob(planTemplateJob(template, "vsphere-iso"), ctx);
     expect(outcome.state).toBe("failed");
     expect(outcome.failure?.message).toMatch(/exit status 3|non-zero exit status: 3/);
-    expect(await vmNames()).not.toContain(name);
+    expect(await vc.vmNames()).not.toContain(name);
 
     // An address outside ip_wait_address never counts: the IP wait times out, and the VM goes too.
     const timedOut = await runJob(
       planTemplateJob({ builders: [isoBuilder(`${name}-ip`, { ...sshToGuest(), ip_wait_address: "10.0.0.0/8", ip_wait_timeout: "2s" })] }, "vsphere-iso"),
-      recordingContext(await dirs.make()),
+      recordingContext(await vc.dirs.make()),
     );
     expect(timedOut.failure?.code).toBe(ErrorCode.Timeout);
     expect(timedOut.failure?.message).toBe("Timeout waiting for IP. (ip_wait_timeout 2s)");
-    expect(await vmNames()).not.toContain(`${name}-ip`);
+    expect(await vc.vmNames()).not.toContain(`${name}-ip`);
   }, 120_000);
 
   it("bad credentials, a missing datastore and folder, and an unreachable vCenter fail with one-line errors", async () => {
-    const before = await vmNames();
-    const run = async (builder: Record<string, unknown>) => runJob(planTemplateJob({ builders: [builder] }, String(builder.type)), recordingContext(await dirs.make()));
+    const before = await vc.vmNames();
+    const run = async (builder: Record<string, unknown>) => runJob(planTemplateJob({ builders: [builder] }, String(builder.type)), recordingContext(await vc.dirs.make()));
 
     const badLogin = await run(isoBuilder("kiln-bad-login", { password: "wrong" }));
     expect(badLogin.failure?.code).toBe(ErrorCode.InvalidArgument);
@@ -364,6 +356,6 @@ describe("vsphere builders against vcsim", () => {
     expect(unreachable.failure?.code).toBe(ErrorCode.Unavailable);
     expect(unreachable.failure?.message).toMatch(new RegExp(`^cannot reach vCenter at 127\\.0\\.0\\.1:${closed} \\(vcenter_server\\): .*ECONNREFUSED`));
 
-    expect(await vmNames()).toEqual(before);
+    expect(await vc.vmNames()).toEqual(before);
   }, 120_000);
 });

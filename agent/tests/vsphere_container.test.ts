@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerDaemon } from "../../test/src/dockerd.js";
 import { freePort } from "../../test/src/mod.js";
 import { runJob } from "../src/runner.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext } from "./job_harness.js";
 import { useVcsim } from "./vsphere_harness.js";
 
 const run = promisify(execFile);
@@ -27,7 +27,6 @@ const PASSWORD = "kiln-container-pw";
 
 let docker: DockerDaemon;
 let keys: string;
-const dirs = new TempDirs();
 const signal = new AbortController().signal;
 
 beforeAll(async () => {
@@ -49,7 +48,6 @@ afterAll(async () => {
   if (docker !== undefined) await run("umount", ["--lazy", path.join(docker.dir, "exec", "netns", "default")]).catch(() => undefined);
   await docker?.stop();
   if (keys !== undefined) await rm(keys, { recursive: true, force: true });
-  await dirs.cleanup();
 }, 120_000);
 
 // vcsim runs `docker` (the CLI) against the engine named in its environment, and its DMI helper image. Registered
@@ -87,7 +85,7 @@ describe("vsphere-iso provisions a vcsim container-backed VM", () => {
     expect(cli, "vcsim runs the docker CLI, which is missing: install the Debian package docker.io").toBeDefined();
     const port = await freePort();
     const name = `kiln-container-${process.pid}`;
-    const ctx = recordingContext(await dirs.make());
+    const ctx = recordingContext(await vc.dirs.make());
     const template = {
       builders: [
         {

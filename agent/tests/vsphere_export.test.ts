@@ -14,18 +14,17 @@ import { existsSync, truncateSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { XMLParser } from "fast-xml-parser";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { validatePluginConfig } from "../../core/src/mod.js";
 import { runJob } from "../src/runner.js";
 import type { MoRef } from "../src/vsphere/client.js";
 import { ExportLease } from "../src/vsphere/nfc.js";
 import { child, list, moref, text, xsiType } from "../src/vsphere/soap.js";
 import { useVcsim } from "./vsphere_harness.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext } from "./job_harness.js";
 
 const PASSWORD = "kiln-vcsim-password";
 
-const dirs = new TempDirs();
 const signal = new AbortController().signal;
 /** The simulator's LocalDS_0 datastore directory on this host. */
 let datastoreDir: string;
@@ -37,13 +36,6 @@ const vc = useVcsim({ password: PASSWORD });
 beforeAll(async () => {
   datastoreDir = await vc.datastoreDir();
 }, 300_000);
-
-afterAll(async () => {
-  await dirs.cleanup();
-}, 60_000);
-
-const vmNames = (): Promise<string[]> => vc.vmNames();
-const vmByName = (name: string): Promise<MoRef> => vc.vmByName(name);
 
 /** The disk vcsim stores for a VM made by CreateVM/CloneVM: `[LocalDS_0] <name>/<name>.vmdk`. */
 function diskOf(name: string): string {
@@ -57,7 +49,7 @@ function diskOf(name: string): string {
 function guest(name: string, content: Buffer, extra: (l: { text: string }) => void = () => undefined): (l: { text: string }) => void {
   return (l) => {
     if (l.text.startsWith("Please shutdown virtual machine within")) {
-      void vmByName(name)
+      void vc.vmByName(name)
         .then((vm) => vc.client.call("ShutdownGuest", vm, {}, signal))
         .catch(() => undefined);
     }
@@ -114,7 +106,7 @@ describe("vsphere export: configuration", () => {
 
 describe("vsphere export against vcsim", () => {
   it("vsphere-iso: exports the template to output_directory: the disk as vcsim stores it, an OVF of its hardware, a sha256 manifest", async () => {
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     const disk = randomBytes(1024 * 1024 + 123);
     const ctx = recordingContext(dir, { onLog: guest(base, disk) });
     const builder = isoBuilder(base, { convert_to_template: true, export: { output_directory: "out-iso", options: ["mac"] } });
@@ -155,14 +147,14 @@ describe("vsphere export against vcsim", () => {
     }
     // vcsim's OvfManager lists no export options: Packer reports them and passes them on anyway.
     expect(lines).toContain("unknown export options mac");
-    expect(text((await vc.client.props(await vmByName(base), ["config.template"], signal)).get("config.template"))).toBe("true");
+    expect(text((await vc.client.props(await vc.vmByName(base), ["config.template"], signal)).get("config.template"))).toBe("true");
   }, 180_000);
 
   it("vsphere-clone: export name and a sha512 manifest, into an absolute output_directory", async () => {
     const name = `kiln-xclone-${process.pid}`;
-    const out = path.join(await dirs.make(), "exported");
+    const out = path.join(await vc.dirs.make(), "exported");
     const disk = randomBytes(300 * 1024);
-    const ctx = recordingContext(await dirs.make(), { onLog: guest(name, disk) });
+    const ctx = recordingContext(await vc.dirs.make(), { onLog: guest(name, disk) });
     const outcome = await runJob(planTemplateJob({ builders: [cloneBuilder(name, { export: { name: "appliance", manifest: "sha512", output_directory: out } })] }, "vsphere-clone"), ctx);
     expect(outcome.failure?.message, vc.sim.log).toBeUndefined();
     expect((await readdir(out)).sort()).toEqual(["appliance-disk-0.vmdk", "appliance.mf", "appliance.ovf"]);
@@ -181,7 +173,7 @@ describe("vsphere export against vcsim", () => {
 
   it("an existing <name>.ovf fails the build before any VM exists unless force, which overwrites it and keeps other files", async () => {
     const name = `kiln-xforce-${process.pid}`;
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     const out = path.join(dir, "out");
     await mkdir(out);
     await writeFile(path.join(out, `${name}.ovf`), "old");
@@ -191,7 +183,7 @@ describe("vsphere export against vcsim", () => {
     const first = await runJob(planTemplateJob({ builders: [cloneBuilder(name, { export: { output_directory: "out" } })] }, "vsphere-clone"), refused);
     expect(first.state).toBe("failed");
     expect(first.failure?.message).toContain(`file already exists: out/${name}.ovf`);
-    expect(await vmNames()).not.toContain(name);
+    expect(await vc.vmNames()).not.toContain(name);
     expect(await readFile(path.join(out, `${name}.ovf`), "utf8")).toBe("old");
 
     const disk = randomBytes(4096);
@@ -207,7 +199,7 @@ describe("vsphere export against vcsim", () => {
 
   it("a cancel while the disk is downloading aborts the lease and leaves no VM and no output", async () => {
     const name = `kiln-xcancel-${process.pid}`;
-    const dir = await dirs.make();
+    const dir = await vc.dirs.make();
     const ctx = recordingContext(dir, {
       onLog: guest(name, randomBytes(1024), (l) => {
         // A 1 GiB sparse disk takes seconds to stream: the cancel lands mid-transfer.
@@ -219,14 +211,14 @@ describe("vsphere export against vcsim", () => {
     expect(outcome.state).toBe("cancelled");
     expect(ctx.lines()).toContain("Removing the partial export...");
     expect(ctx.lines()).toContain(`Destroying VM ${name}...`);
-    expect(await vmNames()).not.toContain(name);
+    expect(await vc.vmNames()).not.toContain(name);
     expect(existsSync(path.join(dir, "out"))).toBe(false);
   }, 120_000);
 
   it("the lease: its device URLs serve the VM's disk until aborted; a powered-on VM cannot be exported", async () => {
     // One of vcsim's own VMs (a template's devices are shared with its clones in vcsim 0.24: CloneVM_Task rewrites
     // the template's disk backing to the clone's file).
-    const vm = await vmByName("DC0_H0_VM1");
+    const vm = await vc.vmByName("DC0_H0_VM1");
     await vc.client.runTask("PowerOffVM_Task", vm, {}, "powering off", signal);
     const devs = list(child((await vc.client.props(vm, ["config.hardware.device"], signal)).get("config.hardware.device"), "VirtualDevice"));
     const backing = text(child(child(devs.find((d) => xsiType(d) === "VirtualDisk"), "backing"), "fileName"));
@@ -242,12 +234,12 @@ describe("vsphere export against vcsim", () => {
     expect(devices[0]?.url.hostname).toBe("127.0.0.1");
     expect(vc.client.deviceUrl("https://*/nfc/52a1/disk-0.vmdk").href).toBe(`https://${vc.sim.server}/nfc/52a1/disk-0.vmdk`);
     const device = devices[0] as (typeof devices)[number];
-    const file = path.join(await dirs.make(), "disk.vmdk");
+    const file = path.join(await vc.dirs.make(), "disk.vmdk");
     expect(await lease.download(device, file, signal)).toBe(70_000);
     expect((await readFile(file)).equals(await readFile(stored))).toBe(true);
     await lease.abort();
     await expect(lease.download(device, file, signal)).rejects.toThrow(/HTTP 404/);
 
-    await expect(vc.client.call("ExportVm", await vmByName("DC0_H0_VM0"), {}, signal, "exporting")).rejects.toThrow(/InvalidPowerState/);
+    await expect(vc.client.call("ExportVm", await vc.vmByName("DC0_H0_VM0"), {}, signal, "exporting")).rejects.toThrow(/InvalidPowerState/);
   }, 60_000);
 });

@@ -9,6 +9,7 @@ import { SshServer, TEST_PASSWORD, TEST_USER } from "../../test/src/mod.js";
 import { Vcsim } from "../../test/src/vcsim.js";
 import { VsphereClient, type MoRef } from "../src/vsphere/client.js";
 import { text } from "../src/vsphere/soap.js";
+import { TempDirs } from "./job_harness.js";
 
 export const VCSIM_USERNAME = "kiln";
 
@@ -17,6 +18,8 @@ export interface VcsimFixture {
   readonly client: VsphereClient;
   /** The harness's sshd (only with `sshd: true`). */
   readonly sshd: SshServer;
+  /** Temp dirs for the file's builds, removed after its tests. */
+  readonly dirs: TempDirs;
   /** The connection settings of a vSphere builder for this simulator. */
   connection(): Record<string, unknown>;
   /** A vsphere-iso builder of VM `name` in cluster DC0_C0 (2 CPUs, 1 GiB, a thin 2 GiB pvscsi disk, vmxnet3), no communicator. */
@@ -45,6 +48,7 @@ export interface VcsimFixtureOptions {
 
 export function useVcsim(options: VcsimFixtureOptions): VcsimFixture {
   const signal = new AbortController().signal;
+  const dirs = new TempDirs();
   let sim: Vcsim | undefined;
   let client: VsphereClient | undefined;
   let sshd: SshServer | undefined;
@@ -63,9 +67,11 @@ export function useVcsim(options: VcsimFixtureOptions): VcsimFixture {
     await client?.close();
     await sshd?.stop();
     await sim?.stop();
+    await dirs.cleanup();
   }, 60_000);
 
   const fixture: VcsimFixture = {
+    dirs,
     get sim() {
       return started(sim, "vcsim");
     },

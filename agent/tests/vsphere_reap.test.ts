@@ -7,28 +7,23 @@
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runScript } from "../../test/src/mod.js";
 import { parseMark } from "../src/builders/vsphere/reap.js";
 import { runJob } from "../src/runner.js";
 import type { MoRef } from "../src/vsphere/client.js";
 import { text } from "../src/vsphere/soap.js";
 import { useVcsim } from "./vsphere_harness.js";
-import { planTemplateJob, recordingContext, TempDirs } from "./job_harness.js";
+import { planTemplateJob, recordingContext } from "./job_harness.js";
 
 const PASSWORD = "kiln-reap-pw";
 /** The job whose attempts the test plays; other jobs have other run UUIDs. */
 const RUN = "0a0a0a0a-0000-4000-8000-00000000reap";
 const OTHER_RUN = "0b0b0b0b-0000-4000-8000-0000000other";
 
-const dirs = new TempDirs();
 const signal = new AbortController().signal;
 
 const vc = useVcsim({ password: PASSWORD, sshd: true });
-
-afterAll(async () => {
-  await dirs.cleanup();
-}, 60_000);
 
 /** Every VM of the simulator by name, with its power state and kiln's mark. */
 async function vms(): Promise<Map<string, { ref: MoRef; power: string; mark?: { job: string; attempt: number } }>> {
@@ -67,7 +62,7 @@ function cloneTemplate(name: string): Record<string, unknown> {
 
 async function build(template: Record<string, unknown>, runUuid: string, attempt: number): Promise<ReturnType<typeof recordingContext> & { state: string; failure?: string }> {
   const type = String((template.builders as Record<string, unknown>[])[0]?.type);
-  const ctx = { ...recordingContext(await dirs.make()), attempt };
+  const ctx = { ...recordingContext(await vc.dirs.make()), attempt };
   const outcome = await runJob(planTemplateJob(template, type, { runUuid }), ctx);
   return Object.assign(ctx, { state: outcome.state, failure: outcome.failure?.message });
 }
@@ -82,7 +77,7 @@ describe("vsphere builders: the next attempt of a job reaps what a crashed attem
     expect((await build(cloneTemplate(`renamed-${process.pid}`), RUN, 1)).state).toBe("succeeded");
 
     // Attempt 1 dies mid-build, in its own process, with its VM running.
-    const work = await dirs.make();
+    const work = await vc.dirs.make();
     await writeFile(path.join(work, "job.json"), JSON.stringify(planTemplateJob(isoTemplate(name), "vsphere-iso", { runUuid: RUN })));
     const crashed = await runScript("agent/tests/vsphere_crash_child.ts", [path.join(work, "job.json"), work, "1"], { cwd: work, timeoutMs: 120_000 });
     expect(crashed.code, crashed.stdout + crashed.stderr).toBeNull(); // killed by SIGKILL
