@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -147,9 +148,12 @@ describe("shell provisioner over SSH", () => {
     });
     cancel = () => ctx.cancel();
     const started = Date.now();
-    const outcome = await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: ["echo sleeping", "sleep 30"] }]), "n"), ctx);
+    const remotePath = `${unique()}.sh`;
+    const outcome = await runJob(planTemplateJob(sshTemplate(server, [{ type: "shell", inline: ["echo sleeping", "sleep 30"], remote_path: remotePath }]), "n"), ctx);
     expect(outcome.state).toBe("cancelled");
     expect(Date.now() - started).toBeLessThan(5000);
+    // The cancelled script does not stay on the machine (the test's sshd runs on this host).
+    expect(existsSync(remotePath)).toBe(false);
   });
 
   it("reports a missing script as Packer does, before connecting", async () => {

@@ -169,6 +169,8 @@ async function runScript(
       if (comm.uploadAndStart !== undefined) {
         // One session writes the script to remote_path, makes it executable and runs execute_command.
         const started = await comm.uploadAndStart(body, remotePath, command, output).catch((err: unknown) => {
+          // Cancelled while the script ran (or was being written): it is on the machine; `rm -f` is harmless if not.
+          if (ctx.signal.aborted) uploaded = true;
           if (ctx.signal.aborted || hasErrorCode(err, ErrorCode.HostKeyMismatch)) throw err;
           throw new BuildFailedError(`Error uploading script: ${ensureKilnError(err).message}`, { cause: err });
         });
