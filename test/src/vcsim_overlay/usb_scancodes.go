@@ -53,11 +53,8 @@ func kilnFormatUsbEvent(e types.UsbScanCodeSpecKeyEvent) string {
 func (vm *VirtualMachine) PutUsbScanCodes(ctx *Context, req *types.PutUsbScanCodes) soap.HasFault {
 	body := new(methods.PutUsbScanCodesBody)
 
-	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
-		body.Fault_ = Fault("", &types.InvalidPowerState{
-			RequestedState: types.VirtualMachinePowerStatePoweredOn,
-			ExistingState:  vm.Runtime.PowerState,
-		})
+	if fault := vm.requirePowerState(types.VirtualMachinePowerStatePoweredOn); fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 

@@ -108,13 +108,18 @@ func serveExportNFC(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, f)
 }
 
+// requirePowerState is the InvalidPowerState fault vCenter answers a method that needs the VM in `state`, or nil.
+func (vm *VirtualMachine) requirePowerState(state types.VirtualMachinePowerState) *soap.Fault {
+	if vm.Runtime.PowerState == state {
+		return nil
+	}
+	return Fault("", &types.InvalidPowerState{RequestedState: state, ExistingState: vm.Runtime.PowerState})
+}
+
 func (vm *VirtualMachine) ExportVm(ctx *Context, req *types.ExportVm) soap.HasFault {
 	body := new(methods.ExportVmBody)
-	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
-		body.Fault_ = Fault("", &types.InvalidPowerState{
-			RequestedState: types.VirtualMachinePowerStatePoweredOff,
-			ExistingState:  vm.Runtime.PowerState,
-		})
+	if fault := vm.requirePowerState(types.VirtualMachinePowerStatePoweredOff); fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 
