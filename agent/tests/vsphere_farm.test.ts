@@ -34,7 +34,12 @@ describe("farm - a vSphere job retried after its agent died", () => {
   async function running(name: string): Promise<{ ref: Parameters<VsphereClient["props"]>[0]; attempt: number; job: string } | undefined> {
     const vm = (await client.descendants(client.content.rootFolder, "VirtualMachine", signal)).find((v) => v.name === name);
     if (vm === undefined) return undefined;
-    const p = await client.props(vm.ref, ["runtime.powerState", "config.extraConfig"], signal);
+    // The VM may go between the listing and the read (the reaper destroys the crashed attempt's): not there yet.
+    const p = await client.props(vm.ref, ["runtime.powerState", "config.extraConfig"], signal).catch((err: unknown) => {
+      if (err instanceof Error && err.message.includes("ManagedObjectNotFound")) return undefined;
+      throw err;
+    });
+    if (p === undefined) return undefined;
     const mark = parseMark(p.get("config.extraConfig"));
     if (text(p.get("runtime.powerState")) !== "poweredOn" || mark === undefined) return undefined;
     return { ref: vm.ref, ...mark };
