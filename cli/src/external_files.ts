@@ -8,13 +8,15 @@
  *
  * Only settings Packer reads as local input files are followed (scripts, file-provisioner sources, floppy and CD
  * contents, HTTP directories, Ansible files, ...), after `{{user}}` variables are filled in. Source images are not:
- * their `iso_checksum` is their identity (see the coordinator's build_cache.ts).
+ * their `iso_checksum` is their identity (see the coordinator's build_cache.ts); but a local checksum file it names
+ * (`iso_checksum: "file:/srv/isos/SHA256SUMS"`) is followed, so its content pins the source image.
  */
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { checksumFileLocation, fillUserVariables } from "../../core/src/mod.js";
 
 /** Settings, at any depth of a builder, provisioner or post-processor, whose values are local files or directories. */
 const FILE_SETTINGS = new Set([
@@ -37,10 +39,6 @@ const FILE_SETTINGS = new Set([
   "user_data_file",
 ]);
 
-function fillUserVariables(value: string, variables: Readonly<Record<string, string>>): string {
-  return value.replace(/\{\{\s*user\s+[`"]([^`"]*)[`"]\s*\}\}/g, (_m, name: string) => variables[name] ?? "");
-}
-
 /** Paths of local input files the template's plugins name, with user variables filled in. */
 export function referencedPaths(templateText: string, variables: Readonly<Record<string, string>>): string[] {
   const found = new Set<string>();
@@ -54,7 +52,10 @@ export function referencedPaths(templateText: string, variables: Readonly<Record
     // A file provisioner with direction "download" names a guest path in `source`.
     const download = downloads || obj["direction"] === "download";
     for (const [key, value] of Object.entries(obj)) {
-      if (FILE_SETTINGS.has(key) && !(download && (key === "source" || key === "sources"))) {
+      if (key === "iso_checksum" && typeof value === "string") {
+        const location = checksumFileLocation(fillUserVariables(value, variables));
+        if (location !== undefined && location !== "remote" && location !== "") found.add(location);
+      } else if (FILE_SETTINGS.has(key) && !(download && (key === "source" || key === "sources"))) {
         for (const v of Array.isArray(value) ? value : [value]) if (typeof v === "string" && v !== "") found.add(fillUserVariables(v, variables));
       } else if (typeof value === "object") visit(value, download);
     }

@@ -7,19 +7,22 @@
  * Only bundle builds are fingerprinted: a local workspace (the embedded farm) has no bundle to hash, and its
  * catalog lives no longer than the command.
  */
+import path from "node:path";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Artifact, ArtifactRecord__Output, Job, SubmitBuildRequest__Output } from "../../proto/src/mod.js";
-import { FarmStore, UNCHANGED, bundleDigests, jobFingerprint, publishEvent, settleBuild, type Artifacts } from "../../core/src/mod.js";
+import { FarmStore, UNCHANGED, bundleDigests, checksumFileLocation, fillUserVariables, jobFingerprint, publishEvent, settleBuild, type Artifacts } from "../../core/src/mod.js";
 
 export type CacheHits = ReadonlyMap<string, readonly ArtifactRecord__Output[]>;
 
 /**
  * Whether a job's source image is pinned by what the fingerprint covers. Its `iso_checksum` (template text or a
- * variable) is the source image's identity, and `file:` with a path inside the template's directory is bundled and
- * hashed; but `iso_checksum: "none"`, or a checksum file fetched from a URL or an absolute path, leaves the source
- * free to change under the same inputs, so such a job is never reused.
+ * variable) is the source image's identity. A checksum file (`file:<path>`) pins it by its content: inside the
+ * template's directory it is bundled and hashed; outside (an absolute path, or a relative one leaving the directory)
+ * the CLI hashed it into `external` (by path as written), and without that digest nothing pins it. `iso_checksum:
+ * "none"`, or a checksum file fetched from a URL, leaves the source free to change under the same inputs, so such a job
+ * is never reused.
  */
-export function sourcePinned(builderConfigJson: string, variables: Readonly<Record<string, string>> = {}): boolean {
+export function sourcePinned(builderConfigJson: string, variables: Readonly<Record<string, string>> = {}, external: Readonly<Record<string, string>> = {}): boolean {
   let config: unknown;
   try {
     config = JSON.parse(builderConfigJson);
@@ -28,12 +31,15 @@ export function sourcePinned(builderConfigJson: string, variables: Readonly<Reco
   }
   const checksum = (config as { iso_checksum?: unknown } | null)?.iso_checksum;
   if (typeof checksum !== "string") return true;
-  // The checksum is often a user variable; other template functions in it are taken as written.
-  const value = checksum
-    .replace(/\{\{\s*user\s+`([^`]*)`\s*\}\}/g, (_m, name: string) => variables[name] ?? "")
-    .trim()
-    .toLowerCase();
-  return value !== "none" && !/^file:(\/|[a-z][a-z0-9+.-]*:)/.test(value);
+  // The checksum is often a user variable.
+  const value = fillUserVariables(checksum, variables).trim();
+  if (value.toLowerCase() === "none") return false;
+  const location = checksumFileLocation(value);
+  if (location === undefined) return true;
+  if (location === "remote" || location === "") return false;
+  if (external[location]) return true;
+  const normalized = path.posix.normalize(location);
+  return !path.posix.isAbsolute(location) && normalized !== ".." && !normalized.startsWith("../");
 }
 
 /**
@@ -46,7 +52,7 @@ export async function fingerprintJobs<J extends Job>(req: SubmitBuildRequest__Ou
   const external = req.external_files ?? {};
   if (Object.values(external).some((d) => d === "")) return jobs.map((j) => ({ ...j, fingerprint: "" }));
   const inputs = { templateJson: req.template_json, variables: req.variables, files: await bundleDigests(req.bundle), external };
-  return jobs.map((j) => ({ ...j, fingerprint: sourcePinned(j.builder_config_json ?? "", req.variables) ? jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") : "" }));
+  return jobs.map((j) => ({ ...j, fingerprint: sourcePinned(j.builder_config_json ?? "", req.variables, external) ? jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") : "" }));
 }
 
 /** Jobs whose outputs can be reused, with the records to reuse; none when the user forces a rebuild. */

@@ -44,12 +44,57 @@ describe("build cache - source image checksums", () => {
       // Nothing pins these sources: the same inputs may build from a different image.
       expect(await fingerprint(dir, "none")).toBe("");
       expect(await fingerprint(dir, "file:https://mirror/SHA256SUMS")).toBe("");
+      // An outside checksum file the CLI did not hash (or could not read) pins nothing.
       expect(await fingerprint(dir, "file:/srv/isos/SHA256SUMS")).toBe("");
+      expect(await fingerprint(dir, "file:../SHA256SUMS")).toBe("");
       expect(await fingerprint(dir, "{{user `sum`}}", { sum: "none" })).toBe("");
       expect(await fingerprint(dir, "{{user `sum`}}", { sum: "md5:" + "d".repeat(32) })).toMatch(/^[0-9a-f]{64}$/);
       expect(sourcePinned(JSON.stringify({ type: "docker", image: "debian" }))).toBe(true);
     } finally {
       await cleanup();
+    }
+  });
+
+  it("a checksum file outside the template's directory is hashed by the CLI: its content pins the source image", async () => {
+    const outside = await tempDir();
+    const { dir, cleanup } = await tempDir();
+    try {
+      const sums = path.join(outside.dir, "SHA256SUMS");
+      await writeFile(sums, `${"a".repeat(64)}  debian.iso\n`);
+      const fp = async (checksum: string, variables: Record<string, string> = {}): Promise<string> => {
+        const { template, job } = qemu(checksum);
+        const req = {
+          template_json: template,
+          variables,
+          bundle: Buffer.from(await packBundle(dir)),
+          external_files: await externalFileDigests(template, dir, variables),
+        } as unknown as SubmitBuildRequest__Output;
+        return (await fingerprintJobs(req, [job]))[0]?.fingerprint ?? "";
+      };
+      const { template } = qemu(`file:${sums}`);
+      expect(referencedPaths(template, {})).toEqual([sums]);
+      expect(referencedPaths(qemu("file:https://mirror/SHA256SUMS").template, {})).toEqual([]);
+
+      const first = await fp(`file:${sums}`);
+      expect(first).toMatch(/^[0-9a-f]{64}$/);
+      expect(await fp(`file:${sums}`)).toBe(first);
+      // The same file through a variable and as a file:// URL: pinned the same way.
+      expect(await fp("{{user `sum`}}", { sum: `file:${sums}` })).toMatch(/^[0-9a-f]{64}$/);
+      expect(await fp(`file:file://${sums}`)).toMatch(/^[0-9a-f]{64}$/);
+      // A relative path leaving the template's directory is outside the bundle too.
+      const relative = path.relative(dir, sums);
+      expect(relative.startsWith("..")).toBe(true);
+      const viaRelative = await fp(`file:${relative}`);
+      expect(viaRelative).toMatch(/^[0-9a-f]{64}$/);
+
+      await writeFile(sums, `${"b".repeat(64)}  debian.iso\n`);
+      expect(await fp(`file:${sums}`)).not.toBe(first);
+      expect(await fp(`file:${relative}`)).not.toBe(viaRelative);
+      await rm(sums);
+      expect(await fp(`file:${sums}`)).toBe("");
+    } finally {
+      await cleanup();
+      await outside.cleanup();
     }
   });
 

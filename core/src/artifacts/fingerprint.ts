@@ -76,3 +76,30 @@ export function jobFingerprint(inputs: FingerprintInputs, buildName: string, bui
   });
   return createHash("sha256").update(canonical).digest("hex");
 }
+
+/**
+ * Where an `iso_checksum` of the form `file:<location>` reads its checksum file: the local path (`file:/abs`,
+ * `file:relative`, `file:file:///abs`), or "remote" for a URL (`file:https://...`), whose content nothing here can pin;
+ * undefined for a checksum that names no file.
+ */
+export function checksumFileLocation(isoChecksum: string): string | "remote" | undefined {
+  const value = isoChecksum.trim();
+  if (!/^file:/i.test(value)) return undefined;
+  const location = value.slice("file:".length);
+  if (/^file:\/\//i.test(location)) {
+    try {
+      return decodeURIComponent(new URL(location).pathname);
+    } catch {
+      return "remote";
+    }
+  }
+  return /^[a-z][a-z0-9+.-]*:/i.test(location) ? "remote" : location;
+}
+
+/**
+ * `{{user `name`}}` references filled in from the resolved variables, for reading file settings before the agent
+ * interpolates the template; other template functions are left as written (the template text covers them).
+ */
+export function fillUserVariables(value: string, variables: Readonly<Record<string, string>>): string {
+  return value.replace(/\{\{\s*user\s+[`"]([^`"]*)[`"]\s*\}\}/g, (_m, name: string) => variables[name] ?? "");
+}
