@@ -144,6 +144,7 @@ export async function benchArtifacts(): Promise<void> {
         let peak = () => 0;
         const get = await runKiln(["artifacts", "get", id, "--dest", dest, "--coordinator", server.address], {
           cwd: dir,
+          compiled: true,
           timeoutMs: 600_000,
           env: direct ? {} : { KILN_ARTIFACT_DIRECT: "0" },
           onSpawn: (c) => (peak = trackPeak(c)),

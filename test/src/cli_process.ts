@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const BIN = path.join(REPO_ROOT, "cli", "src", "bin.ts");
+const COMPILED_BIN = path.join(REPO_ROOT, "dist", "cli", "src", "bin.js");
 
 export interface ProcessResult {
   code: number | null;
@@ -26,6 +27,11 @@ export interface RunOptions {
   onStdout?: (stdout: string, child: ChildProcess) => void;
   /** Runs kiln under this command, e.g. ["ip", "netns", "exec", NAME] (chaos tests put an agent in a namespace). */
   prefix?: readonly string[];
+  /**
+   * Runs the compiled CLI in dist/ instead of the sources through tsx: benchmarks measure what ships (`npm run bench`
+   * builds first), without the loader's worker thread and transforms in the process's time and memory.
+   */
+  compiled?: boolean;
 }
 
 function collect(child: ChildProcess, options: RunOptions, what: string): Promise<ProcessResult> {
@@ -54,7 +60,9 @@ function collect(child: ChildProcess, options: RunOptions, what: string): Promis
 }
 
 export function runKiln(args: readonly string[], options: RunOptions): Promise<ProcessResult> {
-  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, "--import", TSX_LOADER, BIN, ...args];
+  if (options.compiled && !existsSync(COMPILED_BIN)) throw new Error(`${COMPILED_BIN} is missing: run \`npm run build\` first`);
+  const entry = options.compiled ? [COMPILED_BIN] : ["--import", TSX_LOADER, BIN];
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, ...entry, ...args];
   const child = spawn(command ?? process.execPath, rest, {
     cwd: options.cwd,
     env: { ...process.env, KILN_COORDINATOR: undefined, ...options.env },
