@@ -60,7 +60,7 @@ async function readRecord(file: string): Promise<DigestRecord | undefined> {
   try {
     const record = JSON.parse(await readFile(`${file}${RECORD_SUFFIX}`, "utf8")) as Partial<DigestRecord>;
     const { sha256, size, ino, mtimeNs } = record;
-    const valid = typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) && typeof size === "number" && typeof ino === "string" && typeof mtimeNs === "string";
+    const valid = typeof sha256 === "string" && /^[0-9a-f]{64}$/.test(sha256) && typeof size === "number" && Number.isSafeInteger(size) && typeof ino === "string" && typeof mtimeNs === "string";
     return valid ? { sha256, size, ino, mtimeNs } : undefined;
   } catch {
     // Missing or unreadable: the object is not vouched for.
