@@ -1,12 +1,13 @@
 /**
  * Resumable, verified uploads into each artifact store against its real server, with real faults: the nats-server is
  * killed and restarted mid-upload, the connection to the S3 server (s3rver) is cut mid-part, a byte is flipped on the
- * wire to S3, and a process uploading into each store (object store, S3, directory) dies (SIGKILL) mid-file, the next
- * upload running in this process. Each upload completes byte-identical, and a counting proxy (or the store's own
- * files) shows that the bytes stored before the fault were not sent again.
+ * wire to S3, and a process uploading into each store (object store, S3, directory) dies (SIGKILL) mid-file, or right
+ * after it completed the object, the next upload running in this process. Each upload completes byte-identical, and a
+ * counting proxy (or the store's own files) shows that the bytes stored before the fault were not sent again: none at
+ * all when the object was complete and the file the same; all of them when one byte of it changed.
  */
 import { createHash } from "node:crypto";
-import { readFile, readdir, writeFile, open } from "node:fs/promises";
+import { copyFile, readFile, readdir, rename, stat, writeFile, open } from "node:fs/promises";
 import path from "node:path";
 import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
@@ -268,6 +269,149 @@ describe("artifacts - resumable uploads", () => {
     const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
     expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: DIR_CHUNK_BYTES, sentBytes: SIZE - DIR_CHUNK_BYTES, retries: 0 });
     expect(sha256(await readFile(path.join(storeDir, key)))).toBe(sha256(data));
-    expect(await readdir(path.dirname(partial))).toEqual(["0-disk.img"]);
+    expect((await readdir(path.dirname(partial))).sort()).toEqual(["0-disk.img", "0-disk.img.kiln-sha256"]);
+  }, 120_000);
+
+  /** What a retry of the same job sends when the dead attempt had completed the object: nothing, and the object stays. */
+  const keptWhole = { size: SIZE, sentBytes: 0, keptBytes: SIZE, retries: 0, corruptChunks: 0 };
+  /** ... and when its file differs in a byte: everything. */
+  const sentWhole = { size: SIZE, sentBytes: SIZE, keptBytes: 0, retries: 0, corruptChunks: 0 };
+
+  it("JetStream object store: a process stores the whole file and dies before reporting; the next upload of the same file keeps the object and sends nothing, a changed file replaces it", async () => {
+    await using nats = await NatsServer.start({ storeDir: path.join(work.dir, "jetstream") });
+    await using proxy = await TcpProxy.start(nats.port);
+    const key = "b1/j0/0/0-disk.img";
+    const chunk = 512 * 1024;
+    const died = await runScript("test/src/upload_child.ts", [`nats://127.0.0.1:${nats.port}`, file, key, "complete"], { cwd: work.dir, timeoutMs: 60_000 });
+    expect(died.code, died.stderr).toBeNull();
+    const nc = await connectFarm({ servers: `nats://127.0.0.1:${proxy.port}` });
+    try {
+      const store = await NatsObjectStore.open(jetstream(nc));
+      const obj = await new Objm(jetstream(nc)).open(ARTIFACT_FILES_STORE);
+      const stored = await obj.info(key);
+      expect(await store.stat(key, { sha256: true })).toEqual({ size: SIZE, sha256: sha256(data) });
+
+      let before = proxy.upstreamBytes;
+      const kept = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      expect(kept).toEqual({ ...keptWhole, sha256: sha256(data) });
+      console.log(`nats: the complete object kept; ${proxy.upstreamBytes - before} B sent through the proxy`);
+      // A few requests (the object's info), not a chunk.
+      expect(proxy.upstreamBytes - before).toBeLessThan(16 * 1024);
+      expect((await obj.info(key))?.nuid).toBe(stored?.nuid);
+      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+
+      await changeLocalByte(SIZE - 1);
+      before = proxy.upstreamBytes;
+      const replaced = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      const sent = proxy.upstreamBytes - before;
+      expect(replaced).toEqual({ ...sentWhole, sha256: sha256(data) });
+      expect(sent).toBeGreaterThan(SIZE);
+      expect(sent).toBeLessThan(SIZE + 256 * 1024);
+      const info = await obj.info(key);
+      expect(info?.digest).toBe(`SHA-256=${Buffer.from(sha256(data), "hex").toString("base64url")}=`);
+      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+      // The replaced object's chunks went with it.
+      const jsm = await jetstream(nc).jetstreamManager();
+      expect(Object.entries(await chunkSubjects(jsm))).toEqual([[`$O.${ARTIFACT_FILES_STORE}.C.${info?.nuid ?? ""}`, SIZE / chunk]]);
+    } finally {
+      await nc.close();
+    }
+  }, 120_000);
+
+  it("S3 (s3rver): a process stores the whole file and dies before reporting; the next upload of the same file keeps the object (sha256 in its tags) and sends nothing; tags naming another ETag or a changed file make it upload again", async () => {
+    await using s3 = await S3Server.start();
+    await using proxy = await TcpProxy.start(Number(new URL(s3.endpoint).port));
+    const partSizeBytes = 5 * MiB;
+    const config = { backend: "s3" as const, bucket: "kiln", prefix: "farm", forcePathStyle: true, partSizeBytes, ...S3_TEST_CREDENTIALS };
+    const key = "b1/j0/0/0-disk.img";
+    const died = await runScript("test/src/upload_child.ts", [JSON.stringify({ ...config, endpoint: s3.endpoint }), file, key, "complete"], { cwd: work.dir, timeoutMs: 60_000 });
+    expect(died.code, died.stderr).toBeNull();
+
+    const store = await S3Store.open({ ...config, endpoint: `http://127.0.0.1:${proxy.port}` });
+    const sdk = await import("@aws-sdk/client-s3");
+    const client = new sdk.S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
+    const tags = async (): Promise<Record<string, string | undefined>> =>
+      Object.fromEntries(((await client.send(new sdk.GetObjectTaggingCommand({ Bucket: "kiln", Key: `farm/${key}` }))).TagSet ?? []).map((t) => [t.Key, t.Value]));
+    const etag = async (): Promise<string> => ((await client.send(new sdk.HeadObjectCommand({ Bucket: "kiln", Key: `farm/${key}` }))).ETag ?? "").replace(/"/g, "");
+    const pending = async (): Promise<unknown[]> => (await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? [];
+    try {
+      expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
+
+      let before = proxy.upstreamBytes;
+      const kept = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      expect(kept).toEqual({ ...keptWhole, sha256: sha256(data) });
+      console.log(`s3: the complete object kept; ${proxy.upstreamBytes - before} B sent through the proxy`);
+      // HeadObject and GetObjectTagging, not a part.
+      expect(proxy.upstreamBytes - before).toBeLessThan(16 * 1024);
+      expect(await pending()).toEqual([]);
+      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+
+      // Tags another object's upload wrote (it completed first, then this one replaced it): not this object's record.
+      await client.send(
+        new sdk.PutObjectTaggingCommand({ Bucket: "kiln", Key: `farm/${key}`, Tagging: { TagSet: [{ Key: "kiln-sha256", Value: sha256(data) }, { Key: "kiln-etag", Value: "0".repeat(32) }] } }),
+      );
+      before = proxy.upstreamBytes;
+      const untrusted = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      expect(untrusted).toEqual({ ...sentWhole, sha256: sha256(data) });
+      expect(proxy.upstreamBytes - before).toBeGreaterThan(SIZE);
+      expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
+
+      await changeLocalByte(SIZE / 2);
+      before = proxy.upstreamBytes;
+      const replaced = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+      const sent = proxy.upstreamBytes - before;
+      expect(replaced).toEqual({ ...sentWhole, sha256: sha256(data) });
+      expect(sent).toBeGreaterThan(SIZE);
+      expect(sent).toBeLessThan(SIZE + 256 * 1024);
+      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+      expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
+      expect(await pending()).toEqual([]);
+    } finally {
+      client.destroy();
+      await store.close();
+    }
+  }, 120_000);
+
+  it("directory store: a process stores the whole file and dies before reporting; the next upload of the same file keeps the file untouched; a record of another inode or of the file before it was written in place, or a changed file, makes it upload again", async () => {
+    const storeDir = path.join(work.dir, "store");
+    const key = "b1/j0/0/0-disk.img";
+    const died = await runScript("test/src/upload_child.ts", [storeDir, file, key, "complete"], { cwd: work.dir, timeoutMs: 60_000 });
+    expect(died.code, died.stderr).toBeNull();
+    const object = path.join(storeDir, key);
+    const dir = path.dirname(object);
+    expect((await readdir(dir)).sort()).toEqual(["0-disk.img", "0-disk.img.kiln-sha256"]);
+    const first = await stat(object);
+
+    const store = new DirectoryStore(storeDir);
+    const kept = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    expect(kept).toEqual({ ...keptWhole, sha256: sha256(data) });
+    // Not written at all: the same file, and no partial was opened.
+    const after = await stat(object);
+    expect([after.ino, after.mtimeMs]).toEqual([first.ino, first.mtimeMs]);
+    expect((await readdir(dir)).sort()).toEqual(["0-disk.img", "0-disk.img.kiln-sha256"]);
+    expect(sha256(await readFile(object))).toBe(sha256(data));
+
+    // The same bytes in another file put in its place (not by the store): the record is of the old inode.
+    await copyFile(object, `${object}.copy`);
+    await rename(`${object}.copy`, object);
+    expect(await store.stat(key, { sha256: true })).toEqual({ size: SIZE });
+    const untrusted = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    expect(untrusted).toEqual({ ...sentWhole, sha256: sha256(data) });
+    expect(await store.stat(key, { sha256: true })).toEqual({ size: SIZE, sha256: sha256(data) });
+    // The object written in place (the same bytes here): the record is of the file before.
+    await writeFile(object, data);
+    expect(await store.stat(key, { sha256: true })).toEqual({ size: SIZE });
+    expect(await uploadResumable(store, file, key, AbortSignal.timeout(60_000))).toEqual({ ...sentWhole, sha256: sha256(data) });
+
+    await changeLocalByte(SIZE / 2);
+    const replaced = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    expect(replaced).toEqual({ ...sentWhole, sha256: sha256(data) });
+    expect(sha256(await readFile(object))).toBe(sha256(data));
+    expect(await store.stat(key, { sha256: true })).toEqual({ size: SIZE, sha256: sha256(data) });
+    expect((await readdir(dir)).sort()).toEqual(["0-disk.img", "0-disk.img.kiln-sha256"]);
+
+    // Deleting the object deletes its record.
+    await store.delete(key);
+    expect(await readdir(dir)).toEqual([]);
   }, 120_000);
 });

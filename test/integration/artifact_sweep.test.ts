@@ -1,11 +1,11 @@
 /**
  * Abandoned partial uploads do not leak storage: what an upload that never completed left (an agent killed mid-file,
  * no retry came back) is removed from each store by the sweep once it has not been written for the configured age —
- * S3 multipart uploads aborted (s3rver), object-store chunks purged (nats-server), `.partial` files deleted — while
+ * S3 multipart uploads aborted (s3rver), object-store chunks purged (nats-server), `.partial` files (and the sha256 records of objects gone) deleted — while
  * stored objects and young partials stay. The coordinator runs the sweep on its own.
  */
 import { createHash } from "node:crypto";
-import { readdir, writeFile } from "node:fs/promises";
+import { readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -67,9 +67,15 @@ describe("artifacts - abandoned partial uploads", () => {
     await uploadResumable(store, file, "b1/done.img", AbortSignal.timeout(30_000));
     await leavePartial(store, "b1/left.img");
     expect(await store.sweepPartials(HOUR)).toBe(0);
-    expect((await readdir(path.join(root, "b1"))).sort()).toEqual(["done.img", "left.img.partial"]);
+    expect((await readdir(path.join(root, "b1"))).sort()).toEqual(["done.img", "done.img.kiln-sha256", "left.img.partial"]);
     expect(await store.sweepPartials(HOUR, Date.now() + 2 * HOUR)).toBe(1);
-    expect(await readdir(path.join(root, "b1"))).toEqual(["done.img"]);
+    expect((await readdir(path.join(root, "b1"))).sort()).toEqual(["done.img", "done.img.kiln-sha256"]);
+    // A sha256 record whose object was removed outside kiln goes once older than the age.
+    await rm(path.join(root, "b1", "done.img"));
+    await store.sweepPartials(HOUR);
+    expect(await readdir(path.join(root, "b1"))).toEqual(["done.img.kiln-sha256"]);
+    await store.sweepPartials(HOUR, Date.now() + 2 * HOUR);
+    expect(await readdir(path.join(root, "b1"))).toEqual([]);
   }, 60_000);
 
   it("object store, through the coordinator: the chunks of an abandoned upload are purged (and a directory store's partial deleted); stored objects stay", async () => {

@@ -1,7 +1,9 @@
 /**
  * A process that uploads a file into an artifact store and dies abruptly (SIGKILL, no cleanup) once `dieAfter` bytes
- * are stored: what a crashed agent leaves behind mid-upload. Usage: upload_child.ts STORE FILE KEY DIE_AFTER, where
- * STORE is a directory, `nats://HOST:PORT` (the JetStream object store there), or an S3 store config as JSON.
+ * are stored: what a crashed agent leaves behind mid-upload. DIE_AFTER `complete`: it dies once the upload completed,
+ * as an agent that stored the whole file and died before reporting it. Usage: upload_child.ts STORE FILE KEY
+ * DIE_AFTER, where STORE is a directory, `nats://HOST:PORT` (the JetStream object store there), or an S3 store config
+ * as JSON.
  */
 import { jetstream } from "@nats-io/jetstream";
 import { DirectoryStore, NatsObjectStore, S3Store, connectFarm, uploadResumable, type ArtifactStore } from "../../core/src/mod.js";
@@ -17,3 +19,4 @@ await uploadResumable(store, file, key, new AbortController().signal, {
     if (stored >= Number(dieAfter)) process.kill(process.pid, "SIGKILL");
   },
 });
+if (dieAfter === "complete") process.kill(process.pid, "SIGKILL");

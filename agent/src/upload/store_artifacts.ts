@@ -57,7 +57,12 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         // covers opening the store (a NATS leader election as the upload starts).
         const uploaded = await retryTransient(() => artifacts.uploadFile(local, key, ctx.signal));
         const resumed = uploaded.retries > 0 ? `; resumed ${uploaded.retries} time(s) after a dropped connection or a corrupted chunk, ${formatBytes(uploaded.sentBytes - uploaded.size + uploaded.keptBytes)} sent again` : "";
-        const kept = uploaded.keptBytes > 0 ? `; kept ${formatBytes(uploaded.keptBytes)} an earlier attempt had stored` : "";
+        const kept =
+          uploaded.keptBytes > 0 && uploaded.keptBytes === uploaded.size
+            ? "; an earlier attempt had stored the same file whole: kept, nothing sent"
+            : uploaded.keptBytes > 0
+              ? `; kept ${formatBytes(uploaded.keptBytes)} an earlier attempt had stored`
+              : "";
         ctx.log("message", `stored ${name} in ${uploaded.store} (${formatBytes(uploaded.size)}, sha256 ${uploaded.sha256}${resumed}${kept})`);
         files.push({ name, size: uploaded.size, sha256: uploaded.sha256, object: key, store: uploaded.store });
       }

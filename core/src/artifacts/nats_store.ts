@@ -48,6 +48,13 @@ function keyToken(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 32).toUpperCase();
 }
 
+/** The hex sha256 of an object-store digest (`SHA-256=<base64url>`); undefined for another or a malformed one. */
+function digestHex(digest: string | undefined): string | undefined {
+  const match = /^SHA-256=([A-Za-z0-9_+/-]+=*)$/i.exec(digest ?? "");
+  const bytes = match?.[1] === undefined ? undefined : Buffer.from(match[1], "base64url");
+  return bytes?.length === 32 ? bytes.toString("hex") : undefined;
+}
+
 export class NatsObjectStore implements ArtifactStore {
   readonly kind = "nats";
 
@@ -98,9 +105,12 @@ export class NatsObjectStore implements ArtifactStore {
     return Readable.from(chunks(), { objectMode: false });
   }
 
-  async stat(key: string): Promise<StoredObject | null> {
+  /** The sha256 is the meta's digest: written with the object's size and chunk subject in one message. */
+  async stat(key: string, options: { readonly sha256?: boolean } = {}): Promise<StoredObject | null> {
     const info = await this.obj.info(key);
-    return info && !info.deleted ? { size: info.size } : null;
+    if (!info || info.deleted) return null;
+    const sha256 = options.sha256 ? digestHex(info.digest) : undefined;
+    return sha256 === undefined ? { size: info.size } : { size: info.size, sha256 };
   }
 
   async delete(key: string): Promise<void> {

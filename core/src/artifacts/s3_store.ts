@@ -9,13 +9,14 @@
  * the server too (no orphan parts). A multipart upload whose process died (the agent killed mid-file) stays on the
  * server under the object's key: the next upload of the key (the job's retry, on any agent) finds it
  * (ListMultipartUploads, ListParts), keeps the leading parts whose ETag is the MD5 of the local file's bytes there, and
- * continues after them; older leftovers of the key are aborted. Payloads are not signed (UNSIGNED-PAYLOAD): signing would hash every byte with
+ * continues after them; older leftovers of the key are aborted. A completed object is tagged with its sha256 (and the
+ * ETag it was written for), so a retry whose file is the same keeps it instead of sending it again. Payloads are not signed (UNSIGNED-PAYLOAD): signing would hash every byte with
  * sha256 a second time, and the MD5 already proves each part. The SDK is imported on first use: the CLI and farms
  * that do not use S3 never load it.
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { CompletedPart, MultipartUpload, Part, S3Client } from "@aws-sdk/client-s3";
+import type { CompletedPart, MultipartUpload, Part, S3Client, Tag } from "@aws-sdk/client-s3";
 import { ChecksumMismatchError, NotFoundError, UnavailableError } from "../errors.js";
 import { DEFAULT_S3_PART_BYTES, type ArtifactStoreConfig } from "./config.js";
 import type { ArtifactStore, DirectSource, StoredObject, StoreUpload } from "./store.js";
@@ -44,6 +45,17 @@ export function sendUnsignedPayloads(client: S3Client): void {
 /** How long a presigned download URL is valid: long enough to fetch a large image over a slow link. */
 const PRESIGNED_URL_SECONDS = 3600;
 type Sdk = typeof import("@aws-sdk/client-s3");
+
+/**
+ * The tags that record an object's sha256. S3 takes user metadata only when a multipart upload is created, before
+ * the file has been read, and rewriting it later means copying the object; tags can be set on the completed object.
+ * They are set after it is visible, so a concurrent upload of the key may replace the object in between: the tags
+ * also name the ETag of the object they were written for, and count only on an object with that ETag.
+ */
+const SHA256_TAG = "kiln-sha256";
+const ETAG_TAG = "kiln-etag";
+
+const unquote = (etag: string): string => etag.replace(/"/g, "");
 
 function isMissing(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -212,14 +224,30 @@ export class S3Store implements ArtifactStore {
     return { url: await getSignedUrl(this.client, command, { expiresIn: PRESIGNED_URL_SECONDS }) };
   }
 
-  async stat(key: string): Promise<StoredObject | null> {
+  /**
+   * With `sha256`, also the object's tags: the sha256 is trusted only when the tags name the ETag HeadObject reports
+   * (see S3Upload.complete). A server that refuses tags (no permission, not implemented) leaves it absent.
+   */
+  async stat(key: string, options: { readonly sha256?: boolean } = {}): Promise<StoredObject | null> {
+    const Key = this.objectKey(key);
+    let head: { ContentLength?: number; ETag?: string };
     try {
-      const head = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
-      return { size: head.ContentLength ?? 0 };
+      head = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.config.bucket, Key }));
     } catch (err) {
       if (isMissing(err)) return null;
       throw this.unavailable(err);
     }
+    const size = head.ContentLength ?? 0;
+    if (!options.sha256 || !head.ETag) return { size };
+    let tags: Tag[];
+    try {
+      tags = (await this.client.send(new this.sdk.GetObjectTaggingCommand({ Bucket: this.config.bucket, Key }))).TagSet ?? [];
+    } catch {
+      return { size };
+    }
+    const tag = (name: string): string | undefined => tags.find((t) => t.Key === name)?.Value;
+    const sha256 = tag(SHA256_TAG);
+    return tag(ETAG_TAG) === unquote(head.ETag) && sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) ? { size, sha256 } : { size };
   }
 
   async delete(key: string): Promise<void> {
@@ -385,23 +413,35 @@ class S3Upload implements StoreUpload {
     return held;
   }
 
-  async complete(size: number, _sha256: string, signal: AbortSignal): Promise<void> {
+  async complete(size: number, sha256: string, signal: AbortSignal): Promise<void> {
+    let etag: string | undefined;
     try {
       if (this.parts.length === 0) {
         // S3 has no empty multipart upload.
         await this.abort();
-        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: Buffer.alloc(0) }), { abortSignal: signal });
+        etag = (await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: Buffer.alloc(0) }), { abortSignal: signal })).ETag;
       } else {
-        await this.client.send(
-          new this.sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MultipartUpload: { Parts: this.parts } }),
-          { abortSignal: signal },
-        );
+        etag = (
+          await this.client.send(
+            new this.sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MultipartUpload: { Parts: this.parts } }),
+            { abortSignal: signal },
+          )
+        ).ETag;
       }
       const head = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key }), { abortSignal: signal });
       if (head.ContentLength !== size) throw new ChecksumMismatchError(`${this.key}: S3 holds ${head.ContentLength ?? "no"} bytes after an upload of ${size}`);
     } catch (err) {
       throw this.store.wrap(err);
     }
+    if (!etag) return;
+    // The ETag is the one S3 answered for this object, not HeadObject's (another upload may have replaced it since).
+    // Without the tags (no s3:PutObjectTagging permission, a server without tags) the object is stored all the same;
+    // only a retry of its job cannot keep it.
+    const TagSet = [
+      { Key: SHA256_TAG, Value: sha256 },
+      { Key: ETAG_TAG, Value: unquote(etag) },
+    ];
+    await this.client.send(new this.sdk.PutObjectTaggingCommand({ Bucket: this.bucket, Key: this.key, Tagging: { TagSet } }), { abortSignal: signal }).catch(() => undefined);
   }
 
   async abort(): Promise<void> {

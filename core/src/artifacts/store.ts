@@ -9,13 +9,21 @@
  *
  * Uploads are chunked and resumable (./upload.ts drives them): the file is read once, hashed on the way, cut into the
  * backend's chunks, and written one chunk at a time, so after a dropped connection only the chunk in flight is sent
- * again. Hashing and download verification are the transfer layer's (./transfer.ts), so every backend gets the same
+ * again. A complete object the key already holds with the local file's size and recorded sha256 (an earlier attempt of
+ * the same job that stored the file whole, then died) is kept without sending a byte. Hashing and download verification are the transfer layer's (./transfer.ts), so every backend gets the same
  * guarantees.
  */
 import type { Readable } from "node:stream";
 
 export interface StoredObject {
   readonly size: number;
+  /**
+   * The sha256 (hex) recorded with the object when it was stored, only when `stat` was asked for it and the store
+   * can vouch that the record belongs to this very object (object store: the meta's digest; S3: tags bound to the
+   * object's ETag; directory: a sidecar bound to the file's inode). Absent for an object it cannot vouch for (stored
+   * before kiln recorded it, its record lost or left by another object): such an object is never kept as it is.
+   */
+  readonly sha256?: string;
 }
 
 /**
@@ -34,14 +42,14 @@ export interface ArtifactStore {
   readonly kind: string;
   /**
    * Starts storing an object under `key`, or continues the partial upload an earlier process left under it (a dead
-   * agent's, for its job's retry). The object becomes visible only at `complete`: a failed or aborted upload leaves
-   * nothing under `key`.
+   * agent's, for its job's retry). The object becomes visible only at `complete`, replacing the one under `key` (if
+   * any) whole: a failed or aborted upload leaves nothing new under `key`, and a reader never sees a mix of the two.
    */
   begin(key: string, signal: AbortSignal): Promise<StoreUpload>;
   /** The object's bytes from `offset`, streamed; a NotFoundError when it is missing. */
   get(key: string, offset: number, signal: AbortSignal): Promise<Readable>;
-  /** Null when missing. */
-  stat(key: string): Promise<StoredObject | null>;
+  /** Null when missing. With `sha256: true` also the recorded sha256 (see StoredObject), which may cost a request. */
+  stat(key: string, options?: { readonly sha256?: boolean }): Promise<StoredObject | null>;
   /** Where a client may read the object itself; undefined when it cannot (the object store: only NATS clients). */
   directSource?(key: string): Promise<DirectSource | undefined>;
   /** Idempotent. */
@@ -92,7 +100,10 @@ export interface StoreUpload {
    * the chunk arrived but its acknowledgement was lost; fewer when writes in flight never landed.
    */
   recover(next: number, signal: AbortSignal): Promise<number>;
-  /** Makes the object visible; checks that the store holds `size` bytes in the chunks written. */
+  /**
+   * Makes the object visible, with `sha256` recorded so that `stat` returns it; checks that the store holds `size`
+   * bytes in the chunks written.
+   */
   complete(size: number, sha256: string, signal: AbortSignal): Promise<void>;
   /** Removes whatever this upload stored (cancelled or given up). Idempotent. */
   abort(): Promise<void>;

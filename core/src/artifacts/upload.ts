@@ -10,13 +10,22 @@
  * progress for `stallMs` fails with the last error.
  *
  * Every backend keeps a partial upload across processes (the directory store's `.partial` file, the object store's
- * chunks under the key's subject, S3's multipart upload) and hands back its held chunks; each is compared with the local file before it is kept, so a stale or corrupted partial never ends up in
- * the object.
+ * chunks under the key's subject, S3's multipart upload) and hands back its held chunks; each is compared with the
+ * local file before it is kept, so a stale or corrupted partial never ends up in the object.
+ *
+ * A key that already holds a complete object of the local file's size, with a sha256 the store recorded for it, is
+ * an earlier attempt of the same job that stored the whole file and died before reporting it (keys are per build,
+ * job and file). Then the local file is hashed first (one read pass, paid only then) and, when the sha256 is the
+ * recorded one, the object is kept: nothing is sent. Otherwise the upload replaces it as usual, hashing what it sends
+ * again (the sha256 recorded is that of the bytes sent, even if the file changed between the two passes).
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { createHash, type Hash } from "node:crypto";
 import { CancelledError, ChecksumMismatchError } from "../errors.js";
 import type { ArtifactStore, StoreUpload } from "./store.js";
+
+/** Reads of the hash-only pass over a file that may match a complete object (one buffer, reused). */
+const HASH_READ_BYTES = 4 * 1024 * 1024;
 
 /** How long an upload may go without storing a chunk before it fails: a NATS or S3 restart fits well inside. */
 export const DEFAULT_UPLOAD_STALL_MS = 120_000;
@@ -28,7 +37,7 @@ export interface UploadResult {
   readonly sha256: string;
   /** Bytes handed to the store, retries included (bytes kept from an earlier attempt excluded). */
   readonly sentBytes: number;
-  /** Bytes of an earlier attempt the store already held and that were kept. */
+  /** Bytes of an earlier attempt the store already held and that were kept (the size: the whole object was kept). */
   readonly keptBytes: number;
   /** Writes that failed and were retried after recovering (dropped connections, corrupted chunks). */
   readonly retries: number;
@@ -71,6 +80,20 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener("abort", done, { once: true });
   });
 
+/** The sha256 (hex) of the file's `size` bytes, read in one pass. */
+async function hashFile(fh: FileHandle, size: number, signal: AbortSignal): Promise<string> {
+  const hash = createHash("sha256");
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_READ_BYTES, size)));
+  for (let position = 0; position < size; ) {
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledError("upload cancelled");
+    const data = await readChunk(fh, position, Math.min(buf.length, size - position), buf);
+    if (data.length === 0) break;
+    hash.update(data);
+    position += data.length;
+  }
+  return hash.digest("hex");
+}
+
 /** Keeps the held chunks of an earlier attempt that match the local file; returns how many, hashing them. */
 async function keepHeld(up: StoreUpload, fh: FileHandle, size: number, hash: Hash): Promise<number> {
   const held = Math.min(up.heldChunks, Math.floor(size / up.chunkBytes));
@@ -94,6 +117,16 @@ export async function uploadResumable(store: ArtifactStore, file: string, key: s
   let up: StoreUpload | undefined;
   try {
     const size = (await fh.stat()).size;
+    // Keeping is only a saving: a store that cannot answer (S3 answers 403 for a missing object to a client without
+    // s3:ListBucket) gets the upload as before.
+    const stored = await store.stat(key, { sha256: true }).catch(() => null);
+    if (stored?.sha256 !== undefined && stored.size === size) {
+      const sha256 = await hashFile(fh, size, signal);
+      if (sha256 === stored.sha256) {
+        options.onProgress?.(size);
+        return { size, sha256, sentBytes: 0, keptBytes: size, retries: 0, corruptChunks: 0 };
+      }
+    }
     const upload = await store.begin(key, signal);
     up = upload;
     const chunk = upload.chunkBytes;
