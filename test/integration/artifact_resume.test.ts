@@ -146,13 +146,63 @@ describe("artifacts - resumable uploads", () => {
     await fh.close();
   }
 
+  /**
+   * A child process uploads `file` to `key` of the store `target` names (a NATS URL, an S3 config as JSON, a
+   * directory) and SIGKILLs itself once `dieAfter` bytes are stored ("complete": once the whole object is).
+   */
+  async function uploadAndDie(target: string, key: string, dieAfter: string): Promise<void> {
+    const died = await runScript("test/src/upload_child.ts", [target, file, key, dieAfter], { cwd: work.dir, timeoutMs: 60_000 });
+    expect(died.code, died.stderr).toBeNull();
+  }
+
+  const S3_PART_BYTES = 5 * MiB;
+
+  /**
+   * s3rver behind a counting proxy, after a child process's upload of `file` died `dieAfter` in (see uploadAndDie):
+   * `store` (for the retry) talks through the proxy, `client` (the plain SDK) straight to s3rver. Disposing it closes
+   * them and stops both servers.
+   */
+  async function s3AfterDeadUpload(dieAfter: string) {
+    const s3 = await S3Server.start();
+    const proxy = await TcpProxy.start(Number(new URL(s3.endpoint).port)).catch(async (err: unknown) => {
+      await s3[Symbol.asyncDispose]();
+      throw err;
+    });
+    const stopServers = async (): Promise<void> => {
+      await proxy[Symbol.asyncDispose]();
+      await s3[Symbol.asyncDispose]();
+    };
+    try {
+      const config = { backend: "s3" as const, bucket: "kiln", prefix: "farm", forcePathStyle: true, partSizeBytes: S3_PART_BYTES, ...S3_TEST_CREDENTIALS };
+      const key = "b1/j0/0/0-disk.img";
+      await uploadAndDie(JSON.stringify({ ...config, endpoint: s3.endpoint }), key, dieAfter);
+      const store = await S3Store.open({ ...config, endpoint: `http://127.0.0.1:${proxy.port}` });
+      const sdk = await import("@aws-sdk/client-s3");
+      const client = new sdk.S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
+      return {
+        proxy,
+        store,
+        client,
+        sdk,
+        key,
+        async [Symbol.asyncDispose](): Promise<void> {
+          client.destroy();
+          await store.close();
+          await stopServers();
+        },
+      };
+    } catch (err) {
+      await stopServers();
+      throw err;
+    }
+  }
+
   it("JetStream object store: an uploading process dies mid-file; the next upload keeps the stored chunks that match the local file and sends only the rest", async () => {
     await using nats = await NatsServer.start({ storeDir: path.join(work.dir, "jetstream") });
     await using proxy = await TcpProxy.start(nats.port);
     const key = "b1/j0/0/0-disk.img";
     const chunk = 512 * 1024;
-    const died = await runScript("test/src/upload_child.ts", [`nats://127.0.0.1:${nats.port}`, file, key, String(8 * MiB)], { cwd: work.dir, timeoutMs: 60_000 });
-    expect(died.code, died.stderr).toBeNull();
+    await uploadAndDie(`nats://127.0.0.1:${nats.port}`, key, String(8 * MiB));
     const nc = await connectFarm({ servers: `nats://127.0.0.1:${proxy.port}` });
     try {
       const jsm = await jetstream(nc).jetstreamManager();
@@ -217,44 +267,30 @@ describe("artifacts - resumable uploads", () => {
   }, 120_000);
 
   it("S3 (s3rver): an uploading process dies mid-file; the next upload finds its multipart upload, keeps the parts whose MD5 matches the local file and sends only the rest", async () => {
-    await using s3 = await S3Server.start();
-    await using proxy = await TcpProxy.start(Number(new URL(s3.endpoint).port));
-    const partSizeBytes = 5 * MiB;
-    const config = { backend: "s3" as const, bucket: "kiln", prefix: "farm", forcePathStyle: true, partSizeBytes, ...S3_TEST_CREDENTIALS };
-    const key = "b1/j0/0/0-disk.img";
-    const died = await runScript("test/src/upload_child.ts", [JSON.stringify({ ...config, endpoint: s3.endpoint }), file, key, String(3 * partSizeBytes)], { cwd: work.dir, timeoutMs: 60_000 });
-    expect(died.code, died.stderr).toBeNull();
+    const partSizeBytes = S3_PART_BYTES;
+    await using s3 = await s3AfterDeadUpload(String(3 * partSizeBytes));
+    const { proxy, store, client, sdk, key } = s3;
+    const uploads = (await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? [];
+    expect(uploads.map((u) => u.Key)).toEqual([`farm/${key}`]);
+    const parts = (await client.send(new sdk.ListPartsCommand({ Bucket: "kiln", Key: `farm/${key}`, UploadId: uploads[0]?.UploadId }))).Parts ?? [];
+    expect(parts.length).toBeGreaterThanOrEqual(3);
 
-    const store = await S3Store.open({ ...config, endpoint: `http://127.0.0.1:${proxy.port}` });
-    const sdk = await import("@aws-sdk/client-s3");
-    const client = new sdk.S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
-    try {
-      const uploads = (await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? [];
-      expect(uploads.map((u) => u.Key)).toEqual([`farm/${key}`]);
-      const parts = (await client.send(new sdk.ListPartsCommand({ Bucket: "kiln", Key: `farm/${key}`, UploadId: uploads[0]?.UploadId }))).Parts ?? [];
-      expect(parts.length).toBeGreaterThanOrEqual(3);
-
-      // The local file changed in part 3: parts 1 and 2 are kept, part 3 on is sent again.
-      await changeLocalByte(2 * partSizeBytes + 100);
-      const before = proxy.upstreamBytes;
-      const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
-      const sent = proxy.upstreamBytes - before;
-      expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: 2 * partSizeBytes, sentBytes: SIZE - 2 * partSizeBytes, retries: 0 });
-      expect(sent).toBeGreaterThan(SIZE - 2 * partSizeBytes);
-      expect(sent).toBeLessThan(SIZE - 2 * partSizeBytes + 256 * 1024);
-      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
-      expect((await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? []).toEqual([]);
-    } finally {
-      client.destroy();
-      await store.close();
-    }
+    // The local file changed in part 3: parts 1 and 2 are kept, part 3 on is sent again.
+    await changeLocalByte(2 * partSizeBytes + 100);
+    const before = proxy.upstreamBytes;
+    const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    const sent = proxy.upstreamBytes - before;
+    expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: 2 * partSizeBytes, sentBytes: SIZE - 2 * partSizeBytes, retries: 0 });
+    expect(sent).toBeGreaterThan(SIZE - 2 * partSizeBytes);
+    expect(sent).toBeLessThan(SIZE - 2 * partSizeBytes + 256 * 1024);
+    expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+    expect((await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? []).toEqual([]);
   }, 120_000);
 
   it("directory store: an uploading process dies mid-file; the next upload keeps the stored chunks that match and appends the rest", async () => {
     const storeDir = path.join(work.dir, "store");
     const key = "b1/j0/0/0-disk.img";
-    const died = await runScript("test/src/upload_child.ts", [storeDir, file, key, String(3 * DIR_CHUNK_BYTES)], { cwd: work.dir, timeoutMs: 60_000 });
-    expect(died.code, died.stderr).toBeNull();
+    await uploadAndDie(storeDir, key, String(3 * DIR_CHUNK_BYTES));
     const partial = path.join(storeDir, "b1", "j0", "0", "0-disk.img.partial");
     const left = (await readFile(partial)).length;
     expect(left).toBeGreaterThanOrEqual(3 * DIR_CHUNK_BYTES);
@@ -282,8 +318,7 @@ describe("artifacts - resumable uploads", () => {
     await using proxy = await TcpProxy.start(nats.port);
     const key = "b1/j0/0/0-disk.img";
     const chunk = 512 * 1024;
-    const died = await runScript("test/src/upload_child.ts", [`nats://127.0.0.1:${nats.port}`, file, key, "complete"], { cwd: work.dir, timeoutMs: 60_000 });
-    expect(died.code, died.stderr).toBeNull();
+    await uploadAndDie(`nats://127.0.0.1:${nats.port}`, key, "complete");
     const nc = await connectFarm({ servers: `nats://127.0.0.1:${proxy.port}` });
     try {
       const store = await NatsObjectStore.open(jetstream(nc));
@@ -319,64 +354,49 @@ describe("artifacts - resumable uploads", () => {
   }, 120_000);
 
   it("S3 (s3rver): a process stores the whole file and dies before reporting; the next upload of the same file keeps the object (sha256 in its tags) and sends nothing; tags naming another ETag or a changed file make it upload again", async () => {
-    await using s3 = await S3Server.start();
-    await using proxy = await TcpProxy.start(Number(new URL(s3.endpoint).port));
-    const partSizeBytes = 5 * MiB;
-    const config = { backend: "s3" as const, bucket: "kiln", prefix: "farm", forcePathStyle: true, partSizeBytes, ...S3_TEST_CREDENTIALS };
-    const key = "b1/j0/0/0-disk.img";
-    const died = await runScript("test/src/upload_child.ts", [JSON.stringify({ ...config, endpoint: s3.endpoint }), file, key, "complete"], { cwd: work.dir, timeoutMs: 60_000 });
-    expect(died.code, died.stderr).toBeNull();
-
-    const store = await S3Store.open({ ...config, endpoint: `http://127.0.0.1:${proxy.port}` });
-    const sdk = await import("@aws-sdk/client-s3");
-    const client = new sdk.S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { ...S3_TEST_CREDENTIALS } });
+    await using s3 = await s3AfterDeadUpload("complete");
+    const { proxy, store, client, sdk, key } = s3;
     const tags = async (): Promise<Record<string, string | undefined>> =>
       Object.fromEntries(((await client.send(new sdk.GetObjectTaggingCommand({ Bucket: "kiln", Key: `farm/${key}` }))).TagSet ?? []).map((t) => [t.Key, t.Value]));
     const etag = async (): Promise<string> => ((await client.send(new sdk.HeadObjectCommand({ Bucket: "kiln", Key: `farm/${key}` }))).ETag ?? "").replace(/"/g, "");
     const pending = async (): Promise<unknown[]> => (await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? [];
-    try {
-      expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
+    expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
 
-      let before = proxy.upstreamBytes;
-      const kept = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
-      expect(kept).toEqual({ ...keptWhole, sha256: sha256(data) });
-      console.log(`s3: the complete object kept; ${proxy.upstreamBytes - before} B sent through the proxy`);
-      // HeadObject and GetObjectTagging, not a part.
-      expect(proxy.upstreamBytes - before).toBeLessThan(16 * 1024);
-      expect(await pending()).toEqual([]);
-      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+    let before = proxy.upstreamBytes;
+    const kept = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    expect(kept).toEqual({ ...keptWhole, sha256: sha256(data) });
+    console.log(`s3: the complete object kept; ${proxy.upstreamBytes - before} B sent through the proxy`);
+    // HeadObject and GetObjectTagging, not a part.
+    expect(proxy.upstreamBytes - before).toBeLessThan(16 * 1024);
+    expect(await pending()).toEqual([]);
+    expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
 
-      // Tags another object's upload wrote (it completed first, then this one replaced it): not this object's record.
-      await client.send(
-        new sdk.PutObjectTaggingCommand({ Bucket: "kiln", Key: `farm/${key}`, Tagging: { TagSet: [{ Key: "kiln-sha256", Value: sha256(data) }, { Key: "kiln-etag", Value: "0".repeat(32) }] } }),
-      );
-      before = proxy.upstreamBytes;
-      const untrusted = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
-      expect(untrusted).toEqual({ ...sentWhole, sha256: sha256(data) });
-      expect(proxy.upstreamBytes - before).toBeGreaterThan(SIZE);
-      expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
+    // Tags another object's upload wrote (it completed first, then this one replaced it): not this object's record.
+    await client.send(
+      new sdk.PutObjectTaggingCommand({ Bucket: "kiln", Key: `farm/${key}`, Tagging: { TagSet: [{ Key: "kiln-sha256", Value: sha256(data) }, { Key: "kiln-etag", Value: "0".repeat(32) }] } }),
+    );
+    before = proxy.upstreamBytes;
+    const untrusted = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    expect(untrusted).toEqual({ ...sentWhole, sha256: sha256(data) });
+    expect(proxy.upstreamBytes - before).toBeGreaterThan(SIZE);
+    expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
 
-      await changeLocalByte(SIZE / 2);
-      before = proxy.upstreamBytes;
-      const replaced = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
-      const sent = proxy.upstreamBytes - before;
-      expect(replaced).toEqual({ ...sentWhole, sha256: sha256(data) });
-      expect(sent).toBeGreaterThan(SIZE);
-      expect(sent).toBeLessThan(SIZE + 256 * 1024);
-      expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
-      expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
-      expect(await pending()).toEqual([]);
-    } finally {
-      client.destroy();
-      await store.close();
-    }
+    await changeLocalByte(SIZE / 2);
+    before = proxy.upstreamBytes;
+    const replaced = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    const sent = proxy.upstreamBytes - before;
+    expect(replaced).toEqual({ ...sentWhole, sha256: sha256(data) });
+    expect(sent).toBeGreaterThan(SIZE);
+    expect(sent).toBeLessThan(SIZE + 256 * 1024);
+    expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
+    expect(await tags()).toEqual({ "kiln-sha256": sha256(data), "kiln-etag": await etag() });
+    expect(await pending()).toEqual([]);
   }, 120_000);
 
   it("directory store: a process stores the whole file and dies before reporting; the next upload of the same file keeps the file untouched; a record of another inode or of the file before it was written in place, or a changed file, makes it upload again", async () => {
     const storeDir = path.join(work.dir, "store");
     const key = "b1/j0/0/0-disk.img";
-    const died = await runScript("test/src/upload_child.ts", [storeDir, file, key, "complete"], { cwd: work.dir, timeoutMs: 60_000 });
-    expect(died.code, died.stderr).toBeNull();
+    await uploadAndDie(storeDir, key, "complete");
     const object = path.join(storeDir, key);
     const dir = path.dirname(object);
     expect((await readdir(dir)).sort()).toEqual(["0-disk.img", "0-disk.img.kiln-sha256"]);
