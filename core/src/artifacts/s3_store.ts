@@ -10,9 +10,9 @@
  * server under the object's key: the next upload of the key (the job's retry, on any agent) finds it
  * (ListMultipartUploads, ListParts), keeps the leading parts whose ETag is the MD5 of the local file's bytes there, and
  * continues after them; older leftovers of the key are aborted. A completed object is tagged with its sha256 (and the
- * ETag it was written for), so a retry whose file is the same keeps it instead of sending it again. Payloads are not signed (UNSIGNED-PAYLOAD): signing would hash every byte with
- * sha256 a second time, and the MD5 already proves each part. The SDK is imported on first use: the CLI and farms
- * that do not use S3 never load it.
+ * ETag it was written for), so a retry whose file is the same keeps it instead of sending it again. Payloads are not
+ * signed (UNSIGNED-PAYLOAD): signing would hash every byte with sha256 a second time, and the MD5 already proves each
+ * part. The SDK is imported on first use: the CLI and farms that do not use S3 never load it.
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";

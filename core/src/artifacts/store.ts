@@ -10,8 +10,8 @@
  * Uploads are chunked and resumable (./upload.ts drives them): the file is read once, hashed on the way, cut into the
  * backend's chunks, and written one chunk at a time, so after a dropped connection only the chunk in flight is sent
  * again. A complete object the key already holds with the local file's size and recorded sha256 (an earlier attempt of
- * the same job that stored the file whole, then died) is kept without sending a byte. Hashing and download verification are the transfer layer's (./transfer.ts), so every backend gets the same
- * guarantees.
+ * the same job that stored the file whole, then died) is kept without sending a byte. Hashing and download verification
+ * are the transfer layer's (./transfer.ts), so every backend gets the same guarantees.
  */
 import type { Readable } from "node:stream";
 
