@@ -2,21 +2,17 @@
  * Files a template names outside its bundle, hashed for the build cache's fingerprint. The bundle (the template's
  * directory) is hashed by the coordinator; a file named by an absolute path, or by a relative path leaving the
  * template's directory, is not in it, so a changed script there would otherwise reuse a stale image. The CLI hashes
- * such files as it sees them when submitting: on a farm they are read on the agent, so this covers them when the CLI's
- * host and the agents see the same files (a shared mount, or the same host); a file the CLI cannot read gets "" and
- * makes the build uncacheable rather than cached on an unknown input.
+ * such files as it sees them when submitting; on a farm they are read on the agent, which hashes them again and
+ * records its artifacts as not reusable when it sees other content (agent/src/upload/store_artifacts.ts). A file the
+ * CLI cannot read gets "" and makes the build uncacheable rather than cached on an unknown input.
  *
  * Only settings Packer reads as local input files are followed (scripts, file-provisioner sources, floppy and CD
  * contents, HTTP directories, Ansible files, ...), after `{{user}}` variables are filled in. Source images are not:
  * their `iso_checksum` is their identity (see the coordinator's build_cache.ts); but a local checksum file it names
  * (`iso_checksum: "file:/srv/isos/SHA256SUMS"`) is followed, so its content pins the source image.
  */
-import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
-import { checksumFileLocation, fillUserVariables } from "../../core/src/mod.js";
+import { checksumFileLocation, fillUserVariables, inputDigest } from "../../core/src/mod.js";
 
 /** Settings, at any depth of a builder, provisioner or post-processor, whose values are local files or directories. */
 const FILE_SETTINGS = new Set([
@@ -71,26 +67,6 @@ export function referencedPaths(templateText: string, variables: Readonly<Record
   return [...found].filter((p) => !p.includes("{{")).sort();
 }
 
-async function fileDigest(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(file), hash);
-  return hash.digest("hex");
-}
-
-/** A file's sha256; a directory's: sha256 over `<relative path> <sha256>` lines of its files, sorted. */
-async function digest(target: string): Promise<string> {
-  const s = await stat(target);
-  if (s.isFile()) return fileDigest(target);
-  if (!s.isDirectory()) return "";
-  const names = (await readdir(target, { recursive: true })).sort();
-  const lines: string[] = [];
-  for (const name of names) {
-    const full = path.join(target, name);
-    if ((await stat(full)).isFile()) lines.push(`${name.split(path.sep).join("/")} ${await fileDigest(full)}\n`);
-  }
-  return createHash("sha256").update(lines.join("")).digest("hex");
-}
-
 /**
  * The sha256 of every referenced file outside the bundle (absolute, or relative and leaving `templateDir`), by the
  * path as written; "" for one the CLI cannot read.
@@ -101,7 +77,7 @@ export async function externalFileDigests(templateText: string, templateDir: str
   for (const ref of referencedPaths(templateText, variables)) {
     const target = path.resolve(root, ref);
     if (!path.isAbsolute(ref) && (target === root || target.startsWith(root + path.sep))) continue;
-    digests[ref] = await digest(target).catch(() => "");
+    digests[ref] = await inputDigest(target);
   }
   return digests;
 }

@@ -52,7 +52,11 @@ export async function fingerprintJobs<J extends Job>(req: SubmitBuildRequest__Ou
   const external = req.external_files ?? {};
   if (Object.values(external).some((d) => d === "")) return jobs.map((j) => ({ ...j, fingerprint: "" }));
   const inputs = { templateJson: req.template_json, variables: req.variables, files: await bundleDigests(req.bundle), external };
-  return jobs.map((j) => ({ ...j, fingerprint: sourcePinned(j.builder_config_json ?? "", req.variables, external) ? jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") : "" }));
+  return jobs.map((j) => {
+    const fingerprint = sourcePinned(j.builder_config_json ?? "", req.variables, external) ? jobFingerprint(inputs, j.name ?? "", j.builder_type ?? "") : "";
+    // The agent checks the outside files it reads against these (see Job.external_files).
+    return fingerprint ? { ...j, fingerprint, external_files: { ...external } } : { ...j, fingerprint };
+  });
 }
 
 /** Jobs whose outputs can be reused, with the records to reuse; none when the user forces a rebuild. */

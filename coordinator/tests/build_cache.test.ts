@@ -128,6 +128,10 @@ describe("build cache - source image checksums", () => {
       };
       // inside.sh is in the bundle; only the two outside paths are sent.
       expect(Object.keys(await externalFileDigests(template, dir, variables)).sort()).toEqual([files, setup].sort());
+      // The job carries the digests the fingerprint covers, for the agent to check where it reads the files.
+      const external = await externalFileDigests(template, dir, variables);
+      const req = { template_json: template, variables, bundle: Buffer.from(await packBundle(dir)), external_files: external } as unknown as SubmitBuildRequest__Output;
+      expect((await fingerprintJobs(req, [job]))[0]?.external_files).toEqual(external);
       const first = await fp();
       expect(first).toMatch(/^[0-9a-f]{64}$/);
       expect(await fp()).toBe(first);

@@ -373,6 +373,32 @@ describe("artifacts - JetStream object store (default backend)", () => {
     expect(old.stdout).toContain("2 artifact(s) removed");
     expect(await client.listArtifacts()).toEqual([]);
   });
+
+  it("build cache: artifacts built while an outside file was not what the CLI hashed (here: changed by the build) are not reused", async () => {
+    const dir = path.join(user.dir, "changes-its-input");
+    await mkdir(dir);
+    const input = path.join(user.dir, "outside-input.txt");
+    await writeFile(input, "one\n");
+    const template = {
+      variables: { input: "" },
+      builders: [{ type: "file", name: "copy", source: "{{user `input`}}", target: "out/copy.txt" }],
+      // The agent reads the outside file with other content than the CLI hashed at submit (as another host's copy).
+      provisioners: [{ type: "shell-local", inline: ["echo changed >> {{user `input`}}"] }],
+    };
+    await writeFile(path.join(dir, "template.json"), JSON.stringify(template));
+    const build = ["build", "--coordinator", address, "-var", `input=${input}`, path.join(dir, "template.json")];
+    const first = await runKiln(build, { cwd: user.dir, timeoutMs: 120_000 });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toContain(`==> copy: build cache: ${input} on this agent is not what the CLI hashed at submit; these artifacts will not be reused`);
+    const firstId = (await client.listBuilds())[0]?.build?.id ?? "";
+    expect((await client.listArtifacts(firstId)).map((r) => r.fingerprint)).toEqual([""]);
+
+    // The same inputs as the CLI saw them the first time: built again, not reused.
+    await writeFile(input, "one\n");
+    const again = await runKiln(build, { cwd: user.dir, timeoutMs: 120_000 });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).not.toContain("reusing artifacts");
+  });
 });
 
 describe("artifacts - directory and S3 backends", () => {

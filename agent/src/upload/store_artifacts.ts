@@ -3,11 +3,16 @@
  * job's workspace is streamed into the farm's artifact store, hashed on the way, and every artifact is recorded in
  * the catalog with the job's build-cache fingerprint. Jobs on the embedded farm's local workspaces skip this: their
  * files already are where the user wants them.
+ *
+ * The fingerprint covers files the template names outside its directory as the CLI's host saw them at submit; this
+ * agent read them where it runs. When one of them has other content here (another host's copy, changed during the
+ * build, missing), the artifacts are recorded without the fingerprint: a later build with the CLI's inputs must not
+ * reuse what was built from different ones.
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { Artifact, ArtifactRecord, Job__Output, StoredFile } from "../../../proto/src/mod.js";
-import { newArtifactId, objectKey, retryTransient, type Artifacts } from "../../../core/src/mod.js";
+import { inputDigest, newArtifactId, objectKey, retryTransient, type Artifacts } from "../../../core/src/mod.js";
 import type { JobOutcome, LogLevel } from "../run_types.js";
 
 /** How often a long upload keeps the job's lease alive. */
@@ -15,6 +20,8 @@ const HEARTBEAT_EVERY_MS = 2_000;
 
 export interface StoreArtifactsContext {
   readonly workDir: string;
+  /** Where relative paths of the template resolve (as the CLI resolved them against the template's directory). */
+  readonly templateDir: string;
   readonly agent: string;
   readonly templateName: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -35,11 +42,25 @@ function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }
 
+/** The outside files (Job.external_files) whose content here is not what the CLI hashed, or that are unreadable here. */
+export async function externalInputsDiffering(external: Readonly<Record<string, string>>, templateDir: string): Promise<string[]> {
+  const differing: string[] = [];
+  for (const [ref, digest] of Object.entries(external).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if ((await inputDigest(path.resolve(templateDir, ref))) !== digest) differing.push(ref);
+  }
+  return differing;
+}
+
 /** Uploads and catalogs the outcome's artifacts; returns the outcome with each file's sha256 filled in. */
 export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, outcome: JobOutcome, ctx: StoreArtifactsContext): Promise<JobOutcome> {
   if (outcome.artifacts.length === 0) return outcome;
   const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
+    const differing = job.fingerprint ? await externalInputsDiffering(job.external_files, ctx.templateDir) : [];
+    if (differing.length > 0) {
+      ctx.log("say", `build cache: ${differing.join(", ")} on this agent ${differing.length === 1 ? "is" : "are"} not what the CLI hashed at submit; these artifacts will not be reused`);
+    }
+    const fingerprint = differing.length > 0 ? "" : job.fingerprint;
     const records: ArtifactRecord[] = [];
     const wire: Artifact[] = [];
     const createdAt = Date.now();
@@ -80,7 +101,7 @@ export async function storeJobArtifacts(artifacts: Artifacts, job: Job__Output, 
         job_id: job.job_id,
         build_name: job.name,
         template_name: ctx.templateName,
-        fingerprint: job.fingerprint,
+        fingerprint,
         // The agent's labels and where it ran, then the user's `kiln build --label`s, which win.
         labels: { ...ctx.labels, builder_type: job.builder_type, datacenter: job.datacenter, ...(job.options?.labels ?? {}) },
         parent_id: parent,

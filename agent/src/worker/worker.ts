@@ -371,6 +371,7 @@ export class Agent implements AsyncDisposable {
         // A remote build's files go to the farm's artifact store; the embedded farm's are in the user's directory.
         outcome = await storeJobArtifacts(await this.openArtifacts(), job, outcome, {
           workDir: ctx.workDir,
+          templateDir: ctx.templateDir,
           agent: this.name,
           templateName: (await this.store.getBuild(buildId))?.template_name ?? "",
           labels: this.options.labels ?? {},

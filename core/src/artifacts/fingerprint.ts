@@ -14,6 +14,9 @@
  * image, they do not change what is in it — otherwise no template using them could ever hit the cache.
  */
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
@@ -102,4 +105,32 @@ export function checksumFileLocation(isoChecksum: string): string | "remote" | u
  */
 export function fillUserVariables(value: string, variables: Readonly<Record<string, string>>): string {
   return value.replace(/\{\{\s*user\s+[`"]([^`"]*)[`"]\s*\}\}/g, (_m, name: string) => variables[name] ?? "");
+}
+
+async function fileDigest(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * The digest of a local input the fingerprint covers outside the bundle: a file's sha256; a directory's, sha256 over
+ * `<relative path> <sha256>` lines of its files, sorted; "" for anything unreadable. The CLI computes it at submit,
+ * the agent again where it reads the input, and the two must agree.
+ */
+export async function inputDigest(target: string): Promise<string> {
+  try {
+    const s = await stat(target);
+    if (s.isFile()) return await fileDigest(target);
+    if (!s.isDirectory()) return "";
+    const names = (await readdir(target, { recursive: true })).sort();
+    const lines: string[] = [];
+    for (const name of names) {
+      const full = path.join(target, name);
+      if ((await stat(full)).isFile()) lines.push(`${name.split(path.sep).join("/")} ${await fileDigest(full)}\n`);
+    }
+    return createHash("sha256").update(lines.join("")).digest("hex");
+  } catch {
+    return "";
+  }
 }

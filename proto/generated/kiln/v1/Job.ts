@@ -28,6 +28,7 @@ export interface Job {
   'record_revision'?: (number | string | Long);
   'deadline_ms'?: (number | string | Long);
   'fingerprint'?: (string);
+  'external_files'?: ({[key: string]: string});
 }
 
 export interface Job__Output {
@@ -51,4 +52,5 @@ export interface Job__Output {
   'record_revision': (string);
   'deadline_ms': (string);
   'fingerprint': (string);
+  'external_files': ({[key: string]: string});
 }
