@@ -12,7 +12,7 @@ import path from "node:path";
 import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ARTIFACT_FILES_STORE, Artifacts, DIR_CHUNK_BYTES, DirectoryStore, NatsObjectStore, NatsServer, S3Store, S3_PARTS_IN_FLIGHT, connectFarm, uploadResumable } from "../../core/src/mod.js";
+import { ARTIFACT_FILES_STORE, Artifacts, type ArtifactStore, DIR_CHUNK_BYTES, DirectoryStore, NatsObjectStore, NatsServer, S3Store, S3_PARTS_IN_FLIGHT, connectFarm, uploadResumable } from "../../core/src/mod.js";
 import { S3Server, S3_TEST_CREDENTIALS, TcpProxy, runScript, seededRandom, tempDir } from "../src/mod.js";
 
 const MiB = 1024 * 1024;
@@ -155,6 +155,20 @@ describe("artifacts - resumable uploads", () => {
     expect(died.code, died.stderr).toBeNull();
   }
 
+  /**
+   * Uploads `file` to `key` again, through `proxy`, after a dead process's partial upload: the first `kept` bytes are
+   * kept, and only the rest goes over the wire once (plus protocol: headers, the read-back requests, the deletes of
+   * stale chunks).
+   */
+  async function expectResumedAfter(store: ArtifactStore, proxy: TcpProxy, key: string, kept: number): Promise<void> {
+    const before = proxy.upstreamBytes;
+    const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
+    const sent = proxy.upstreamBytes - before;
+    expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: kept, sentBytes: SIZE - kept, retries: 0 });
+    expect(sent).toBeGreaterThan(SIZE - kept);
+    expect(sent).toBeLessThan(SIZE - kept + 256 * 1024);
+  }
+
   const S3_PART_BYTES = 5 * MiB;
 
   /**
@@ -215,13 +229,7 @@ describe("artifacts - resumable uploads", () => {
       // The local file changed in chunk 10: chunks 0-9 are kept, the stored chunk 10 on are not trusted.
       await changeLocalByte(10 * chunk + 100);
       const store = await NatsObjectStore.open(jetstream(nc));
-      const before = proxy.upstreamBytes;
-      const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
-      const sent = proxy.upstreamBytes - before;
-      expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: 10 * chunk, sentBytes: SIZE - 10 * chunk, retries: 0 });
-      // The rest once, plus protocol (headers, the read-back requests, the deletes of the stale chunks).
-      expect(sent).toBeGreaterThan(SIZE - 10 * chunk);
-      expect(sent).toBeLessThan(SIZE - 10 * chunk + 256 * 1024);
+      await expectResumedAfter(store, proxy, key, 10 * chunk);
 
       const obj = await new Objm(jetstream(nc)).open(ARTIFACT_FILES_STORE);
       const info = await obj.info(key);
@@ -277,12 +285,7 @@ describe("artifacts - resumable uploads", () => {
 
     // The local file changed in part 3: parts 1 and 2 are kept, part 3 on is sent again.
     await changeLocalByte(2 * partSizeBytes + 100);
-    const before = proxy.upstreamBytes;
-    const resumed = await uploadResumable(store, file, key, AbortSignal.timeout(60_000));
-    const sent = proxy.upstreamBytes - before;
-    expect(resumed).toMatchObject({ size: SIZE, sha256: sha256(data), keptBytes: 2 * partSizeBytes, sentBytes: SIZE - 2 * partSizeBytes, retries: 0 });
-    expect(sent).toBeGreaterThan(SIZE - 2 * partSizeBytes);
-    expect(sent).toBeLessThan(SIZE - 2 * partSizeBytes + 256 * 1024);
+    await expectResumedAfter(store, proxy, key, 2 * partSizeBytes);
     expect(sha256(await drain(await store.get(key, 0, AbortSignal.timeout(60_000))))).toBe(sha256(data));
     expect((await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: "kiln", Prefix: "farm/" }))).Uploads ?? []).toEqual([]);
   }, 120_000);
