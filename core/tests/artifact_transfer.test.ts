@@ -47,6 +47,49 @@ describe("artifacts - VerifiedFileWriter", () => {
     }
   });
 
+  it("keeps one write in flight, gathers what queued behind it, and continues short writes where they stopped", async () => {
+    const { dir, cleanup } = await tempDir("kiln-transfer-");
+    try {
+      const data = randomBytes(11 * MiB + 4_321);
+      const file = path.join(dir, "out");
+      const fh = await open(file, "w");
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let maxBuffers = 0;
+      // The real file, but each gathered write stops short at an odd byte count, as a kernel may.
+      const shortWriting = {
+        async writev(buffers: readonly Uint8Array[], position: number): Promise<{ bytesWritten: number }> {
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          maxBuffers = Math.max(maxBuffers, buffers.length);
+          try {
+            const total = buffers.reduce((n, b) => n + b.length, 0);
+            const take = Math.max(1, Math.min(total, Math.floor(total * 0.7) + 3));
+            const head = Buffer.concat(buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length))).subarray(0, take);
+            await new Promise((r) => setTimeout(r, 2));
+            return await fh.write(head, 0, head.length, position);
+          } finally {
+            inFlight--;
+          }
+        },
+      };
+      try {
+        const verifier = new FileVerifier({ name: "out", size: data.length, sha256: sha256(data) });
+        const writer = new VerifiedFileWriter(shortWriting, verifier);
+        await feed(writer, data, 0, data.length, [256 * 1024, 99_999]);
+        await writer.flush();
+        verifier.check();
+      } finally {
+        await fh.close();
+      }
+      expect(maxInFlight).toBe(1);
+      // The source outran the slowed disk, so batches queued and went out together.
+      expect(maxBuffers).toBeGreaterThan(1);
+      expect(sha256(await readFile(file))).toBe(sha256(data));
+    } finally {
+      await cleanup();
+    }
+  });
+
   it("fails as soon as more bytes arrive than recorded, and check() fails on other content", async () => {
     const { dir, cleanup } = await tempDir("kiln-transfer-");
     try {
