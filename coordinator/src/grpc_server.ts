@@ -28,7 +28,7 @@ import type {
 } from "../../proto/src/mod.js";
 import { ErrorCode, ensureKilnError } from "../../core/src/mod.js";
 import type { CoordinatorService } from "./service.js";
-import { deleteArtifacts, downloadChunks, downloadSource } from "./artifact_rpc.js";
+import { deleteArtifacts, downloadChunks, downloadSource, serializeFileChunk } from "./artifact_rpc.js";
 
 export const ERROR_CODE_METADATA_KEY = "kiln-error-code";
 /** Bundles (the template's directory) travel inside SubmitBuild. */
@@ -71,7 +71,11 @@ function coordinatorServiceDefinition(): grpc.ServiceDefinition {
   const pkg = grpc.loadPackageDefinition(loadGrpcPackageDefinition()) as unknown as {
     kiln: { v1: { Coordinator: grpc.ServiceClientConstructor } };
   };
-  return pkg.kiln.v1.Coordinator.service;
+  const service = pkg.kiln.v1.Coordinator.service;
+  const download = service["DownloadFile"];
+  if (!download) throw new Error("kiln.proto's Coordinator service has no DownloadFile method");
+  // File chunks skip the generic encoder (see serializeFileChunk); the client decodes them as any FileChunk.
+  return { ...service, DownloadFile: { ...download, responseSerialize: serializeFileChunk } };
 }
 
 export class CoordinatorGrpcServer implements AsyncDisposable {
