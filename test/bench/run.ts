@@ -19,7 +19,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { NatsServer, codecsForBench, connectFarm, validateTemplate } from "./support.js";
+import { NatsServer, codecsForBench, connectFarm, median, validateTemplate } from "./support.js";
 import { CoordinatorService } from "../../coordinator/src/mod.js";
 import { Agent } from "../../agent/src/mod.js";
 import { DockerDaemon, REPO_ROOT, guestImage } from "../src/mod.js";
@@ -31,10 +31,6 @@ const RUNS = Number(process.env["KILN_BENCH_RUNS"] ?? 5);
 const JOBS = Number(process.env["KILN_BENCH_JOBS"] ?? 1000);
 const AGENTS = Number(process.env["KILN_BENCH_AGENTS"] ?? 50);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;

@@ -16,14 +16,10 @@ import { SshCommunicator, generateTemporaryKeyPair, runJob, type JobRunContext }
 import { parseTemplate, planBuild } from "../../core/src/mod.js";
 import type { Job__Output } from "../../proto/src/mod.js";
 import { SshServer, TEST_PASSWORD, TEST_USER, freePort } from "../src/mod.js";
-import { codecsForBench } from "./support.js";
+import { codecsForBench, median } from "./support.js";
 
 const RUNS = Number(process.env["KILN_BENCH_SSH_RUNS"] ?? 3);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 const never = (): AbortSignal => new AbortController().signal;
 
