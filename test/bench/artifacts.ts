@@ -157,7 +157,8 @@ export async function benchArtifacts(): Promise<void> {
         });
         if (get.code !== 0) throw new Error(`download from ${label} failed: ${get.stderr}`);
         if (direct && /cannot read it from/.test(get.stderr)) throw new Error(`the direct download from ${label} fell back: ${get.stderr}`);
-        cliPeak[direct ? "direct" : "coordinator"] = Math.max(cliPeak[direct ? "direct" : "coordinator"], peak());
+        const route = direct ? "direct" : "coordinator";
+        cliPeak[route] = Math.max(cliPeak[route], peak());
         await rm(dest, { recursive: true, force: true });
         // "out/image.raw: 1.0 GiB in 5.2s (...)"
         return rate(SIZE, Number(/out\/image\.raw: .* in ([\d.]+)s/.exec(get.stderr)?.[1]) * 1000);

@@ -20,7 +20,6 @@ import { codecsForBench, median } from "./support.js";
 
 const RUNS = Number(process.env["KILN_BENCH_SSH_RUNS"] ?? 3);
 
-
 const never = (): AbortSignal => new AbortController().signal;
 
 export async function benchScpUpload(): Promise<void> {

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connectFarm, EVENTS_STREAM, FarmStore, isTransientJetStreamError, openFarm, JOB_ACK_WAIT_MS, JOBS_STREAM, NatsCluster } from "../../core/src/mod.js";
+import { connectFarm, EVENTS_STREAM, FarmStore, openFarm, JOB_ACK_WAIT_MS, JOBS_STREAM, NatsCluster } from "../../core/src/mod.js";
 import { CoordinatorConnection } from "../../cli/src/mod.js";
 import { runKiln, tempDir, type ProcessResult } from "../src/mod.js";
 import { dumpDaemons, readMarks, startAgent, startCoordinator, waitFor, writeMarkingProject, type KilnDaemon } from "./support.js";
@@ -100,12 +100,9 @@ describe("chaos - NATS node lost", () => {
       await cluster.restart(victim);
       for (const stream of [JOBS_STREAM, EVENTS_STREAM, "KV_kiln_builds"]) {
         await waitFor(`${stream} to have 3 current replicas`, async () => {
-          // While the node rejoins, the JetStream API may time out or have no leader for a moment: not yet.
-          const info = await jsm.streams.info(stream).catch((err: unknown) => {
-            if (isTransientJetStreamError(err)) return undefined;
-            throw err;
-          });
-          const peers = info?.cluster?.replicas ?? [];
+          // While the node rejoins the JetStream API may time out for a moment; waitFor polls on.
+          const info = await jsm.streams.info(stream);
+          const peers = info.cluster?.replicas ?? [];
           return peers.length === 2 && peers.every((p) => p.current);
         });
       }

@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, runKiln, type ProcessResult } from "../src/mod.js";
+import { isTransientJetStreamError } from "../../core/src/mod.js";
 
 /** The job lease (ack_wait) the chaos farms run with: short, so a lost agent's job moves on in seconds. */
 export const CHAOS_LEASE_MS = 4_000;
@@ -108,9 +109,21 @@ export async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * Polls `check` until it holds, failing after `timeoutMs`. A check that fails transiently (a JetStream request timing
+ * out, or no leader, while the chaos settles) counts as "not yet"; any other error ends the wait.
+ */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  const holds = async (): Promise<boolean> => {
+    try {
+      return await check();
+    } catch (err) {
+      if (isTransientJetStreamError(err)) return false;
+      throw err;
+    }
+  };
+  while (!(await holds())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100);
   }
