@@ -62,6 +62,25 @@ function isMissing(err: unknown): boolean {
   return e.name === "NotFound" || e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404;
 }
 
+const SDK_NODE_NOTICE_OFF = "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED";
+
+/**
+ * Runs `construct` (an S3Client's constructor) with the SDK's notice that its releases from 2027 on need Node 22
+ * switched off. kiln pins its SDK in package-lock.json, so the notice is for kiln's maintainers; on Node 20 it would
+ * land, nine lines long, in the middle of a build's output. The SDK reads the switch while constructing the first
+ * client and never asks again; it is restored at once, so processes a build starts (a user's own SDK) still get it.
+ */
+function withoutNodeVersionNotice<T>(construct: () => T): T {
+  const before = process.env[SDK_NODE_NOTICE_OFF];
+  process.env[SDK_NODE_NOTICE_OFF] = "true";
+  try {
+    return construct();
+  } finally {
+    if (before === undefined) delete process.env[SDK_NODE_NOTICE_OFF];
+    else process.env[SDK_NODE_NOTICE_OFF] = before;
+  }
+}
+
 export class S3Store implements ArtifactStore {
   readonly kind = "s3";
   private bucketChecked: Promise<void> | undefined;
@@ -74,7 +93,7 @@ export class S3Store implements ArtifactStore {
 
   static async open(config: S3Config): Promise<S3Store> {
     const sdk = await import("@aws-sdk/client-s3");
-    const client = new sdk.S3Client({
+    const client = withoutNodeVersionNotice(() => new sdk.S3Client({
       region: config.region ?? "us-east-1",
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
@@ -85,7 +104,7 @@ export class S3Store implements ArtifactStore {
       // understood by every S3-compatible server.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    }));
     sendUnsignedPayloads(client);
     return new S3Store(config, client, sdk);
   }
