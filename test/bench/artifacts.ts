@@ -9,13 +9,14 @@
  * (KILN_ARTIFACT_DIRECT=0). Beside them, baselines over the same file in the same run: a raw local `cp` and
  * `sha256sum`, and the plain AWS SDK against s3rver (multipart up, GetObject down, no kiln, no hashing), which shows
  * what s3rver itself sustains. s3rver runs in a process of its own, as a real S3 service would. Since every transfer hashes
- * every byte once, `sha256sum` is the bound on this machine; ratios are against its rate (targets: >= 0.6 for the
- * object store, >= 0.8 for S3 and the directory). The agent's and the CLI's peak RSS (VmHWM) are printed too (target
+ * every byte once, `sha256sum` is the bound on a small machine; ratios are against its rate (targets: >= 0.6 for the
+ * object store, >= 0.8 for S3 and the directory). kiln's own sha256 rate is printed beside it: on a CPU with SHA
+ * instructions it is several times `sha256sum`'s, and the hash stops being the bound. The agent's and the CLI's peak RSS (VmHWM) are printed too (target
  * < 200 MiB whatever the file size).
  */
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { uptime, loadavg } from "node:os";
-import { randomBytes } from "node:crypto";
+import { availableParallelism, uptime, loadavg } from "node:os";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -56,6 +57,20 @@ function trackPeak(child: ChildProcess): () => number {
   return () => peak;
 }
 
+/**
+ * MiB/s of sha256 in this process, over 1 GiB of one buffer: the hash every kiln transfer runs. Where the CPU has SHA
+ * instructions OpenSSL uses them and `sha256sum` (coreutils) does not, so kiln's hash is several times faster than the
+ * baseline the ratios divide by, and the transfers can exceed 1.0.
+ */
+function hashRateInProcess(): number {
+  const block = randomBytes(MiB);
+  const hash = createHash("sha256");
+  const started = performance.now();
+  for (let i = 0; i < 1024; i++) hash.update(block);
+  hash.digest();
+  return rate(1024 * MiB, performance.now() - started);
+}
+
 export async function benchArtifacts(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), "kiln-bench-artifacts-"));
   const nats = await NatsServer.start();
@@ -89,6 +104,7 @@ export async function benchArtifacts(): Promise<void> {
     // The best of three: on this shared machine one run ranged 245-407 MiB/s, and a slow baseline flatters kiln.
     const shaMs = Math.min(...[1, 2, 3].map(() => timed("sha256sum", [file])));
     const shaRate = rate(SIZE, shaMs);
+    const kilnHashRate = hashRateInProcess();
     console.log(`artifact transfer of ${SIZE / MiB} MiB (upload: an agent process; download: kiln artifacts get via a coordinator)`);
     let rawMs: { upMs: number; downMs: number } | undefined;
     if (STORES.includes("s3")) {
@@ -102,8 +118,8 @@ export async function benchArtifacts(): Promise<void> {
       await rm(path.join(dir, "raw.out"));
       rawMs = JSON.parse(raw.stdout.trim().split("\n").pop() ?? "{}") as { upMs: number; downMs: number };
     }
-    console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (2 cores; up ${(uptime() / 3600).toFixed(0)}h)`);
-    console.log(`  baselines: cp ${rate(SIZE, cpMs).toFixed(0)} MiB/s, sha256sum ${shaRate.toFixed(0)} MiB/s`);
+    console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (${availableParallelism()} cores; up ${(uptime() / 3600).toFixed(0)}h)`);
+    console.log(`  baselines: cp ${rate(SIZE, cpMs).toFixed(0)} MiB/s, sha256sum ${shaRate.toFixed(0)} MiB/s; sha256 as kiln computes it (Node's OpenSSL, in memory) ${kilnHashRate.toFixed(0)} MiB/s`);
     if (rawMs) {
       console.log(
         `  s3rver raw (AWS SDK, no kiln, no hashing): upload ${rate(SIZE, rawMs.upMs).toFixed(0)} MiB/s (${(rate(SIZE, rawMs.upMs) / shaRate).toFixed(2)} of sha256sum), ` +
