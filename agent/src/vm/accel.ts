@@ -73,10 +73,14 @@ export async function runProbeGuest(qemuBinary: string, accel: "kvm" | "tcg", ti
 
 /** Elsewhere than x86: only whether a QEMU with KVM starts and quits over its monitor in time. */
 async function probeKvmOpens(qemuBinary: string, timeoutMs: number): Promise<KvmProbeResult> {
-  const { code, output, timedOut } = await runChild(qemuBinary, ["-machine", "none,accel=kvm", "-nodefaults", "-display", "none", "-monitor", "stdio"], timeoutMs, "quit\n");
-  if (timedOut) return { usable: false, reason: `KVM did not answer within ${timeoutMs} ms (/dev/kvm hangs)` };
-  if (code === 0) return { usable: true };
-  return { usable: false, reason: output.split("\n").find((l) => /kvm/i.test(l))?.trim() ?? `exit code ${code ?? "none"}` };
+  try {
+    const { code, output, timedOut } = await runChild(qemuBinary, ["-machine", "none,accel=kvm", "-nodefaults", "-display", "none", "-monitor", "stdio"], timeoutMs, "quit\n");
+    if (timedOut) return { usable: false, reason: `KVM did not answer within ${timeoutMs} ms (/dev/kvm hangs)` };
+    if (code === 0) return { usable: true };
+    return { usable: false, reason: output.split("\n").find((l) => /kvm/i.test(l))?.trim() ?? `exit code ${code ?? "none"}` };
+  } catch (err) {
+    return { usable: false, reason: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** Runs a child to its end, SIGKILLed after `timeoutMs`; resolves once it is gone. A spawn failure rejects. */
