@@ -7,7 +7,7 @@
  * hang, crawl) means "use TCG". The answer is cached per binary for the life of the process.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -49,25 +49,31 @@ export function probeKvm(qemuBinary = "qemu-system-x86_64", timeoutMs = KVM_PROB
 
 /**
  * Boots the test guest with `accel` and reports whether it finished within `timeoutMs`. Exported so that tests can
- * run it with TCG, which works everywhere. Never throws; leaves no process and no file behind.
+ * run it with TCG, which works everywhere. Never throws. Nothing outlives the probe even if this process dies during
+ * it: the guest's file is deleted before QEMU starts (QEMU reads it through the descriptor it inherits), and QEMU runs
+ * under coreutils' `timeout`, which kills it at the deadline whether or not anyone is still waiting.
  */
 export async function runProbeGuest(qemuBinary: string, accel: "kvm" | "tcg", timeoutMs: number): Promise<KvmProbeResult> {
-  let dir: string | undefined;
+  let guest: FileHandle | undefined;
   try {
-    dir = await mkdtemp(path.join(tmpdir(), "kiln-kvm-probe-"));
-    const kernel = path.join(dir, "probe-guest.bin");
-    await writeFile(kernel, PROBE_GUEST);
+    const dir = await mkdtemp(path.join(tmpdir(), "kiln-kvm-probe-"));
+    try {
+      const file = path.join(dir, "probe-guest.bin");
+      await writeFile(file, PROBE_GUEST);
+      guest = await open(file, "r");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     const args = ["-machine", `accel=${accel}`, "-m", "32", "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "none"];
-    args.push("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel);
-    const { code, output, timedOut } = await runChild(qemuBinary, args, timeoutMs);
+    args.push("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", `/dev/fd/${CHILD_GUEST_FD}`);
+    const { code, output, timedOut } = await runChild(qemuBinary, args, timeoutMs, "", guest.fd);
     if (timedOut) return { usable: false, reason: `a test guest under ${accel.toUpperCase()} did not finish within ${timeoutMs} ms, where TCG needs ~0.2 s` };
     if (code === PROBE_GUEST_EXIT_STATUS) return { usable: true };
-    const reason = output.split("\n").find((l) => /kvm|error|could not|not /i.test(l) && !/warning/i.test(l))?.trim();
-    return { usable: false, reason: reason ?? `the test guest ended with exit code ${code ?? "none"}` };
+    return { usable: false, reason: firstMessage(output) ?? `the test guest ended with exit code ${code ?? "none"}` };
   } catch (err) {
     return { usable: false, reason: err instanceof Error ? err.message : String(err) };
   } finally {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await guest?.close();
   }
 }
 
@@ -77,33 +83,56 @@ async function probeKvmOpens(qemuBinary: string, timeoutMs: number): Promise<Kvm
     const { code, output, timedOut } = await runChild(qemuBinary, ["-machine", "none,accel=kvm", "-nodefaults", "-display", "none", "-monitor", "stdio"], timeoutMs, "quit\n");
     if (timedOut) return { usable: false, reason: `KVM did not answer within ${timeoutMs} ms (/dev/kvm hangs)` };
     if (code === 0) return { usable: true };
-    return { usable: false, reason: output.split("\n").find((l) => /kvm/i.test(l))?.trim() ?? `exit code ${code ?? "none"}` };
+    return { usable: false, reason: firstMessage(output) ?? `exit code ${code ?? "none"}` };
   } catch (err) {
     return { usable: false, reason: err instanceof Error ? err.message : String(err) };
   }
 }
 
-/** Runs a child to its end, SIGKILLed after `timeoutMs`; resolves once it is gone. A spawn failure rejects. */
-function runChild(binary: string, args: string[], timeoutMs: number, stdin = ""): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+/** The first line of QEMU's (or `timeout`'s) output that is not a warning: why it failed. */
+function firstMessage(output: string): string | undefined {
+  return output
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l !== "" && !/warning/i.test(l) && !/^QEMU [\d.]+ monitor/.test(l) && !l.startsWith("(qemu)"));
+}
+
+/** The descriptor the guest's file has in the child (after stdin, stdout, stderr). */
+const CHILD_GUEST_FD = 3;
+/**
+ * `timeout --signal=KILL` at its deadline kills the command's whole process group, itself included, so it ends by
+ * SIGKILL rather than with the documented 137 (kept for `--foreground`-like builds).
+ */
+const TIMEOUT_KILLED_STATUS = 128 + 9;
+/** If `timeout` itself does not end the child in time (it should), this much later the wait gives up on it. */
+const BACKSTOP_MS = 2000;
+
+/**
+ * Runs `binary` under `timeout --signal=KILL` to its end and resolves once it is gone; `guestFd` is passed as the
+ * child's descriptor CHILD_GUEST_FD. A spawn failure rejects.
+ */
+function runChild(binary: string, args: string[], timeoutMs: number, stdin = "", guestFd?: number): Promise<{ code: number | null; output: string; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
     let output = "";
-    let timedOut = false;
-    const child = spawn(binary, args, { stdio: ["pipe", "pipe", "pipe"] });
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let backstopFired = false;
+    const stdio: ("pipe" | number)[] = ["pipe", "pipe", "pipe"];
+    if (guestFd !== undefined) stdio.push(guestFd);
+    const child = spawn("timeout", ["--signal=KILL", `${(timeoutMs / 1000).toFixed(3)}s`, binary, ...args], { stdio });
+    const backstop = setTimeout(() => {
+      backstopFired = true;
       child.kill("SIGKILL");
-    }, timeoutMs);
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.stdin.on("error", () => undefined);
+    }, timeoutMs + BACKSTOP_MS);
+    child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+    child.stdin?.on("error", () => undefined);
     child.on("error", (err) => {
-      clearTimeout(timer);
+      clearTimeout(backstop);
       reject(err);
     });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, timedOut });
+    child.on("close", (code, signal) => {
+      clearTimeout(backstop);
+      resolve({ code, output, timedOut: backstopFired || signal === "SIGKILL" || code === TIMEOUT_KILLED_STATUS });
     });
-    child.stdin.end(stdin);
+    child.stdin?.end(stdin);
   });
 }
