@@ -3,6 +3,7 @@
  * real `packer` 1.6.6 where Packer can run the same template.
  */
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cp, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -191,6 +192,45 @@ describe("cli - kiln build on the embedded farm", () => {
     expect(started.length).toBeGreaterThanOrEqual(1);
     expect(started.filter(alive)).toEqual([]);
     expect(countProcesses("sleep 4242")).toBe(0);
+  });
+
+  it("a reader that goes away (kiln build | head) cancels the build as Ctrl-C does: no stack trace, nothing left behind", async () => {
+    await writeFile(
+      path.join(kilnDir.dir, "chatty.json"),
+      JSON.stringify({
+        builders: [{ type: "null", name: "chatty", communicator: "none" }],
+        provisioners: [{ type: "shell-local", inline: ["for i in $(seq 1 600); do echo tick $i; sleep 0.1; done; touch finished.txt"] }],
+      }),
+    );
+    // The embedded farm's temp dirs and the script's file go to a TMPDIR of this test's own, checked empty at the end.
+    const tmp = await tempDir("kiln-cli-epipe-");
+    try {
+      let closed = false;
+      let started: number[] = [];
+      const r = await runKiln(["build", "-color=false", "chatty.json"], {
+        cwd: kilnDir.dir,
+        env: { TMPDIR: tmp.dir },
+        timeoutMs: 40_000,
+        onStdout: (out, child) => {
+          if (!closed && out.includes("tick 1") && child.pid !== undefined) {
+            closed = true;
+            started = descendants(child.pid, "nats-server");
+            child.stdout?.destroy();
+          }
+        },
+      });
+      expect(closed).toBe(true);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/standard output was closed/);
+      expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
+      expect(started.length).toBe(1);
+      expect(started.filter(alive)).toEqual([]);
+      expect(existsSync(path.join(kilnDir.dir, "finished.txt"))).toBe(false);
+      // tsx-<uid>: the compile cache of the loader the test runs kiln's sources through, not kiln's.
+      expect((await readdir(tmp.dir)).filter((n) => !/^tsx-\d+$/.test(n))).toEqual([]);
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
 
