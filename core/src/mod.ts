@@ -2,6 +2,7 @@
 export * from "./errors.js";
 export * from "./farm/mod.js";
 export * from "./nats_server.js";
+export * from "./orphans.js";
 export * from "./telemetry.js";
 export * from "./plugins/mod.js";
 export * from "./template/mod.js";

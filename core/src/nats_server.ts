@@ -36,6 +36,11 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** @default 20_000 ms */
   startTimeoutMs?: number;
+  /**
+   * The mkdtemp prefix of the server's directory (config, ports file, and the store unless `storeDir`); the server's
+   * command line names its config there. @default `<tmpdir>/kiln-nats-`
+   */
+  tempDirPrefix?: string;
 }
 
 export class NatsServer implements AsyncDisposable {
@@ -53,7 +58,7 @@ export class NatsServer implements AsyncDisposable {
   }
 
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
-    const tempDir = await mkdtemp(path.join(tmpdir(), "kiln-nats-"));
+    const tempDir = await mkdtemp(options.tempDirPrefix ?? path.join(tmpdir(), "kiln-nats-"));
     const storeDir = options.storeDir ?? path.join(tempDir, "jetstream");
     const host = options.host ?? "127.0.0.1";
     const conf = [

@@ -232,6 +232,49 @@ describe("cli - kiln build on the embedded farm", () => {
       await tmp.cleanup();
     }
   });
+
+  it("a kiln killed outright (SIGKILL) leaves its nats-server running; the next embedded build stops it and removes its directories", async () => {
+    await writeFile(
+      path.join(kilnDir.dir, "chatty.json"),
+      JSON.stringify({
+        builders: [{ type: "null", name: "chatty", communicator: "none" }],
+        provisioners: [{ type: "shell-local", inline: ["for i in $(seq 1 600); do echo tick $i; sleep 0.1; done"] }],
+      }),
+    );
+    const tmp = await tempDir("kiln-cli-orphan-");
+    let orphan: number[] = [];
+    try {
+      let killed = false;
+      const first = await runKiln(["build", "-color=false", "chatty.json"], {
+        cwd: kilnDir.dir,
+        env: { TMPDIR: tmp.dir },
+        timeoutMs: 40_000,
+        onStdout: (out, child) => {
+          if (!killed && out.includes("tick 1") && child.pid !== undefined) {
+            killed = true;
+            orphan = descendants(child.pid, "nats-server");
+            child.kill("SIGKILL");
+          }
+        },
+      });
+      expect(killed).toBe(true);
+      expect(first.code).toBeNull();
+      expect(orphan).toHaveLength(1);
+      expect(orphan.filter(alive)).toHaveLength(1);
+      const leftDirs = (await readdir(tmp.dir)).filter((n) => n.startsWith("kiln-embedded-"));
+      expect(leftDirs.length).toBeGreaterThanOrEqual(2);
+
+      await writeFile(path.join(kilnDir.dir, "quick.json"), JSON.stringify({ builders: [{ type: "file", name: "q", target: "out/q.txt", content: "q" }] }));
+      const next = await runKiln(["build", "-color=false", "quick.json"], { cwd: kilnDir.dir, env: { TMPDIR: tmp.dir }, timeoutMs: 40_000 });
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stderr).toContain(`kiln: killed nats-server ${orphan[0] ?? ""} left behind by kiln process`);
+      expect(orphan.filter(alive)).toEqual([]);
+      expect((await readdir(tmp.dir)).filter((n) => n.startsWith("kiln-embedded-"))).toEqual([]);
+    } finally {
+      for (const pid of orphan.filter(alive)) process.kill(pid, "SIGKILL");
+      await tmp.cleanup();
+    }
+  });
 });
 
 describe("cli - bad input is one clear line and exit 1", () => {
