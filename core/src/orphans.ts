@@ -39,7 +39,7 @@ export async function reapOrphans(
     const cmdline = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0");
     if (!path.basename(cmdline[0] ?? "").startsWith(binary)) continue;
     const owner = Number(ownerPattern.exec(cmdline.join(" "))?.[1] ?? "0");
-    if (owner === 0 || isAlive(owner)) continue;
+    if (owner === 0 || isProcessAlive(owner)) continue;
     const pid = Number(entry);
     try {
       process.kill(pid, "SIGKILL");
@@ -53,7 +53,7 @@ export async function reapOrphans(
   const removed: string[] = [];
   for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
     const m = new RegExp(`^${escapeRegExp(name)}-(\\d+)-`).exec(entry);
-    if (m === null || isAlive(Number(m[1]))) continue;
+    if (m === null || isProcessAlive(Number(m[1]))) continue;
     const dir = path.join(tmpdir(), entry);
     await rm(dir, { recursive: true, force: true });
     removed.push(dir);
@@ -62,7 +62,8 @@ export async function reapOrphans(
   return { killed, removed };
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -72,7 +73,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function waitGone(pid: number): Promise<void> {
-  for (let i = 0; i < 100 && isAlive(pid); i++) {
+  for (let i = 0; i < 100 && isProcessAlive(pid); i++) {
     // A killed child of ours stays a zombie until reaped; /proc/<pid>/stat says so.
     const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
     if (stat === "" || / Z /.test(stat)) return;

@@ -71,6 +71,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** `chatty.json`: one build whose script prints a line every 0.1 s for a minute, then creates `finished.txt`. */
+async function writeChattyTemplate(dir: string): Promise<void> {
+  await writeFile(
+    path.join(dir, "chatty.json"),
+    JSON.stringify({
+      builders: [{ type: "null", name: "chatty", communicator: "none" }],
+      provisioners: [{ type: "shell-local", inline: ["for i in $(seq 1 600); do echo tick $i; sleep 0.1; done; touch finished.txt"] }],
+    }),
+  );
+}
+
 function countProcesses(pattern: string): number {
   const out = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
   return out.split("\n").filter((l) => l.includes(pattern) && !l.includes("ps -eo")).length;
@@ -195,13 +206,7 @@ describe("cli - kiln build on the embedded farm", () => {
   });
 
   it("a reader that goes away (kiln build | head) cancels the build as Ctrl-C does: no stack trace, nothing left behind", async () => {
-    await writeFile(
-      path.join(kilnDir.dir, "chatty.json"),
-      JSON.stringify({
-        builders: [{ type: "null", name: "chatty", communicator: "none" }],
-        provisioners: [{ type: "shell-local", inline: ["for i in $(seq 1 600); do echo tick $i; sleep 0.1; done; touch finished.txt"] }],
-      }),
-    );
+    await writeChattyTemplate(kilnDir.dir);
     // The embedded farm's temp dirs and the script's file go to a TMPDIR of this test's own, checked empty at the end.
     const tmp = await tempDir("kiln-cli-epipe-");
     try {
@@ -234,13 +239,7 @@ describe("cli - kiln build on the embedded farm", () => {
   });
 
   it("a kiln killed outright (SIGKILL) leaves its nats-server running; the next embedded build stops it and removes its directories", async () => {
-    await writeFile(
-      path.join(kilnDir.dir, "chatty.json"),
-      JSON.stringify({
-        builders: [{ type: "null", name: "chatty", communicator: "none" }],
-        provisioners: [{ type: "shell-local", inline: ["for i in $(seq 1 600); do echo tick $i; sleep 0.1; done"] }],
-      }),
-    );
+    await writeChattyTemplate(kilnDir.dir);
     const tmp = await tempDir("kiln-cli-orphan-");
     let orphan: number[] = [];
     try {

@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { isProcessAlive } from "../../core/src/mod.js";
 
 const run = promisify(execFile);
 
@@ -138,7 +139,7 @@ async function buildCached(): Promise<string> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       if (existsSync(binary)) return binary;
       const owner = Number(await readFile(path.join(lock, "pid"), "utf8").catch(() => "0"));
-      if (owner > 0 && !alive(owner)) await rm(lock, { recursive: true, force: true });
+      if (owner > 0 && !isProcessAlive(owner)) await rm(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`timed out waiting for another process to build vcsim (lock ${lock})`);
       await sleep(500);
     }
@@ -176,14 +177,6 @@ async function buildCached(): Promise<string> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export interface VcsimOptions {
   /** Accept only this username/password pair (vcsim otherwise accepts any non-empty pair). */

@@ -26,7 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { BuildFailedError, InvalidTemplateError, NotFoundError } from "../../../core/src/mod.js";
+import { BuildFailedError, InvalidTemplateError, NotFoundError, isProcessAlive } from "../../../core/src/mod.js";
 import { sleep, throwIfCancelled } from "../util/abort.js";
 
 export const ChecksumType = { MD5: "md5", SHA1: "sha1", SHA256: "sha256", SHA512: "sha512" } as const;
@@ -300,7 +300,7 @@ async function acquireLock(lockFile: string, request: FetchRequest): Promise<() 
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const owner = Number((await readFile(lockFile, "utf8").catch(() => "")).trim());
-    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && !isProcessAlive(owner)) {
       // The owner died mid-download: its lock (and .part) are stale.
       await rm(lockFile, { force: true });
       continue;
@@ -313,14 +313,6 @@ async function acquireLock(lockFile: string, request: FetchRequest): Promise<() 
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 async function exists(file: string): Promise<boolean> {
   try {
