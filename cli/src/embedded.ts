@@ -80,7 +80,8 @@ export class EmbeddedFarm implements AsyncDisposable {
     await this.agent.stop(5_000);
     await this.grpc.stop(500);
     await Promise.allSettled(this.connections.map((nc) => nc.drain()));
-    await this.nats.stop();
+    // Its store lives as long as the command (see start): nothing in it is worth an orderly shutdown.
+    await this.nats.stop({ discard: true });
     await rm(this.workDir, { recursive: true, force: true });
   }
 

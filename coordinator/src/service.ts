@@ -102,14 +102,17 @@ export class CoordinatorService {
     void (async () => {
       for await (const s of nc.status()) if (s.type === "reconnect") service.reconnects++;
     })().catch(() => undefined);
-    await service.followAgents();
-    // The artifact catalog and the default store are created now, not by the first job that stores something: on a
-    // cluster, creating a replicated bucket needs every peer, which a node loss mid-build would make impossible.
-    await service
-      .artifacts()
-      .then((a) => a.store())
-      .catch((err: unknown) => log(`artifact store not ready yet: ${String(err)}`));
-    await service.scheduleOpenDeadlines();
+    // Independent of each other, so at once.
+    await Promise.all([
+      service.followAgents(),
+      // The artifact catalog and the default store are created now, not by the first job that stores something: on a
+      // cluster, creating a replicated bucket needs every peer, which a node loss mid-build would make impossible.
+      service
+        .artifacts()
+        .then((a) => a.store())
+        .catch((err: unknown) => log(`artifact store not ready yet: ${String(err)}`)),
+      service.scheduleOpenDeadlines(),
+    ]);
     service.sweepPartialsEvery(options.partialUploadMaxAgeMs ?? DEFAULT_PARTIAL_UPLOAD_MAX_AGE_MS, options.partialSweepEveryMs ?? DEFAULT_PARTIAL_SWEEP_EVERY_MS, log);
     return service;
   }

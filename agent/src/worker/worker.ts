@@ -170,18 +170,23 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
-    this.farmReplicas = (await retryTransient(() => this.farm.jsm.streams.info(EVENTS_STREAM))).config.num_replicas;
+    // Independent of each other, so at once: reaping, and a consumer per builder type and datacenter (22 for every
+    // builder; one after another, their round trips were most of an embedded farm's agent start).
+    const [events, routes] = await Promise.all([
+      retryTransient(() => this.farm.jsm.streams.info(EVENTS_STREAM)),
+      Promise.all(
+        this.builderTypes.flatMap((type) =>
+          [this.datacenter, ANY_DATACENTER].map(async (dc) => {
+            // A NATS cluster may still be electing leaders while agents start: ride that out rather than fail the start.
+            const consumerName = await retryTransient(() => ensureJobConsumer(this.farm.jsm, dc, type, this.options.jobLeaseMs));
+            return { key: subjects.job(dc, type), consumer: await retryTransient(() => this.farm.js.consumers.get(JOBS_STREAM, consumerName)) };
+          }),
+        ),
+      ),
+      this.reapLeftovers(),
+    ]);
+    this.farmReplicas = events.config.num_replicas;
     this.eventsReplicated = this.farmReplicas > 1;
-    await this.reapLeftovers();
-    const routes: { key: string; consumer: Consumer }[] = [];
-    for (const type of this.builderTypes) {
-      for (const dc of [this.datacenter, ANY_DATACENTER]) {
-        // A NATS cluster may still be electing leaders while agents start: ride that out rather than fail the start.
-        const consumerName = await retryTransient(() => ensureJobConsumer(this.farm.jsm, dc, type, this.options.jobLeaseMs));
-        const key = subjects.job(dc, type);
-        routes.push({ key, consumer: await retryTransient(() => this.farm.js.consumers.get(JOBS_STREAM, consumerName)) });
-      }
-    }
     // One subscription for every build's cancel message rather than one per job: subscribing per job cost a SUB and
     // an UNSUB on every job, for every agent.
     this.cancelSub = this.nc.subscribe(subjects.cancelAny, {
@@ -211,15 +216,18 @@ export class Agent implements AsyncDisposable {
   /** What a previous agent process on this host left when it crashed, per advertised builder; never fails the start. */
   private async reapLeftovers(): Promise<void> {
     await this.reapWorkspaces();
-    for (const type of this.builderTypes) {
-      const builder = findBuilder(type);
-      if (builder?.reapLeftovers === undefined) continue;
-      try {
-        await builder.reapLeftovers((line) => this.log(`${type}: ${line}`));
-      } catch (err) {
-        this.log(`${type}: reaping what a crashed agent left failed: ${ensureKilnError(err).message}`);
-      }
-    }
+    // Each builder reaps its own kind of leftover (containers, QEMU processes, domains, VMs): at once.
+    await Promise.all(
+      this.builderTypes.map(async (type) => {
+        const builder = findBuilder(type);
+        if (builder?.reapLeftovers === undefined) return;
+        try {
+          await builder.reapLeftovers((line) => this.log(`${type}: ${line}`));
+        } catch (err) {
+          this.log(`${type}: reaping what a crashed agent left failed: ${ensureKilnError(err).message}`);
+        }
+      }),
+    );
   }
 
   private async heartbeat(): Promise<void> {

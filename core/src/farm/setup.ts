@@ -68,37 +68,40 @@ export async function openFarm(nc: NatsConnection, options: OpenFarmOptions = {}
   const jsm = await retryTransient(() => jetstreamManager(nc));
   const js = jetstream(nc);
   const replicas = options.replicas ?? 1;
-  await retryTransient(() => ensureStream(jsm, {
-    name: JOBS_STREAM,
-    subjects: ["kiln.jobs.>"],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    num_replicas: replicas,
-    discard: DiscardPolicy.Old,
-    duplicate_window: 120 * 1e9, // 2 min: a retried publish of the same job is dropped, not queued twice
-  }));
-  await retryTransient(() => ensureStream(jsm, {
-    name: EVENTS_STREAM,
-    subjects: ["kiln.events.>"],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
-    max_age: EVENTS_MAX_AGE_NS,
-    duplicate_window: 120 * 1e9,
-  }));
-  await retryTransient(() => ensureStream(jsm, {
-    name: DEAD_STREAM,
-    subjects: ["kiln.dead.>"],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
-    max_age: EVENTS_MAX_AGE_NS,
-  }));
   // Every call is idempotent: retried while a NATS cluster still elects leaders (a farm starting with its cluster).
+  // They are independent, so at once: one after another, their round trips were most of opening a farm.
   const kvm = new Kvm(js);
-  const builds = await retryTransient(() => kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File, replicas }));
-  const agents = await retryTransient(() => kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File, replicas }));
-  const bundles = await retryTransient(() => new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File, replicas }));
+  const [, , , builds, agents, bundles] = await Promise.all([
+    retryTransient(() => ensureStream(jsm, {
+      name: JOBS_STREAM,
+      subjects: ["kiln.jobs.>"],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      discard: DiscardPolicy.Old,
+      duplicate_window: 120 * 1e9, // 2 min: a retried publish of the same job is dropped, not queued twice
+    })),
+    retryTransient(() => ensureStream(jsm, {
+      name: EVENTS_STREAM,
+      subjects: ["kiln.events.>"],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: EVENTS_MAX_AGE_NS,
+      duplicate_window: 120 * 1e9,
+    })),
+    retryTransient(() => ensureStream(jsm, {
+      name: DEAD_STREAM,
+      subjects: ["kiln.dead.>"],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: EVENTS_MAX_AGE_NS,
+    })),
+    retryTransient(() => kvm.create(BUILDS_BUCKET, { history: 1, storage: StorageType.File, replicas })),
+    retryTransient(() => kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENT_TTL_MS, storage: StorageType.File, replicas })),
+    retryTransient(() => new Objm(js).create(BUNDLES_STORE, { storage: StorageType.File, replicas })),
+  ]);
   return { js, jsm, builds, agents, bundles };
 }
 
