@@ -39,12 +39,12 @@ export class EmbeddedFarm implements AsyncDisposable {
   }
 
   static async start(options: EmbeddedFarmOptions = {}): Promise<EmbeddedFarm> {
-    // Alongside the server's start-up (the /proc scan takes 5-35 ms); it never touches this live process's server.
-    const reaped = reapOrphans(EMBEDDED_DIR, "nats-server", { what: "nats-server", owner: "kiln process" }, (line) => options.agentLog?.(`kiln: ${line}`));
-    const nats = await NatsServer.start({ tempDirPrefix: ownedTempPrefix(EMBEDDED_DIR) }).catch(async (err: unknown) => {
-      await reaped;
-      throw err;
-    });
+    // Alongside the server's start-up (the /proc scan takes 5-35 ms; it never throws, and never touches a live
+    // process's server, this one's included).
+    const [nats] = await Promise.all([
+      NatsServer.start({ tempDirPrefix: ownedTempPrefix(EMBEDDED_DIR) }),
+      reapOrphans(EMBEDDED_DIR, "nats-server", { what: "nats-server", owner: "kiln process" }, (line) => options.agentLog?.(`kiln: ${line}`)),
+    ]);
     const connections: NatsConnection[] = [];
     const workDir = await mkdtemp(ownedTempPrefix(EMBEDDED_DIR));
     try {
@@ -64,10 +64,8 @@ export class EmbeddedFarm implements AsyncDisposable {
         acceptLocalWorkspaces: true,
         ...(options.agentLog ? { log: options.agentLog } : {}),
       });
-      await reaped;
       return new EmbeddedFarm(nats, connections, grpc, agent, workDir);
     } catch (err) {
-      await reaped;
       await Promise.allSettled(connections.map((nc) => nc.close()));
       await nats.stop();
       await rm(workDir, { recursive: true, force: true });

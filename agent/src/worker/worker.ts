@@ -170,7 +170,7 @@ export class Agent implements AsyncDisposable {
   }
 
   private async begin(): Promise<void> {
-    // Independent of each other, so at once: reaping, and a consumer per builder type and datacenter (22 for every
+    // Independent of each other, so at once: reaping, and a consumer per builder type and datacenter (22 with every
     // builder; one after another, their round trips were most of an embedded farm's agent start).
     const [events, routes] = await Promise.all([
       retryTransient(() => this.farm.jsm.streams.info(EVENTS_STREAM)),
